@@ -1,0 +1,78 @@
+// `recurvid doctor`: what is present and what is missing. Secrets are reported as set / not set only.
+import type { Command } from 'commander';
+import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, SECRET_KEYS, type Config } from '../../config.ts';
+import { resolveFfmpeg } from '../../util/ffmpeg.ts';
+import { availableProviders } from '../../engine/runtime/session.ts';
+import { readManifest } from '../../engine/modelset/manifest.ts';
+
+export interface DoctorLine {
+  ok: boolean;
+  label: string;
+  detail: string;
+}
+
+export async function doctorReport(config: Config): Promise<DoctorLine[]> {
+  const lines: DoctorLine[] = [];
+  const major = Number(process.versions.node.split('.')[0]);
+  lines.push({ ok: major >= 20, label: 'Node.js', detail: `${process.versions.node}${major >= 20 ? '' : ' (RecurVid needs 20 or newer)'}` });
+
+  try {
+    const ff = await resolveFfmpeg(config.FFMPEG_PATH);
+    lines.push({ ok: true, label: 'ffmpeg', detail: `${ff.path} (from ${ff.source}; libx264 yes) ${ff.version}` });
+  } catch (err) {
+    lines.push({ ok: false, label: 'ffmpeg', detail: (err as Error).message });
+  }
+
+  const providers = availableProviders();
+  const wanted = config.EXECUTION_PROVIDER;
+  const have = providers.find((p) => p.name === wanted);
+  lines.push({
+    ok: !!have,
+    label: 'onnxruntime',
+    detail:
+      `providers: ${providers.map((p) => `${p.name}${p.bundled ? '' : ' (needs install)'}`).join(', ')}; configured: ${wanted}` +
+      (wanted === 'cuda' ? ' (install with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)' : ''),
+  });
+
+  const sets = existsSync(config.MODELS_DIR) ? await readdir(config.MODELS_DIR) : [];
+  const found: string[] = [];
+  for (const s of sets) {
+    try {
+      const m = await readManifest(join(config.MODELS_DIR, s));
+      found.push(`${s}${m.tiny ? ' (tiny, noise only)' : ''}: ${Object.keys(m.components).join(', ')}`);
+    } catch {
+      /* not a model set */
+    }
+  }
+  lines.push({
+    ok: found.some((f) => f.startsWith(`${config.MODEL_SET}`)),
+    label: 'model sets',
+    detail: found.length
+      ? `${found.join('; ')} — configured MODEL_SET=${config.MODEL_SET}`
+      : `none in ${config.MODELS_DIR}/ (run \`npx recurvid models tiny\`, or \`npx recurvid models pull\` for the real weights)`,
+  });
+
+  for (const key of SECRET_KEYS) {
+    lines.push({ ok: true, label: key, detail: config[key] ? 'set' : 'not set' });
+  }
+  lines.push({
+    ok: true,
+    label: 'prompt helper',
+    detail: config.PROMPT_HELPER_API_KEY || config.PROMPT_HELPER_BASE_URL ? `configured (model ${config.PROMPT_HELPER_MODEL})` : 'not configured (the default motion prompt is used)',
+  });
+  lines.push({ ok: true, label: 'job store', detail: config.REDIS_URL ? 'Redis (REDIS_URL)' : `SQLite file in ${config.DATA_DIR}/` });
+  return lines;
+}
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('report what is installed, configured and missing')
+    .action(async () => {
+      const lines = await doctorReport(loadConfig());
+      for (const l of lines) process.stdout.write(`${l.ok ? 'ok     ' : 'MISSING'}  ${l.label.padEnd(22)} ${l.detail}\n`);
+    });
+}

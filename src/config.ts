@@ -1,0 +1,101 @@
+// Configuration comes only from the environment (and `.env` via dotenv), validated once at start.
+// A bad key stops the program with one sentence that names the key and what it expects.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const idList = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('data'),
+  MODELS_DIR: z.string().min(1).default('models'),
+  MODEL_SET: z.string().min(1).default('tiny'),
+  EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
+  MEMORY_BUDGET_GB: z.coerce.number().positive().optional(),
+  FFMPEG_PATH: z.string().min(1).optional(),
+
+  DISCORD_TOKEN: z.string().min(1).optional(),
+  DISCORD_GUILD_IDS: idList.default([]),
+  DISCORD_CHANNEL_IDS: idList.default([]),
+  DISCORD_ALLOW_DMS: bool.default(true),
+  DISCORD_API_BASE: z.url().optional(),
+
+  TELEGRAM_TOKEN: z.string().min(1).optional(),
+  TELEGRAM_API_ROOT: z.url().optional(),
+  TELEGRAM_WEBHOOK_URL: z.url().optional(),
+  TELEGRAM_WEBHOOK_PORT: int(1, 65535).default(8443),
+  TELEGRAM_ALLOWED_CHAT_IDS: idList.default([]),
+
+  ADMIN_USER_IDS: idList.default([]),
+  QUEUE_MAX: int(1, 10_000).default(50),
+  QUEUE_PER_USER: int(1, 100).default(1),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  JOB_RETENTION_HOURS: z.coerce.number().positive().default(72),
+  JOB_RETENTION_MB: z.coerce.number().positive().default(5_000),
+
+  MAX_SECONDS: int(1, 120).default(120),
+  MAX_STEPS: int(1, 100).default(100),
+  DEFAULT_SECONDS: int(1, 120).default(5),
+  DEFAULT_STEPS: int(1, 100).default(25),
+
+  PROMPT_HELPER_BASE_URL: z.url().optional(),
+  PROMPT_HELPER_API_KEY: z.string().min(1).optional(),
+  PROMPT_HELPER_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  PROMPT_HELPER_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
+
+  HF_TOKEN: z.string().min(1).optional(),
+  HF_ENDPOINT: z.url().optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+/** Keys whose values are secrets: never logged, only reported as set / not set. */
+export const SECRET_KEYS = ['DISCORD_TOKEN', 'TELEGRAM_TOKEN', 'PROMPT_HELPER_API_KEY', 'HF_TOKEN', 'REDIS_URL'] as const;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; empty strings count as unset so `.env.example` copies work as-is. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const key = String(issue.path[0] ?? 'configuration');
+  // Never echo the offending value: it may be a secret.
+  throw new ConfigError(key, `Configuration error: ${key} ${describeIssue(issue)}.`);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => String(v)).join(', ')}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    case 'invalid_type':
+      return `must be ${issue.expected === 'number' ? 'a number' : `a ${issue.expected}`}`;
+    case 'invalid_format':
+      return `must be ${issue.format === 'url' ? 'a URL' : issue.message}`;
+    default:
+      return `is invalid (${issue.message})`;
+  }
+}

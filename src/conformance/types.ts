@@ -1,0 +1,20 @@
+// Conformance: a golden reference set (config + weights + io.safetensors + README) checked against
+// our converter + onnxruntime. One handler per kind of set; `recurvid conformance <dir>` picks the
+// handler whose `detect` accepts the folder.
+
+export interface ConformanceLine {
+  /** The compared output, e.g. `out.sample` or `flux[3].sigmas`. */
+  name: string;
+  maxAbs: number;
+  maxRel: number;
+  /** Absolute tolerance used (0 for exact comparisons). */
+  atol: number;
+  pass: boolean;
+  note?: string;
+}
+
+export interface ConformanceHandler {
+  kind: string;
+  detect(dir: string): Promise<boolean>;
+  run(dir: string): Promise<ConformanceLine[]>;
+}

@@ -1,0 +1,23 @@
+// The contract each component converter implements. `recurvid convert` and `recurvid models tiny`
+// walk the registry in ./registry.ts; each converter lives next to its graph builder.
+import type { Logger } from '../../log.ts';
+import type { StorageDtype } from '../onnx/weights.ts';
+import type { ComponentManifest, ComponentName, SourceRepo } from './manifest.ts';
+
+export interface ConvertOptions {
+  storage: StorageDtype;
+  log?: Logger;
+}
+
+export interface ComponentConverter {
+  /** The manifest entries this converter produces (a tokenizer converter may produce two). */
+  components: ComponentName[];
+  /** Which official repository folder it reads: `${sources[repo]}/${subdir}`. */
+  source: { repo: SourceRepo; subdir: string };
+  /** Throws ModelSetError naming the first missing or wrong file. */
+  validate(srcDir: string): Promise<void>;
+  /** Builds graphs / copies assets into `${outDir}/…` and returns manifest entries. */
+  convert(srcDir: string, outDir: string, opts: ConvertOptions): Promise<ComponentManifest[]>;
+  /** Writes an official-format folder with a tiny config and seeded random weights. */
+  makeTiny(srcDir: string, seed: number): Promise<void>;
+}

@@ -1,0 +1,89 @@
+// Common layers written once over GraphBuilder (opset 17 semantics). All activations are float32.
+import { float, type GraphBuilder } from './graph.ts';
+import type { WeightBinder } from './weights.ts';
+
+export const add = (g: GraphBuilder, a: string, b: string) => g.op('Add', [a, b]);
+export const sub = (g: GraphBuilder, a: string, b: string) => g.op('Sub', [a, b]);
+export const mul = (g: GraphBuilder, a: string, b: string) => g.op('Mul', [a, b]);
+export const div = (g: GraphBuilder, a: string, b: string) => g.op('Div', [a, b]);
+export const matmul = (g: GraphBuilder, a: string, b: string) => g.op('MatMul', [a, b]);
+export const sigmoid = (g: GraphBuilder, x: string) => g.op('Sigmoid', [x]);
+export const silu = (g: GraphBuilder, x: string) => g.op('Mul', [x, g.op('Sigmoid', [x])], {}, undefined, 'silu');
+export const reshape = (g: GraphBuilder, x: string, shape: number[]) => g.op('Reshape', [x, g.i64(shape)]);
+export const transpose = (g: GraphBuilder, x: string, perm: number[]) => g.op('Transpose', [x], { perm });
+export const concat = (g: GraphBuilder, xs: string[], axis: number) => g.op('Concat', xs, { axis });
+export const unsqueeze = (g: GraphBuilder, x: string, axes: number[]) => g.op('Unsqueeze', [x, g.i64(axes)]);
+export const squeeze = (g: GraphBuilder, x: string, axes: number[]) => g.op('Squeeze', [x, g.i64(axes)]);
+export const softmax = (g: GraphBuilder, x: string, axis = -1) => g.op('Softmax', [x], { axis });
+export const cast = (g: GraphBuilder, x: string, to: 'float32' | 'int64' | 'int32' | 'bool') =>
+  g.op('Cast', [x], { to: { float32: 1, int64: 7, int32: 6, bool: 9 }[to] });
+
+export function slice(g: GraphBuilder, x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
+  const inputs = [x, g.i64(starts), g.i64(ends), g.i64(axes)];
+  if (steps) inputs.push(g.i64(steps));
+  return g.op('Slice', inputs);
+}
+
+/** Splits `x` along `axis` into pieces of the given sizes. */
+export function split(g: GraphBuilder, x: string, sizes: number[], axis: number): string[] {
+  return g.node('Split', [x, g.i64(sizes)], { axis }, { outputs: sizes.length });
+}
+
+/** GELU, exact (erf) or tanh approximation, built from primitives (opset 17 has no Gelu). */
+export function gelu(g: GraphBuilder, x: string, approximate: 'none' | 'tanh' = 'none'): string {
+  if (approximate === 'tanh') {
+    const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
+    const inner = g.op('Mul', [g.f32(Math.sqrt(2 / Math.PI)), g.op('Add', [x, g.op('Mul', [x3, g.f32(0.044715)])])]);
+    return g.op('Mul', [g.op('Mul', [x, g.f32(0.5)]), g.op('Add', [g.f32(1), g.op('Tanh', [inner])])]);
+  }
+  const erf = g.op('Erf', [g.op('Div', [x, g.f32(Math.SQRT2)])]);
+  return g.op('Mul', [g.op('Mul', [x, g.f32(0.5)]), g.op('Add', [g.f32(1), erf])]);
+}
+
+/** y = x · Wᵀ + b for a torch Linear stored as `${prefix}.weight` [out, in] (+ `${prefix}.bias`). */
+export function linear(w: WeightBinder, x: string, prefix: string, opts: { bias?: boolean } = {}): string {
+  const g = w.g;
+  const y = g.op('MatMul', [x, w.param(`${prefix}.weight`, { transpose: true })], {}, undefined, prefix);
+  const hasBias = opts.bias ?? w.has(`${prefix}.bias`);
+  return hasBias ? g.op('Add', [y, w.param(`${prefix}.bias`)]) : y;
+}
+
+/** LayerNorm over the last axis; without affine weights when `prefix` is undefined. */
+export function layerNorm(w: WeightBinder, x: string, dim: number, eps: number, prefix?: string): string {
+  const g = w.g;
+  const scale = prefix && w.has(`${prefix}.weight`) ? w.param(`${prefix}.weight`) : g.f32(new Array(dim).fill(1), [dim]);
+  const inputs = [x, scale];
+  if (prefix && w.has(`${prefix}.bias`)) inputs.push(w.param(`${prefix}.bias`));
+  return g.op('LayerNormalization', inputs, { axis: -1, epsilon: float(eps) });
+}
+
+/** RMSNorm over the last axis, variance in float32 as the references compute it. */
+export function rmsNorm(w: WeightBinder, x: string, eps: number, weightName?: string): string {
+  const g = w.g;
+  const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+  const normed = g.op('Mul', [x, g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.f32(eps)])])])]);
+  return weightName ? g.op('Mul', [normed, w.param(weightName)]) : normed;
+}
+
+export interface AttentionOptions {
+  numHeads: number;
+  /** Defaults to 1/sqrt(head_dim). */
+  scale?: number;
+  /** int32 [B, Lk], 1 = attend, 0 = masked. */
+  keyPaddingMask?: string;
+  /** Additive float bias broadcastable to [B, heads, Lq, Lk]. */
+  attentionBias?: string;
+}
+
+/**
+ * Fused attention (com.microsoft.MultiHeadAttention): q [B, Lq, H·D], k/v [B, Lk, H·D] → [B, Lq, H·D].
+ * Never materialises an explicit score matrix in our graph; the provider picks its kernel.
+ */
+export function attention(g: GraphBuilder, q: string, k: string, v: string, opts: AttentionOptions): string {
+  const attrs: Record<string, ReturnType<typeof float> | number> = { num_heads: opts.numHeads };
+  if (opts.scale !== undefined) attrs.scale = float(opts.scale);
+  const inputs = [q, k, v, '', opts.keyPaddingMask ?? ''];
+  if (opts.attentionBias) inputs.push(opts.attentionBias);
+  while (inputs.length && inputs[inputs.length - 1] === '') inputs.pop();
+  return g.op('MultiHeadAttention', inputs, attrs, 'com.microsoft');
+}

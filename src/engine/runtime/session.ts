@@ -1,0 +1,45 @@
+// Creates onnxruntime-node sessions on the configured execution provider, and says which one runs.
+import * as ort from 'onnxruntime-node';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+export class ProviderUnavailableError extends Error {
+  override name = 'ProviderUnavailableError';
+}
+
+export function availableProviders(): Array<{ name: string; bundled: boolean }> {
+  return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+}
+
+export interface SessionOptions {
+  provider?: ExecutionProvider;
+  /** Intra-op threads; defaults to onnxruntime's choice. */
+  threads?: number;
+}
+
+/** Opens a model file (external data is resolved next to it). */
+export async function createSession(modelPath: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const provider = opts.provider ?? 'cpu';
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+    graphOptimizationLevel: 'all',
+    ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+  };
+  try {
+    return typeof modelPath === 'string'
+      ? await ort.InferenceSession.create(modelPath, options)
+      : await ort.InferenceSession.create(modelPath, options);
+  } catch (err) {
+    if (provider !== 'cpu' && /provider|backend|cuda|webgpu|dawn/i.test(String(err))) {
+      throw new ProviderUnavailableError(
+        `The ${provider} execution provider could not be loaded (${String((err as Error).message ?? err).split('\n')[0]}). ` +
+          (provider === 'cuda'
+            ? 'Install it with: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node'
+            : 'Use EXECUTION_PROVIDER=cpu, or run on a machine with a WebGPU-capable GPU and driver.'),
+      );
+    }
+    throw err;
+  }
+}
+
+export { ort };

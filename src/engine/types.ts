@@ -1,0 +1,136 @@
+// The engine's public contract. The queue drives an Engine; adapters only ever see these events
+// re-emitted by the queue. Nothing here knows about chats.
+
+/** User-facing generation settings, with FramePack's UI ranges. */
+export interface AnimateOptions {
+  prompt: string;
+  /** Used only when cfg > 1. */
+  negativePrompt: string;
+  seed: number;
+  /** Total video length in seconds, 1–120. */
+  seconds: number;
+  /** Sampling steps per section, 1–100. */
+  steps: number;
+  teacache: boolean;
+  /** Distilled guidance scale, 1–32 (FramePack default 10). */
+  distilledCfg: number;
+  /** Real CFG scale, 1 = off (one transformer call per step). */
+  cfg: number;
+  /** CFG re-scale, 0–1, only with cfg > 1. */
+  cfgRescale: number;
+  /** Latent window size, FramePack default 9. */
+  windowSize: number;
+  /** H.264 CRF, 0–51, default 16. */
+  crf: number;
+  /** Produce a small PNG latent preview with each step event. */
+  previews: boolean;
+}
+
+export const ANIMATE_LIMITS = {
+  seconds: { min: 1, max: 120, default: 5 },
+  steps: { min: 1, max: 100, default: 25 },
+  distilledCfg: { min: 1, max: 32, default: 10 },
+  cfg: { min: 1, max: 32, default: 1 },
+  cfgRescale: { min: 0, max: 1, default: 0 },
+  windowSize: { min: 1, max: 33, default: 9 },
+  crf: { min: 0, max: 51, default: 16 },
+  seed: { min: 0, max: 2 ** 32 - 1 },
+} as const;
+
+export function defaultAnimateOptions(overrides: Partial<AnimateOptions> = {}): AnimateOptions {
+  return {
+    prompt: '',
+    negativePrompt: '',
+    seed: 31337,
+    seconds: ANIMATE_LIMITS.seconds.default,
+    steps: ANIMATE_LIMITS.steps.default,
+    teacache: true,
+    distilledCfg: ANIMATE_LIMITS.distilledCfg.default,
+    cfg: ANIMATE_LIMITS.cfg.default,
+    cfgRescale: ANIMATE_LIMITS.cfgRescale.default,
+    windowSize: ANIMATE_LIMITS.windowSize.default,
+    crf: ANIMATE_LIMITS.crf.default,
+    previews: true,
+    ...overrides,
+  };
+}
+
+export type EngineStage =
+  | 'loading'
+  | 'encoding_text'
+  | 'encoding_image'
+  | 'sampling'
+  | 'decoding'
+  | 'writing'
+  | 'done';
+
+export type EngineEvent =
+  | { type: 'stage'; stage: EngineStage; detail?: string }
+  | {
+      type: 'step';
+      /** 1-based section number in generation order (FramePack makes the end of the video first). */
+      section: number;
+      sections: number;
+      /** 1-based step number within the section. */
+      step: number;
+      steps: number;
+      elapsedMs: number;
+      /** Small PNG of the cheap 16→3 latent preview, when previews were asked for. */
+      previewPng?: Buffer;
+    }
+  | {
+      type: 'section';
+      section: number;
+      sections: number;
+      /** A playable mp4 of everything generated so far. */
+      videoPath: string;
+      frames: number;
+      seconds: number;
+    }
+  | {
+      type: 'done';
+      videoPath: string;
+      frames: number;
+      seconds: number;
+      /** Milliseconds per stage, e.g. { encoding_text: 120, sampling: 51000, … }. */
+      timings: Record<string, number>;
+    };
+
+export interface EngineJob {
+  /** The input image on disk (any format sharp reads). */
+  imagePath: string;
+  options: AnimateOptions;
+  /**
+   * A directory owned by this job. The engine writes section videos, the final video and its
+   * resume checkpoint here. Running again with the same workDir and options resumes after the
+   * last finished section.
+   */
+  workDir: string;
+  signal: AbortSignal;
+  onEvent: (event: EngineEvent) => void;
+}
+
+export interface EngineResult {
+  videoPath: string;
+  frames: number;
+  seconds: number;
+  timings: Record<string, number>;
+  /** True when the job continued from a checkpoint instead of starting over. */
+  resumed: boolean;
+}
+
+/** Thrown (or rejected with) when a job's AbortSignal fires. */
+export class EngineCancelledError extends Error {
+  constructor() {
+    super('The job was cancelled.');
+    this.name = 'EngineCancelledError';
+  }
+}
+
+export interface Engine {
+  run(job: EngineJob): Promise<EngineResult>;
+  /** A short description for logs and /help, e.g. "FramePack tiny model set on cpu". */
+  describe(): string;
+  /** Releases sessions and memory. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+// The queue's public contract: adapters submit requests, subscribe to events, cancel. They never
+// touch the engine.
+import type { AnimateOptions, EngineEvent } from '../engine/types.ts';
+
+export type Platform = 'discord' | 'telegram' | 'cli';
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** Where and how to answer: platform-specific ids the adapter stores and reads back (all strings). */
+export type ReplyTarget = Record<string, string>;
+
+export interface JobRequest {
+  platform: Platform;
+  userId: string;
+  /** Display name for logs and admin views. */
+  userName?: string;
+  reply: ReplyTarget;
+  image: Buffer;
+  /** Original file name or a safe default, used for the saved copy's extension. */
+  imageName: string;
+  options: AnimateOptions;
+  /** True when the prompt was written by the prompt helper or is the default prompt. */
+  promptSource?: 'user' | 'helper' | 'default';
+}
+
+export interface JobProgress {
+  stage?: string;
+  section?: number;
+  sections?: number;
+  step?: number;
+  steps?: number;
+}
+
+export interface JobRecord {
+  id: string;
+  /** Monotonic submission number; also the short id users see (#12). */
+  seq: number;
+  platform: Platform;
+  userId: string;
+  userName?: string;
+  reply: ReplyTarget;
+  imagePath: string;
+  workDir: string;
+  options: AnimateOptions;
+  promptSource?: JobRequest['promptSource'];
+  state: JobState;
+  progress: JobProgress;
+  error?: string;
+  cancelledBy?: string;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** Number of times the job was picked up again after a restart. */
+  resumes: number;
+  result?: { videoPath: string; frames: number; seconds: number; sectionPaths: string[] };
+  timings?: Record<string, number>;
+}
+
+export type QueueEvent =
+  | { type: 'queued'; job: JobRecord; position: number; etaMs: number | null }
+  | { type: 'position'; job: JobRecord; position: number; etaMs: number | null }
+  | { type: 'started'; job: JobRecord }
+  | { type: 'resumed'; job: JobRecord; position: number }
+  | { type: 'engine'; job: JobRecord; event: EngineEvent }
+  | { type: 'done'; job: JobRecord }
+  | { type: 'failed'; job: JobRecord; reason: string }
+  | { type: 'cancelled'; job: JobRecord; by: string };
+
+/** A refusal users should read as-is ("You already have a job in the queue (#3). Cancel it or wait."). */
+export class QueueRefusal extends Error {
+  constructor(
+    message: string,
+    readonly code: 'user_limit' | 'queue_full' | 'closed',
+  ) {
+    super(message);
+    this.name = 'QueueRefusal';
+  }
+}
+
+export type CancelResult =
+  | { ok: true; job: JobRecord; wasRunning: boolean }
+  | { ok: false; reason: 'not_found' | 'not_owner' | 'finished'; message: string };
+
+export interface SubmitResult {
+  job: JobRecord;
+  /** 1 = next to run (or running). */
+  position: number;
+  etaMs: number | null;
+}
+
+export interface JobQueue {
+  /** Persists the job, then enqueues it. Throws QueueRefusal when a limit refuses it. */
+  submit(req: JobRequest): Promise<SubmitResult>;
+  cancel(jobId: string, byUserId: string): Promise<CancelResult>;
+  get(jobId: string): Promise<JobRecord | undefined>;
+  /** Active (queued or running) jobs of a user, oldest first. */
+  activeForUser(platform: Platform, userId: string): Promise<JobRecord[]>;
+  /** Position (1-based) and ETA of an active job, or null when it is not active. */
+  position(jobId: string): { position: number; etaMs: number | null } | null;
+  stats(): { queued: number; running: number };
+  /** Updates the stored reply target (e.g. the status message id once it is known). */
+  updateReply(jobId: string, patch: ReplyTarget): Promise<void>;
+  /** Subscribes to events of one platform's jobs (or all). Returns an unsubscribe function. */
+  subscribe(listener: (event: QueueEvent) => void, platform?: Platform): () => void;
+  isAdmin(userId: string): boolean;
+  /** Loads persisted jobs and re-queues unfinished ones (emitting `resumed`), then starts working. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
