@@ -1,12 +1,50 @@
-// Placeholder: filled in by the issue that owns `recurvid bench`.
+// `recurvid bench [filter]`: runs the benchmark suites in bench/ and prints what they measured,
+// with the machine it ran on. Benchmarks report; they never pass or fail.
 import type { Command } from 'commander';
+import { cpus, totalmem, platform, arch } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { benchmarkSuites } from '../../../bench/index.ts';
+import type { BenchResult } from '../../../bench/types.ts';
+
+export function machineDescription(): string {
+  const c = cpus();
+  return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}/${arch()}, Node ${process.versions.node}`;
+}
+
+function formatResult(r: BenchResult): string {
+  const value = `${r.value < 10 ? r.value.toFixed(3) : r.value.toFixed(1)} ${r.unit}`;
+  let target = '';
+  if (r.target) {
+    const met = r.target.better === 'lower' ? r.value <= r.target.value : r.value >= r.target.value;
+    target = ` (target ${r.target.better === 'lower' ? '≤' : '≥'} ${r.target.value} ${r.unit}: ${met ? 'met' : 'NOT met'})`;
+  }
+  return `  ${r.name.padEnd(58)} ${value}${target}${r.note ? ` — ${r.note}` : ''}`;
+}
 
 export function register(program: Command): void {
   program
     .command('bench')
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(() => {
-      throw new Error('recurvid bench is not available yet in this build.');
+    .description('run the benchmarks and print what they measured')
+    .argument('[filter]', 'only suites whose name contains this text')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (filter: string | undefined, opts: { json?: string }) => {
+      process.stdout.write(`Machine: ${machineDescription()}\n`);
+      const all: Array<{ suite: string; results: BenchResult[] }> = [];
+      for (const load of benchmarkSuites) {
+        for (const bench of await load()) {
+          if (filter && !bench.name.includes(filter)) continue;
+          process.stdout.write(`\n${bench.name}: ${bench.description}\n`);
+          const started = performance.now();
+          const results = await bench.run();
+          for (const r of results) process.stdout.write(`${formatResult(r)}\n`);
+          process.stdout.write(`  (suite took ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+          all.push({ suite: bench.name, results });
+        }
+      }
+      if (!all.length) process.stdout.write(filter ? `No benchmark matches "${filter}".\n` : 'No benchmarks registered.\n');
+      if (opts.json) {
+        await mkdir(opts.json.replace(/\/[^/]*$/, '') || '.', { recursive: true });
+        await writeFile(opts.json, JSON.stringify({ machine: machineDescription(), at: new Date().toISOString(), suites: all }, null, 2));
+      }
     });
 }

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+describe('configuration', () => {
+  it('uses documented defaults when nothing is set', () => {
+    const c = loadConfig({});
+    expect(c.QUEUE_MAX).toBe(50);
+    expect(c.LOG_LEVEL).toBe('info');
+    expect(c.EXECUTION_PROVIDER).toBe('cpu');
+    expect(c.DISCORD_TOKEN).toBeUndefined();
+  });
+
+  it('parses lists, booleans and numbers', () => {
+    const c = loadConfig({ ADMIN_USER_IDS: ' 1, 2 ,,3', DISCORD_ALLOW_DMS: 'off', QUEUE_PER_USER: '2' });
+    expect(c.ADMIN_USER_IDS).toEqual(['1', '2', '3']);
+    expect(c.DISCORD_ALLOW_DMS).toBe(false);
+    expect(c.QUEUE_PER_USER).toBe(2);
+  });
+
+  it('treats empty values as unset, so a copied .env.example works', () => {
+    expect(loadConfig({ QUEUE_MAX: '', TELEGRAM_TOKEN: '  ' }).QUEUE_MAX).toBe(50);
+  });
+
+  it.each([
+    [{ QUEUE_MAX: 'many' }, 'QUEUE_MAX', /QUEUE_MAX must be a number/],
+    [{ QUEUE_MAX: '0' }, 'QUEUE_MAX', /QUEUE_MAX must be at least 1/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL must be one of fatal, error, warn, info/],
+    [{ EXECUTION_PROVIDER: 'tpu' }, 'EXECUTION_PROVIDER', /EXECUTION_PROVIDER must be one of cpu, cuda, webgpu/],
+    [{ PROMPT_HELPER_BASE_URL: 'not a url' }, 'PROMPT_HELPER_BASE_URL', /PROMPT_HELPER_BASE_URL must be a URL/],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL', /REDIS_URL/],
+  ])('refuses %j with one sentence naming the key', (env, key, message) => {
+    let caught: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).key).toBe(key);
+    expect((caught as ConfigError).message).toMatch(message);
+    expect((caught as ConfigError).message.trim().split(/(?<=\.)\s/)).toHaveLength(1);
+  });
+
+  it('never echoes the rejected value (it may be a secret)', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://user:hunter2@host' })).toThrow(/^(?!.*hunter2)/s);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every configuration key, and nothing else', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { configSchema } = await import('../../src/config.ts');
+    const text = await readFile('.env.example', 'utf8');
+    const keys = [...text.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect(new Set(keys)).toEqual(new Set(Object.keys(configSchema.shape)));
+    // Every key has a comment line right above its block.
+    for (const key of keys) expect(text).toMatch(new RegExp(`#[^\\n]*\\n(?:[A-Z0-9_]+=[^\\n]*\\n)*${key}=`));
+  });
+
+  it('loads as-is (empty values are unset)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parse } = await import('dotenv');
+    const env = parse(await readFile('.env.example', 'utf8'));
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+});

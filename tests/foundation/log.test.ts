@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, maskSecrets } from '../../src/log.ts';
+import { loadConfig } from '../../src/config.ts';
+
+function capture(env: Record<string, string>) {
+  const lines: string[] = [];
+  const log = createLogger(loadConfig(env), { write: (l: string) => void lines.push(l) });
+  return { log, lines };
+}
+
+describe('logging', () => {
+  const token = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.secret-discord-token-value';
+  const tgToken = '123456789:AAFakeTelegramTokenValue_0123456789abc';
+
+  it('never writes a configured token, whatever path it takes', () => {
+    const { log, lines } = capture({ DISCORD_TOKEN: token, TELEGRAM_TOKEN: tgToken, PROMPT_HELPER_API_KEY: 'sk-test-abcdef123456' });
+    log.info({ token }, 'by field');
+    log.info({ headers: { authorization: `Bot ${token}` } }, 'by header');
+    log.info(`by message ${token} and https://api.telegram.org/bot${tgToken}/getMe`);
+    log.error(new Error(`request failed with key sk-test-abcdef123456`), 'by error');
+    log.info({ nested: { deeper: { value: `x${token}x` } } }, 'nested');
+    const out = lines.join('');
+    expect(lines).toHaveLength(5);
+    expect(out).not.toContain(token);
+    expect(out).not.toContain(tgToken);
+    expect(out).not.toContain('sk-test-abcdef123456');
+    expect(out).toContain('[REDACTED]');
+  });
+
+  it('masks Telegram-style bot URLs even for tokens it was not told about', () => {
+    expect(maskSecrets('GET /bot987654321:ABCdefGHIjklMNOpqrSTUvwxYZ0123 failed', [])).toBe('GET /bot[REDACTED] failed');
+  });
+
+  it('honours the configured level', () => {
+    const { log, lines } = capture({ LOG_LEVEL: 'warn' });
+    log.info('hidden');
+    log.warn('shown');
+    expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['shown']);
+  });
+});
