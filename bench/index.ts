@@ -1,4 +1,10 @@
 // All benchmark suites; `recurvid bench [name]` runs them. Each suite lives in bench/<area>.ts; add one line here.
 import type { Benchmark } from './types.ts';
 
-export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [];
+export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [
+  () => import('./vae.ts').then((m) => m.suites()),
+  () => import('./transformer.ts').then((m) => m.suites()),
+  () => import('./pipeline.ts').then((m) => m.suites()),
+  () => import('./telegram.ts').then((m) => m.suites()),
+  () => import('./discord.ts').then((m) => m.suites()),
+];

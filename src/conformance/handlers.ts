@@ -1,4 +1,15 @@
 // Every kind of golden set we can check. Each handler lives in its own module; add one line here.
 import type { ConformanceHandler } from './types.ts';
+import { functionsConformance } from './functions.ts';
+import { samplerConformance } from './sampler.ts';
+import { vaeConformance } from './vae.ts';
+import { transformerConformance } from './transformer.ts';
+import { textEncoderConformanceHandlers } from './text_encoders.ts';
 
-export const conformanceHandlers: ConformanceHandler[] = [];
+export const conformanceHandlers: ConformanceHandler[] = [
+  vaeConformance,
+  transformerConformance,
+  functionsConformance,
+  samplerConformance,
+  ...textEncoderConformanceHandlers,
+];

@@ -45,6 +45,10 @@ export async function checkImage(bytes: Buffer, limits: ImageLimits = DEFAULT_IM
   const format = meta.format;
   if (!format || !ACCEPTED_FORMATS.has(format) || !meta.width || !meta.height) return fail('not_image', NOT_IMAGE);
 
+  if (format === 'heif' && meta.compression !== 'av1') {
+    // HEIC (HEVC) is patent-encumbered and not in sharp's prebuilt libvips; AVIF is.
+    return fail('not_image', 'HEIC photos are not supported here. Please send a PNG, JPEG or WebP (most phones can share as JPEG).');
+  }
   const { width, height } = meta;
   if ((meta.pages ?? 1) > 1 || (format === 'png' && isAnimatedPng(bytes))) {
     return fail(

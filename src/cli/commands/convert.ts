@@ -1,12 +1,41 @@
-// Placeholder: filled in by the issue that owns `recurvid convert`.
-import type { Command } from 'commander';
+// `recurvid convert --framepack DIR [--hunyuan DIR] [--redux DIR] --out models/NAME [--dtype fp32|fp16|bf16]`
+// Builds ONNX graphs from the official safetensors folders (see src/engine/modelset/convert.ts).
+import { Option, type Command } from 'commander';
+import { createLogger } from '../../log.ts';
+import { convertModelSet } from '../../engine/modelset/convert.ts';
+import type { StorageDtype } from '../../engine/onnx/weights.ts';
+
+interface ConvertFlags {
+  framepack?: string;
+  hunyuan?: string;
+  redux?: string;
+  out: string;
+  dtype: StorageDtype;
+}
 
 export function register(program: Command): void {
   program
     .command('convert')
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(() => {
-      throw new Error('recurvid convert is not available yet in this build.');
+    .description('build an ONNX model set from the official safetensors folders (Hugging Face layout)')
+    .option('--framepack <dir>', 'lllyasviel/FramePackI2V_HY folder (transformer)')
+    .option('--hunyuan <dir>', 'hunyuanvideo-community/HunyuanVideo folder (text encoders, tokenizers, VAE)')
+    .option('--redux <dir>', 'lllyasviel/flux_redux_bfl folder (SigLIP image encoder)')
+    .requiredOption('--out <dir>', 'model set folder to write, e.g. models/framepack')
+    .addOption(
+      new Option('--dtype <dtype>', 'weight storage dtype (compute is float32 either way)').choices(['fp32', 'fp16', 'bf16']).default('bf16'),
+    )
+    .action(async (flags: ConvertFlags) => {
+      const log = createLogger({ LOG_LEVEL: 'info' });
+      const sources = {
+        ...(flags.framepack ? { framepack: flags.framepack } : {}),
+        ...(flags.hunyuan ? { hunyuan: flags.hunyuan } : {}),
+        ...(flags.redux ? { redux: flags.redux } : {}),
+      };
+      const started = Date.now();
+      const result = await convertModelSet({ sources, out: flags.out, storage: flags.dtype, log });
+      process.stdout.write(
+        `Converted ${result.converted.join(', ')} into ${flags.out} (${flags.dtype}) in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
+      );
+      for (const s of result.skipped) process.stdout.write(`Skipped ${s.components.join(', ')}: no --${s.repo} folder given.\n`);
     });
 }

@@ -1,12 +1,31 @@
-// Placeholder: filled in by the issue that owns `recurvid start`.
+// `recurvid start`: runs every bot whose token is configured until SIGINT / SIGTERM.
 import type { Command } from 'commander';
+import { loadConfig } from '../../config.ts';
+import { createLogger } from '../../log.ts';
+import { startApp } from '../../app.ts';
 
 export function register(program: Command): void {
   program
     .command('start')
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(() => {
-      throw new Error('recurvid start is not available yet in this build.');
+    .description('run the configured Discord and Telegram bots')
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config);
+      const app = await startApp(config, log);
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping: running jobs resume from their last section on the next start');
+        app.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'unclean stop');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
     });
 }

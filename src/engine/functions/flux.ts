@@ -11,19 +11,32 @@ export function calculateFluxMu(seqLength: number, expMax = 7.0): number {
   return Math.min(k * seqLength + b, Math.log(expMax));
 }
 
-/** torch.linspace(start, end, steps) for float32 on CPU: the first half counts up from start, the rest down from end. */
+/**
+ * torch.linspace(start, end, steps) for float32 exactly as torch's CPU kernel (AVX2 build) computes
+ * it: scalar elements count up from start in the first half and down from end in the second, but
+ * the vectorised loop fills blocks of 2×8 lanes as `base + lane·step` from each 8-lane block's base,
+ * which rounds differently. Reproducing both makes the sigma schedule bit-exact.
+ */
 export function linspaceF32(start: number, end: number, steps: number): Float32Array {
   const out = new Float32Array(steps);
   if (steps === 1) {
-    out[0] = start;
+    out[0] = f(start);
     return out;
   }
   const s = f(start), e = f(end);
   const step = f(f(e - s) / (steps - 1));
   const halfway = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) {
-    out[i] = i < halfway ? f(s + f(step * i)) : f(e - f(step * (steps - i - 1)));
+  const scalar = (i: number): number => (i < halfway ? f(s + f(step * i)) : f(e - f(step * (steps - i - 1))));
+  const lanes = 8;
+  let idx = 0;
+  for (; idx + 2 * lanes <= steps; idx += 2 * lanes) {
+    for (let block = 0; block < 2; block++) {
+      const at = idx + block * lanes;
+      const base = scalar(at);
+      for (let lane = 0; lane < lanes; lane++) out[at + lane] = f(base + f(lane * step));
+    }
   }
+  for (; idx < steps; idx++) out[idx] = scalar(idx);
   return out;
 }
 

@@ -1,4 +1,14 @@
 // Every component converter, in conversion order. Each lives next to its graph builder; add one line here.
 import type { ComponentConverter } from './component.ts';
+import { vaeConverter } from '../vae/component.ts';
+import { transformerConverter } from '../transformer/component.ts';
+import { textEncoderConverter, textEncoder2Converter } from '../text/converters.ts';
+import { imageEncoderConverter } from '../image/converter.ts';
 
-export const componentConverters: ComponentConverter[] = [];
+export const componentConverters: ComponentConverter[] = [
+  textEncoderConverter,
+  textEncoder2Converter,
+  imageEncoderConverter,
+  vaeConverter,
+  transformerConverter,
+];

@@ -1,0 +1,127 @@
+// Pipeline benchmarks: (1) our own per-step overhead at FramePack's real 640-bucket size
+// (544×704 → latent 68×88, window 9) with the transformer replaced by a no-op, split into UniPC +
+// packing, TeaCache metric, and preview; (2) the tiny model set's end-to-end seconds per frame.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { planSections, type Tensor } from '../src/engine/functions/index.ts';
+import type { Conditioning } from '../src/engine/pipeline/run.ts';
+import { sampleSection } from '../src/engine/pipeline/run.ts';
+import { NoiseGenerator } from '../src/engine/pipeline/prng.ts';
+import type { TransformerLike } from '../src/engine/pipeline/components.ts';
+import type { EmbedLike, PackedInputs } from '../src/engine/sampler/index.ts';
+import { latentPreviewPng } from '../src/engine/video/preview.ts';
+import { defaultAnimateOptions } from '../src/engine/types.ts';
+import type { Benchmark, BenchResult } from './types.ts';
+
+const LATENT = { t: 9, h: 68, w: 88 } as const;
+/** Real model width and packed token count of one 544×704 section (noisy + 1×/2×/4× context). */
+const HIDDEN = 3072;
+const TOKENS = 9 * 34 * 44 + 2 * 34 * 44 + 1 * 17 * 22 + 4 * 9 * 11;
+
+const zeros = (dims: number[]): Tensor => ({ data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims });
+
+/** A transformer that does nothing: embed returns preallocated buffers, blocks are the identity. */
+function noOpTransformer(withTeaCacheSizedTensors: boolean): TransformerLike {
+  const tokens = withTeaCacheSizedTensors ? TOKENS : 1;
+  const hidden = zeros([1, tokens, HIDDEN]);
+  // Two alternating modulated inputs that differ a little, so the rel-L1 pass is real work.
+  const modulated = [zeros([1, tokens, HIDDEN]), zeros([1, tokens, HIDDEN])];
+  for (let i = 0; i < modulated[0]!.data.length; i++) {
+    modulated[0]!.data[i] = ((i * 2654435761) >>> 0) / 4294967296 - 0.5;
+    modulated[1]!.data[i] = modulated[0]!.data[i]! * 1.01;
+  }
+  const out = zeros([1, 16, LATENT.t, LATENT.h, LATENT.w]);
+  let calls = 0;
+  return {
+    async embed(_inputs: PackedInputs): Promise<EmbedLike> {
+      return { hidden, modulated: modulated[calls++ % 2]! };
+    },
+    async blocks(e) { return e.hidden; },
+    async head() { return out; },
+    async close() {},
+  };
+}
+
+function conditioning(): Conditioning {
+  const mask = new Uint8Array(512).fill(1, 0, 40);
+  return {
+    llamaVec: zeros([1, 512, 4096]), llamaMask: mask, clipPooled: zeros([1, 768]),
+    llamaVecN: zeros([1, 512, 4096]), llamaMaskN: mask, clipPooledN: zeros([1, 768]),
+    imageEmbeddings: zeros([1, 729, 1152]), startLatent: zeros([1, 16, 1, LATENT.h, LATENT.w]),
+  };
+}
+
+async function msPerStep(teacache: boolean, previews: boolean, steps = 25): Promise<number> {
+  const options = defaultAnimateOptions({ steps, teacache, previews, windowSize: LATENT.t, seconds: 5 });
+  const plan = planSections(options.seconds, options.windowSize)[0]!;
+  const history = zeros([1, 16, 19, LATENT.h, LATENT.w]);
+  const transformer = noOpTransformer(teacache);
+  const cond = conditioning();
+  const run = () => sampleSection({
+    transformer, cond, history, plan, options, rng: new NoiseGenerator(1),
+    // The step callback does what the pipeline's does, minus emitting.
+    onStep: previews ? async (_i, denoised) => void (await latentPreviewPng({ data: denoised, dims: [1, 16, LATENT.t, LATENT.h, LATENT.w] })) : undefined,
+  });
+  await run(); // warm-up (JIT, allocation)
+  const t0 = performance.now();
+  await run();
+  return (performance.now() - t0) / steps;
+}
+
+function machine(): string {
+  const c = cpus();
+  return `${c[0]?.model ?? 'cpu'} ×${c.length}, Node ${process.versions.node}`;
+}
+
+const stepOverhead: Benchmark = {
+  name: 'pipeline-step-overhead',
+  description: 'Own per-step cost at 544×704 (latent 68×88, window 9) with a no-op transformer',
+  async run(): Promise<BenchResult[]> {
+    const base = await msPerStep(false, false);
+    const withTeaCache = await msPerStep(true, false);
+    const all = await msPerStep(true, true);
+    const note = `${machine()}; no-op transformer; TeaCache on ${TOKENS} tokens × ${HIDDEN}`;
+    return [
+      { name: 'unipc+packing ms/step', value: base, unit: 'ms', target: { value: 15, better: 'lower' }, note },
+      { name: 'teacache metric ms/step', value: withTeaCache - base, unit: 'ms', note },
+      { name: 'preview ms/step', value: all - withTeaCache, unit: 'ms', note },
+      { name: 'all overhead ms/step (teacache + previews)', value: all, unit: 'ms', target: { value: 15, better: 'lower' }, note },
+    ];
+  },
+};
+
+const tinyEndToEnd: Benchmark = {
+  name: 'pipeline-tiny-e2e',
+  description: 'Tiny model set, 2 s video, 25 steps, TeaCache: seconds per generated frame',
+  async run(): Promise<BenchResult[]> {
+    const { makeTinyModelSet } = await import('../src/engine/modelset/tiny.ts');
+    const { createFramePackEngine, TINY_RESOLUTION } = await import('../src/engine/framepack.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-'));
+    try {
+      await makeTinyModelSet(join(dir, 'tiny'), { seed: 0 });
+      const image = join(dir, 'in.png');
+      await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 140, b: 200 } } }).png().toFile(image);
+      const engine = await createFramePackEngine({ modelDir: join(dir, 'tiny'), provider: 'cpu' });
+      const t0 = performance.now();
+      const r = await engine.run({
+        imagePath: image, workDir: join(dir, 'job'), signal: new AbortController().signal, onEvent: () => undefined,
+        options: defaultAnimateOptions({ seconds: 2, steps: 25, previews: true }),
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      await engine.close();
+      const note = `${machine()}; ${TINY_RESOLUTION}-bucket, ${r.frames} frames; stage ms ${JSON.stringify(r.timings)}`;
+      return [
+        { name: 'tiny s/frame', value: seconds / r.frames, unit: 's', note },
+        { name: 'tiny total', value: seconds, unit: 's', note },
+      ];
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export async function suites(): Promise<Benchmark[]> {
+  return [stepOverhead, tinyEndToEnd];
+}

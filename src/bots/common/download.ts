@@ -1,0 +1,76 @@
+// Downloads a chat attachment with a hard size cap: refused up front when the server announces a
+// larger Content-Length, and cut off while streaming when it lies or announces nothing.
+// Messages never contain the URL: Telegram file URLs embed the bot token.
+
+export type DownloadErrorCode = 'too_large' | 'http' | 'network' | 'aborted';
+
+export class DownloadError extends Error {
+  constructor(
+    readonly code: DownloadErrorCode,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+export async function downloadLimited(url: string, maxBytes: number, opts: DownloadOptions = {}): Promise<Buffer> {
+  const tooLarge = (): DownloadError =>
+    new DownloadError('too_large', `The file is larger than the ${formatSize(maxBytes)} limit. Please send a smaller one.`);
+
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: opts.signal, headers: opts.headers, redirect: 'follow' });
+  } catch (err) {
+    throw failure(err, opts.signal);
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new DownloadError('http', `The file could not be downloaded (HTTP ${response.status}).`, response.status);
+  }
+  const announced = Number(response.headers.get('content-length'));
+  if (Number.isFinite(announced) && announced > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!response.body) return Buffer.alloc(0);
+
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+      if (received > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof DownloadError) throw err;
+    throw failure(err, opts.signal);
+  }
+  return Buffer.concat(chunks, received);
+}
+
+function failure(err: unknown, signal: AbortSignal | undefined): DownloadError {
+  if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) {
+    return new DownloadError('aborted', 'The download was cancelled.');
+  }
+  return new DownloadError('network', 'The file could not be downloaded (network error). Please try again.');
+}
+
+function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}

@@ -1,0 +1,158 @@
+// Chat options: "seconds=10 seed=42 steps=25 teacache=off cfg=10" or "--seconds 10 --teacache off",
+// anywhere in a message; the rest of the text is the prompt. Discord's typed options reuse the
+// same range checks through validateOptions, so both platforms answer with the same sentences.
+import { ANIMATE_LIMITS, defaultAnimateOptions, type AnimateOptions } from '../../engine/types.ts';
+
+export interface OptionCaps {
+  /** Server-configured ceilings (MAX_SECONDS, MAX_STEPS), at most FramePack's own limits. */
+  maxSeconds: number;
+  maxSteps: number;
+}
+
+export interface ParsedAnimateText {
+  prompt: string;
+  options: AnimateOptions;
+  errors: string[];
+}
+
+/** The option names users type, in the order we list them. */
+export const KNOWN_OPTIONS = ['seconds', 'seed', 'steps', 'teacache', 'cfg'] as const;
+type KnownOption = (typeof KNOWN_OPTIONS)[number];
+
+const TRUE_WORDS = ['on', 'true', 'yes', '1'];
+const FALSE_WORDS = ['off', 'false', 'no', '0'];
+
+const KEY_VALUE = /^([a-z][a-z_-]*)=(.*)$/i;
+const FLAG = /^--([a-z][a-z_-]*)(?:=(.*))?$/i;
+
+export function parseAnimateText(text: string, caps: OptionCaps, base: Partial<AnimateOptions> = {}): ParsedAnimateText {
+  const tokens = text.split(/\s+/).filter(Boolean);
+  const words: string[] = [];
+  const raw: Array<[name: string, value: string | undefined]> = [];
+
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const kv = KEY_VALUE.exec(token);
+    if (kv) {
+      raw.push([kv[1]!.toLowerCase(), kv[2]!]);
+      continue;
+    }
+    const flag = FLAG.exec(token);
+    if (flag) {
+      const name = flag[1]!.toLowerCase();
+      if (flag[2] !== undefined) {
+        raw.push([name, flag[2]]);
+      } else if (name === 'teacache' && !isBooleanWord(tokens[i + 1])) {
+        raw.push([name, 'on']); // a bare "--teacache" switches it on
+      } else if (tokens[i + 1] !== undefined && !FLAG.test(tokens[i + 1]!)) {
+        raw.push([name, tokens[++i]]);
+      } else {
+        raw.push([name, undefined]);
+      }
+      continue;
+    }
+    words.push(token);
+  }
+
+  const errors: string[] = [];
+  const partial: Partial<AnimateOptions> = {};
+  for (const [name, value] of raw) {
+    if (!isKnown(name)) {
+      errors.push(`Unknown option '${name}'. Known: ${KNOWN_OPTIONS.join(', ')}.`);
+      continue;
+    }
+    if (value === undefined || value === '') {
+      errors.push(`Option '${name}' needs a value, for example ${example(name)}.`);
+      continue;
+    }
+    const parsed = parseValue(name, value);
+    if (typeof parsed === 'string') errors.push(parsed);
+    else Object.assign(partial, parsed);
+  }
+
+  const prompt = words.join(' ').trim();
+  if (prompt) partial.prompt = prompt;
+  const validated = validateOptions(partial, caps, base);
+  return { prompt, options: validated.options, errors: [...errors, ...validated.errors] };
+}
+
+/**
+ * Range-checks the given fields and merges them over `base` (and the defaults). A field that is
+ * out of range is reported and keeps the base value, so the result is always a runnable job.
+ */
+export function validateOptions(
+  partial: Partial<AnimateOptions>,
+  caps: OptionCaps,
+  base: Partial<AnimateOptions> = {},
+): { options: AnimateOptions; errors: string[] } {
+  const options = defaultAnimateOptions(base);
+  const errors: string[] = [];
+  const maxSeconds = Math.min(caps.maxSeconds, ANIMATE_LIMITS.seconds.max);
+  const maxSteps = Math.min(caps.maxSteps, ANIMATE_LIMITS.steps.max);
+
+  const check = <K extends NumericField>(field: K, label: string, min: number, max: number, integer: boolean): void => {
+    const value = partial[field];
+    if (value === undefined) return;
+    if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+      errors.push(`${label} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got ${String(value)}).`);
+      return;
+    }
+    options[field] = value;
+  };
+
+  check('seconds', 'seconds', ANIMATE_LIMITS.seconds.min, maxSeconds, false);
+  check('steps', 'steps', ANIMATE_LIMITS.steps.min, maxSteps, true);
+  check('seed', 'seed', ANIMATE_LIMITS.seed.min, ANIMATE_LIMITS.seed.max, true);
+  check('distilledCfg', 'cfg', ANIMATE_LIMITS.distilledCfg.min, ANIMATE_LIMITS.distilledCfg.max, false);
+  check('cfg', 'real cfg', ANIMATE_LIMITS.cfg.min, ANIMATE_LIMITS.cfg.max, false);
+  check('cfgRescale', 'cfg rescale', ANIMATE_LIMITS.cfgRescale.min, ANIMATE_LIMITS.cfgRescale.max, false);
+  check('windowSize', 'window size', ANIMATE_LIMITS.windowSize.min, ANIMATE_LIMITS.windowSize.max, true);
+  check('crf', 'crf', ANIMATE_LIMITS.crf.min, ANIMATE_LIMITS.crf.max, true);
+
+  if (partial.teacache !== undefined) options.teacache = partial.teacache;
+  if (partial.previews !== undefined) options.previews = partial.previews;
+  if (partial.prompt !== undefined) options.prompt = partial.prompt.trim();
+  if (partial.negativePrompt !== undefined) options.negativePrompt = partial.negativePrompt.trim();
+  return { options, errors };
+}
+
+type NumericField = 'seconds' | 'steps' | 'seed' | 'distilledCfg' | 'cfg' | 'cfgRescale' | 'windowSize' | 'crf';
+
+function isKnown(name: string): name is KnownOption {
+  return (KNOWN_OPTIONS as readonly string[]).includes(name);
+}
+
+function isBooleanWord(token: string | undefined): boolean {
+  return token !== undefined && [...TRUE_WORDS, ...FALSE_WORDS].includes(token.toLowerCase());
+}
+
+function example(name: KnownOption): string {
+  return { seconds: 'seconds=5', seed: 'seed=42', steps: 'steps=25', teacache: 'teacache=off', cfg: 'cfg=10' }[name];
+}
+
+/** Converts one typed value; returns an error sentence when it is not even the right kind. */
+function parseValue(name: KnownOption, value: string): Partial<AnimateOptions> | string {
+  if (name === 'teacache') {
+    const word = value.toLowerCase();
+    if (TRUE_WORDS.includes(word)) return { teacache: true };
+    if (FALSE_WORDS.includes(word)) return { teacache: false };
+    return `teacache must be on or off (got '${value}').`;
+  }
+  if (name === 'seed' && value.toLowerCase() === 'random') {
+    return { seed: Math.floor(Math.random() * (ANIMATE_LIMITS.seed.max + 1)) };
+  }
+  // "seconds=10s" reads naturally in chat; accept the unit.
+  const cleaned = name === 'seconds' ? value.replace(/s$/i, '') : value;
+  const number = Number(cleaned);
+  if (cleaned.trim() === '' || !Number.isFinite(number)) return `${name} must be a number (got '${value}').`;
+  switch (name) {
+    case 'seconds':
+      return { seconds: number };
+    case 'seed':
+      return { seed: number };
+    case 'steps':
+      return { steps: number };
+    case 'cfg':
+      return { distilledCfg: number };
+  }
+}

@@ -1,0 +1,3 @@
+// Public entry of the Discord adapter.
+export { createDiscordBot, type DiscordBot, type DiscordBotOptions } from './bot.ts';
+export type { DiscordBotConfig } from './settings.ts';

@@ -1,0 +1,43 @@
+// /queue (your jobs and the queue length) and /help, both private to the asker.
+import type { ChatInputCommandInteraction } from 'discord.js';
+import { formatEta } from '../common/status.ts';
+import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import type { BotContext } from './context.ts';
+import { replyEphemeral } from './interaction-jobs.ts';
+
+export async function handleQueueCommand(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void> {
+  const stats = ctx.queue.stats();
+  const mine = await ctx.queue.activeForUser('discord', interaction.user.id);
+  const lines = [`Queue: ${stats.running} running, ${stats.queued} waiting.`];
+  if (mine.length === 0) lines.push('You have no jobs in the queue.');
+  for (const job of mine) {
+    if (job.state === 'running') {
+      const p = job.progress;
+      const where = p.section && p.sections ? `, section ${p.section}/${p.sections}` : '';
+      lines.push(`#${job.seq}: running${where}.`);
+    } else {
+      const pos = ctx.queue.position(job.id);
+      lines.push(pos ? `#${job.seq}: queued, position ${pos.position}, starts in ${formatEta(pos.etaMs)}.` : `#${job.seq}: queued.`);
+    }
+  }
+  await replyEphemeral(interaction, lines.join('\n'));
+}
+
+export function helpText(ctx: BotContext): string {
+  const maxSeconds = Math.min(ctx.config.MAX_SECONDS, ANIMATE_LIMITS.seconds.max);
+  const maxSteps = Math.min(ctx.config.MAX_STEPS, ANIMATE_LIMITS.steps.max);
+  return [
+    '**RecurVid** turns one still image into a short video with FramePack.',
+    `• \`/animate image:<file> [prompt] [seconds 1–${maxSeconds}] [seed] [steps 1–${maxSteps}] [teacache] [distilled_cfg]\``,
+    '• Reply to a message with an image and mention me, with a prompt: `@RecurVid the girl dances gracefully` (options like `seconds=10 seed=42` work too).',
+    '• Right-click a message with an image → Apps → **Animate image** or **Suggest motion prompt**.',
+    '• `/prompt image:<file>`: a motion prompt suggestion you can use or edit first.',
+    '• `/queue`: your jobs and the queue length.',
+    'FramePack makes the end of the video first, so the progress video grows toward the start.',
+    `Prompt helper: ${ctx.promptHelper?.configured ? 'on' : 'off (empty prompts use the default motion prompt)'}.`,
+  ].join('\n');
+}
+
+export async function handleHelpCommand(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void> {
+  await replyEphemeral(interaction, helpText(ctx));
+}

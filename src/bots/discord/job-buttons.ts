@@ -1,0 +1,62 @@
+// The status message's buttons: Cancel, Re-roll (new seed) and Same seed, longer. The job id in
+// the custom id is only a lookup key: the job is fetched from the queue and the presser must be
+// its owner or an admin.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { ButtonInteraction } from 'discord.js';
+import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import type { JobRecord } from '../../queue/types.ts';
+import type { BotContext } from './context.ts';
+import type { ComponentAction } from './custom-ids.ts';
+import { replyEphemeral, startJobFromInteraction } from './interaction-jobs.ts';
+
+export const NOT_YOUR_JOB = 'That is not your job: only the person who started it (or an admin) can use its buttons.';
+const GONE = "I can't find that job any more. It may have been cleaned up.";
+
+export async function handleJobButton(
+  ctx: BotContext,
+  interaction: ButtonInteraction,
+  action: Extract<ComponentAction, 'cancel' | 'reroll' | 'longer'>,
+  jobId: string,
+): Promise<void> {
+  const job = await ctx.queue.get(jobId);
+  if (!job || job.platform !== 'discord') return replyEphemeral(interaction, GONE);
+  if (job.userId !== interaction.user.id && !ctx.queue.isAdmin(interaction.user.id)) return replyEphemeral(interaction, NOT_YOUR_JOB);
+  switch (action) {
+    case 'cancel':
+      return cancel(ctx, interaction, job);
+    case 'reroll':
+      return rerun(ctx, interaction, job, { seed: randomSeed() });
+    case 'longer': {
+      const cap = Math.min(ctx.config.MAX_SECONDS, ANIMATE_LIMITS.seconds.max);
+      if (job.options.seconds >= cap) return replyEphemeral(interaction, `Job #${job.seq} is already ${job.options.seconds} s, the longest this bot makes.`);
+      return rerun(ctx, interaction, job, { seconds: Math.min(cap, Math.max(job.options.seconds * 2, job.options.seconds + 1)) });
+    }
+  }
+}
+
+async function cancel(ctx: BotContext, interaction: ButtonInteraction, job: JobRecord): Promise<void> {
+  // Acknowledge silently: the queue's 'cancelled' event edits the status message.
+  await interaction.deferUpdate();
+  const result = await ctx.queue.cancel(job.id, interaction.user.id);
+  if (!result.ok) await replyEphemeral(interaction, result.message);
+}
+
+async function rerun(ctx: BotContext, interaction: ButtonInteraction, job: JobRecord, change: { seed?: number; seconds?: number }): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(job.imagePath);
+  } catch {
+    return replyEphemeral(interaction, `The image of job #${job.seq} is no longer stored, so I cannot run it again. Please send it again.`);
+  }
+  await startJobFromInteraction(ctx, interaction, {
+    // Width/height are not needed again: the image was checked when the job was first made.
+    source: { kind: 'ready', image: { bytes, name: basename(job.imagePath), width: 0, height: 0 } },
+    options: { ...job.options, ...change },
+    ...(job.promptSource ? { promptSource: job.promptSource } : { promptSource: 'user' as const }),
+  });
+}
+
+function randomSeed(): number {
+  return Math.floor(Math.random() * (ANIMATE_LIMITS.seed.max + 1));
+}

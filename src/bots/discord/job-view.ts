@@ -1,0 +1,110 @@
+// What one job's status message should show right now: text, buttons and which files it carries.
+// Pure: no I/O, so the rendering is easy to test and the sender can diff it against what was sent.
+import { ButtonBuilder, ButtonStyle, ActionRowBuilder, escapeMarkdown } from 'discord.js';
+import type { AnimateOptions } from '../../engine/types.ts';
+import { renderJobStatus, type StatusState } from '../common/status.ts';
+import { encodeCustomId } from './custom-ids.ts';
+import type { MessageRow } from './status-messenger.ts';
+
+export type Phase = StatusState['phase'];
+
+export interface JobView {
+  jobId: string;
+  seq: number;
+  ownerId: string;
+  options: AnimateOptions;
+  promptSource?: 'user' | 'helper' | 'default';
+  /** How the prompt was chosen, as said when the job was submitted (already escaped). */
+  notice?: string;
+  phase: Phase;
+  position?: number;
+  etaMs?: number | null;
+  stage?: string;
+  section?: number;
+  sections?: number;
+  step?: number;
+  steps?: number;
+  error?: string;
+  startedAt?: number;
+  elapsedMs?: number;
+  /** The growing mp4 after the latest finished section. */
+  sectionVideo?: { path: string; bytes: number };
+  /** The latest latent preview chosen for display (not every step's). */
+  preview?: { seq: number; png: Buffer };
+  /** The final video, already fitted to the upload limit. */
+  finalVideo?: { path: string; bytes: number };
+  notes: string[];
+}
+
+/** A file the message should carry; `key` identifies its content so unchanged files are not re-sent. */
+export interface DesiredFile {
+  name: string;
+  key: string;
+  contentType: string;
+  source: { path: string } | { data: Buffer };
+}
+
+export interface RenderedStatus {
+  content: string;
+  components: MessageRow[];
+  files: DesiredFile[];
+}
+
+const MAX_CONTENT = 2000;
+
+export function renderStatus(view: JobView): RenderedStatus {
+  const shown: AnimateOptions = { ...view.options, prompt: escapeMarkdown(view.options.prompt) };
+  const state: StatusState = {
+    jobSeq: view.seq,
+    phase: view.phase,
+    options: shown,
+    ...(view.position !== undefined ? { position: view.position } : {}),
+    ...(view.etaMs !== undefined ? { etaMs: view.etaMs } : {}),
+    ...(view.stage !== undefined ? { stage: view.stage } : {}),
+    ...(view.section !== undefined ? { section: view.section } : {}),
+    ...(view.sections !== undefined ? { sections: view.sections } : {}),
+    ...(view.step !== undefined ? { step: view.step } : {}),
+    ...(view.steps !== undefined ? { steps: view.steps } : {}),
+    ...(view.error !== undefined ? { error: view.error } : {}),
+    ...(view.elapsedMs !== undefined ? { elapsedMs: view.elapsedMs } : {}),
+  };
+  const lines = [renderJobStatus(state)];
+  if (view.notice) lines.push(view.notice);
+  else if (view.promptSource === 'helper') lines.push('The prompt was suggested by the prompt helper.');
+  else if (view.promptSource === 'default') lines.push('No prompt was given, so the default motion prompt is used.');
+  lines.push(...view.notes);
+  let content = lines.join('\n');
+  if (content.length > MAX_CONTENT) content = `${content.slice(0, MAX_CONTENT - 1)}…`;
+  return { content, components: buttonsFor(view), files: filesFor(view) };
+}
+
+function filesFor(view: JobView): DesiredFile[] {
+  if (view.phase === 'done') {
+    return view.finalVideo
+      ? [{ name: `recurvid-${view.seq}.mp4`, key: `final:${view.finalVideo.path}`, contentType: 'video/mp4', source: { path: view.finalVideo.path } }]
+      : [];
+  }
+  const files: DesiredFile[] = [];
+  if (view.sectionVideo) {
+    files.push({ name: 'progress.mp4', key: `video:${view.sectionVideo.path}:${view.section ?? 0}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
+  }
+  if (view.preview && view.phase === 'running') {
+    files.push({ name: 'preview.png', key: `preview:${view.preview.seq}`, contentType: 'image/png', source: { data: view.preview.png } });
+  }
+  return files;
+}
+
+function buttonsFor(view: JobView): MessageRow[] {
+  const buttons: ButtonBuilder[] = [];
+  if (view.phase === 'queued' || view.phase === 'resumed' || view.phase === 'running') {
+    buttons.push(new ButtonBuilder().setCustomId(encodeCustomId('cancel', view.jobId)).setLabel('Cancel').setStyle(ButtonStyle.Danger));
+  } else {
+    buttons.push(new ButtonBuilder().setCustomId(encodeCustomId('reroll', view.jobId)).setLabel('Re-roll').setStyle(ButtonStyle.Primary));
+    if (view.phase === 'done') {
+      buttons.push(
+        new ButtonBuilder().setCustomId(encodeCustomId('longer', view.jobId)).setLabel('Same seed, longer').setStyle(ButtonStyle.Secondary),
+      );
+    }
+  }
+  return [new ActionRowBuilder<ButtonBuilder>().addComponents(buttons).toJSON()];
+}

@@ -1,0 +1,46 @@
+// Hands a validated request to the queue: the prompt is settled first (user's, helper's or the
+// default), and the status message's address goes along so queue events can find it later.
+import { QueueRefusal, type JobRecord } from '../../queue/types.ts';
+import { resolvePrompt } from '../../prompting/resolve.ts';
+import type { AnimateOptions } from '../../engine/types.ts';
+import type { BotContext } from './context.ts';
+import type { ImageInput } from './image-input.ts';
+import { replyFromTarget, type StatusTarget } from './status-messenger.ts';
+
+export interface NewJob {
+  userId: string;
+  userName: string;
+  image: ImageInput;
+  /** An empty prompt asks the prompt helper (or falls back to the default prompt). */
+  options: AnimateOptions;
+  /** Set when re-running a job whose prompt was already settled. */
+  promptSource?: JobRecord['promptSource'];
+  target: StatusTarget;
+}
+
+export type SubmitOutcome = { ok: true; job: JobRecord } | { ok: false; message: string };
+
+export async function submitJob(ctx: BotContext, req: NewJob): Promise<SubmitOutcome> {
+  const resolved =
+    req.promptSource && req.options.prompt.trim()
+      ? { prompt: req.options.prompt, source: req.promptSource }
+      : await resolvePrompt(req.options.prompt, ctx.promptHelper, req.image.bytes);
+  const reply = replyFromTarget(req.target);
+  if ('notice' in resolved && resolved.notice) reply.notice = resolved.notice;
+  try {
+    const { job } = await ctx.queue.submit({
+      platform: 'discord',
+      userId: req.userId,
+      userName: req.userName,
+      reply,
+      image: req.image.bytes,
+      imageName: req.image.name,
+      options: { ...req.options, prompt: resolved.prompt },
+      promptSource: resolved.source,
+    });
+    return { ok: true, job };
+  } catch (err) {
+    if (err instanceof QueueRefusal) return { ok: false, message: err.message };
+    throw err;
+  }
+}

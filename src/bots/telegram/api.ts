@@ -1,0 +1,67 @@
+// Every Bot API call from the adapter goes through here: a 429 pauses that chat for its
+// retry_after and the call is retried, and "message is not modified" counts as success (an edit
+// that changes nothing is harmless, not an error).
+import { TelegramError } from 'telegraf';
+import type { Logger } from '../../log.ts';
+
+export interface ChatCallerOptions {
+  /** Retries after 429s before giving up. */
+  maxRetries?: number;
+  /** Sleep function (tests may observe it). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const NOT_MODIFIED = Symbol('not-modified');
+
+export class ChatCaller {
+  private readonly pausedUntil = new Map<string, number>();
+  private readonly maxRetries: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly log: Logger,
+    opts: ChatCallerOptions = {},
+  ) {
+    this.maxRetries = opts.maxRetries ?? 5;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Runs `fn` for `chatId`, honouring any pause that a 429 put on the chat. */
+  async call<T>(chatId: number | string, what: string, fn: () => Promise<T>): Promise<T | typeof NOT_MODIFIED> {
+    const key = String(chatId);
+    for (let attempt = 0; ; attempt++) {
+      const wait = (this.pausedUntil.get(key) ?? 0) - Date.now();
+      if (wait > 0) await this.sleep(wait);
+      try {
+        return await fn();
+      } catch (err) {
+        if (isNotModified(err)) return NOT_MODIFIED;
+        const retryAfter = retryAfterSeconds(err);
+        if (retryAfter === undefined || attempt >= this.maxRetries) throw err;
+        this.log.warn({ chatId: key, what, retryAfter }, 'telegram rate limit; waiting retry_after');
+        this.pausedUntil.set(key, Math.max(this.pausedUntil.get(key) ?? 0, Date.now() + retryAfter * 1000));
+      }
+    }
+  }
+
+  /** Milliseconds the chat is still paused for (0 when free). */
+  pausedFor(chatId: number | string): number {
+    return Math.max(0, (this.pausedUntil.get(String(chatId)) ?? 0) - Date.now());
+  }
+}
+
+export function isNotModified(err: unknown): boolean {
+  return err instanceof TelegramError && err.code === 400 && /message is not modified/i.test(err.description);
+}
+
+export function retryAfterSeconds(err: unknown): number | undefined {
+  if (!(err instanceof TelegramError) || err.code !== 429) return undefined;
+  return err.parameters?.retry_after ?? 5;
+}
+
+/** A short description of an API error that is safe to log (no token, no payload). */
+export function describeApiError(err: unknown): string {
+  if (err instanceof TelegramError) return `${err.code} ${err.description}`;
+  if (err instanceof Error) return err.message.replace(/\/bot\d+:[^/\s]+/g, '/bot[REDACTED]');
+  return String(err);
+}

@@ -1,0 +1,212 @@
+// The Telegram adapter: a telegraf bot (long polling, or a webhook when TELEGRAM_WEBHOOK_URL is
+// set) that turns commands and button presses into queue jobs and renders the queue's events.
+import { createHash } from 'node:crypto';
+import Keyv from 'keyv';
+import { Telegraf } from 'telegraf';
+import type { Update } from 'telegraf/types';
+import type { Config } from '../../config.ts';
+import { maskSecrets, type Logger } from '../../log.ts';
+import type { PromptHelper } from '../../prompting/types.ts';
+import type { JobQueue } from '../../queue/types.ts';
+import { ChatCaller, describeApiError, type ChatCallerOptions } from './api.ts';
+import { handleButton } from './buttons.ts';
+import { CallbackSigner } from './callback-data.ts';
+import { COMMAND_DESCRIPTIONS } from './commands.ts';
+import { handleMessage, type IncomingMessage } from './commands-handler.ts';
+import { limitsFor, type TelegramFileLimits } from './limits.ts';
+import { DEFAULT_EDIT_INTERVALS, JobPresenter, type EditIntervals } from './presenter.ts';
+import type { ChatKind } from './reply-target.ts';
+import { SeenUpdates } from './seen-updates.ts';
+import { UserSettings } from './settings.ts';
+import { submitAnimation, type AnimateRequest } from './submit.ts';
+import { Suggestions } from './suggestions.ts';
+
+export type TelegramBotConfig = Pick<
+  Config,
+  | 'TELEGRAM_API_ROOT'
+  | 'TELEGRAM_WEBHOOK_URL'
+  | 'TELEGRAM_WEBHOOK_PORT'
+  | 'TELEGRAM_ALLOWED_CHAT_IDS'
+  | 'MAX_SECONDS'
+  | 'MAX_STEPS'
+  | 'DEFAULT_SECONDS'
+  | 'DEFAULT_STEPS'
+>;
+
+export interface TelegramBotOptions {
+  token: string;
+  queue: JobQueue;
+  promptHelper?: PromptHelper;
+  config: TelegramBotConfig;
+  log: Logger;
+  /** Per-user settings and seen update ids; in memory when omitted. */
+  settingsStore?: Keyv;
+  /** Overrides TELEGRAM_API_ROOT (tests point it at a loopback fake). */
+  apiRoot?: string;
+  /** Overrides the Bot API file limits (tests use a small upload limit). */
+  fileLimits?: Partial<TelegramFileLimits>;
+  /** Minimum time between edits of one status message. */
+  editIntervals?: Partial<EditIntervals>;
+  /** 429 handling (tests observe the waits). */
+  rateLimit?: ChatCallerOptions;
+  /** Interface the webhook server listens on (all interfaces when omitted). */
+  webhookHost?: string;
+}
+
+export interface TelegramBot {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
+  const { token, queue, config, promptHelper } = opts;
+  const apiRoot = opts.apiRoot ?? config.TELEGRAM_API_ROOT;
+  const log = opts.log.child({ platform: 'telegram' });
+  // The 2000 MB limits follow TELEGRAM_API_ROOT (a self-hosted server), not a test's apiRoot.
+  const limits = limitsFor(config.TELEGRAM_API_ROOT, opts.fileLimits);
+  const store = opts.settingsStore ?? new Keyv();
+  // webhookReply off: every call goes over HTTP so we get results (message ids) back.
+  const bot = new Telegraf(token, { telegram: { ...(apiRoot ? { apiRoot } : {}), webhookReply: false } });
+  const telegram = bot.telegram;
+  const caller = new ChatCaller(log, opts.rateLimit);
+  const signer = new CallbackSigner(token);
+  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS });
+  const seen = new SeenUpdates(store);
+  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS };
+  const presenter = new JobPresenter({
+    telegram,
+    queue,
+    caller,
+    signer,
+    log,
+    maxUploadBytes: limits.maxUploadBytes,
+    intervals: { ...DEFAULT_EDIT_INTERVALS, ...opts.editIntervals },
+  });
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log });
+  const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
+
+  const tasks = new Set<Promise<unknown>>();
+  const spawn = (work: () => Promise<unknown>): void => {
+    const task = work().catch((err: unknown) => log.error({ err: safe(err) }, 'telegram task failed'));
+    tasks.add(task);
+    void task.finally(() => tasks.delete(task));
+  };
+  const animate = (req: AnimateRequest) =>
+    submitAnimation({ telegram, queue, caller, presenter, promptHelper, caps, maxDownloadBytes: limits.maxDownloadBytes, log }, req);
+  const allowedChats = new Set(config.TELEGRAM_ALLOWED_CHAT_IDS);
+
+  // Idempotency first: a re-delivered update stops here.
+  bot.use(async (ctx, next) => {
+    if (!(await seen.firstTime(ctx.update.update_id))) {
+      log.info({ updateId: ctx.update.update_id }, 'duplicate update ignored');
+      return;
+    }
+    const chatId = ctx.chat?.id;
+    if (allowedChats.size > 0 && chatId !== undefined && !allowedChats.has(String(chatId))) return;
+    await next();
+  });
+
+  bot.on('message', async (ctx) => {
+    const from = ctx.message.from;
+    const msg: IncomingMessage = {
+      message: ctx.message,
+      chatId: ctx.chat.id,
+      chatType: ctx.chat.type as ChatKind,
+      user: { id: String(from.id), name: from.username ?? from.first_name },
+    };
+    await handleMessage(
+      {
+        queue,
+        settings,
+        suggestions,
+        caps,
+        maxDownloadBytes: limits.maxDownloadBytes,
+        botUsername: () => bot.botInfo?.username,
+        reply: async (m, text) => {
+          await caller.call(m.chatId, 'sendMessage', () =>
+            telegram.sendMessage(m.chatId, text, { reply_parameters: { message_id: m.message.message_id, allow_sending_without_reply: true } }),
+          );
+        },
+        animate,
+        spawn,
+      },
+      msg,
+    );
+  });
+
+  bot.on('callback_query', async (ctx) => {
+    const query = ctx.callbackQuery;
+    const data = 'data' in query ? query.data : '';
+    const message = query.message;
+    const answer = await handleButton(
+      { queue, signer, suggestions, settings, maxSeconds: caps.maxSeconds, animate: (req) => track(animate(req)) },
+      {
+        queryId: query.id,
+        userId: String(query.from.id),
+        userName: query.from.username ?? query.from.first_name,
+        data,
+        chatId: message?.chat.id,
+        chatType: message?.chat.type as ChatKind | undefined,
+        messageId: message?.message_id,
+      },
+    );
+    await ctx.answerCbQuery(answer.text, { show_alert: answer.alert });
+  });
+
+  // Button-started animations run in the background like command-started ones.
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    tasks.add(p);
+    void p.catch((err: unknown) => log.error({ err: safe(err) }, 'telegram task failed')).finally(() => tasks.delete(p));
+    return p;
+  };
+
+  bot.catch((err, ctx) => {
+    log.error({ err: safe(err), updateId: (ctx.update as Update).update_id }, 'telegram update failed');
+  });
+
+  // Subscribed from creation, so `resumed` events of queue.start() find their status messages.
+  const unsubscribe = queue.subscribe((event) => presenter.handle(event), 'telegram');
+  let loop: Promise<void> | undefined;
+
+  return {
+    async start() {
+      bot.botInfo = await telegram.getMe();
+      await telegram.setMyCommands(COMMAND_DESCRIPTIONS).catch((err: unknown) => log.warn({ err: safe(err) }, 'setMyCommands failed'));
+      const webhook = config.TELEGRAM_WEBHOOK_URL ? new URL(config.TELEGRAM_WEBHOOK_URL) : undefined;
+      if (webhook) {
+        await bot.launch({
+          allowedUpdates: ['message', 'callback_query'],
+          webhook: {
+            domain: webhook.host,
+            path: webhook.pathname === '/' ? '/telegram' : webhook.pathname,
+            port: config.TELEGRAM_WEBHOOK_PORT,
+            ...(opts.webhookHost ? { host: opts.webhookHost } : {}),
+            secretToken: webhookSecret(token),
+          },
+        });
+        log.info({ bot: bot.botInfo.username, mode: 'webhook' }, 'telegram bot started');
+        return;
+      }
+      // launch() resolves only when polling stops, so it runs on; getMe already succeeded.
+      loop = bot.launch({ allowedUpdates: ['message', 'callback_query'] });
+      loop.catch((err: unknown) => log.error({ err: safe(err) }, 'telegram polling stopped'));
+      log.info({ bot: bot.botInfo.username, mode: 'polling' }, 'telegram bot started');
+    },
+    async stop() {
+      unsubscribe();
+      try {
+        bot.stop('shutdown');
+      } catch {
+        /* not running */
+      }
+      await loop?.catch(() => undefined);
+      await Promise.allSettled([...tasks]);
+      await presenter.idle();
+    },
+  };
+}
+
+/** The webhook's secret_token header value, derived from the bot token (never the token itself). */
+export function webhookSecret(token: string): string {
+  return createHash('sha256').update(`recurvid/telegram/webhook/${token}`).digest('hex').slice(0, 48);
+}

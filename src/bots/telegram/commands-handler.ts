@@ -1,0 +1,143 @@
+// Routes one incoming message to its command: /animate and /prompt (caption or reply), /queue,
+// /settings, /help and /start. Long work (downloads, the prompt helper) is started, not awaited
+// by the caller, so one slow request never holds up the update loop.
+import type { Message } from 'telegraf/types';
+import type { JobQueue } from '../../queue/types.ts';
+import { DEFAULT_MOTION_PROMPT } from '../../prompting/types.ts';
+import { formatEta } from '../common/status.ts';
+import { parseAnimateText, type OptionCaps } from '../common/options.ts';
+import { parseCommand, type ParsedCommand } from './commands.ts';
+import { findImage } from './media.ts';
+import type { ChatKind } from './reply-target.ts';
+import type { UserDefaults, UserSettings } from './settings.ts';
+import type { AnimateRequest, SubmitOutcome } from './submit.ts';
+import type { Suggestions } from './suggestions.ts';
+
+export interface IncomingMessage {
+  message: Message;
+  chatId: number;
+  chatType: ChatKind;
+  user: { id: string; name?: string };
+}
+
+export interface CommandDeps {
+  queue: JobQueue;
+  settings: UserSettings;
+  suggestions: Suggestions;
+  caps: OptionCaps;
+  maxDownloadBytes: number;
+  botUsername: () => string | undefined;
+  /** Sends a plain reply to the message. */
+  reply: (msg: IncomingMessage, text: string) => Promise<void>;
+  animate: (req: AnimateRequest) => Promise<SubmitOutcome>;
+  /** Runs a piece of work in the background, tracked for shutdown. */
+  spawn: (work: () => Promise<unknown>) => void;
+}
+
+export const HELP_TEXT = [
+  'I animate still images with FramePack.',
+  '',
+  '• Send a photo with the caption /animate [prompt] [options], or reply /animate to a message with a photo or image file.',
+  '• Options: seconds=5 seed=42 steps=25 teacache=off (also --seconds 5).',
+  '• /prompt (caption or reply to a photo) suggests a motion prompt.',
+  '• /queue shows the queue, /settings your defaults (/settings seconds=8 steps=20 teacache=off, /settings reset).',
+  '',
+  `Without a prompt I use: ${DEFAULT_MOTION_PROMPT}`,
+  'FramePack makes the end of the video first, so previews grow toward the start.',
+].join('\n');
+
+/** Returns false when the message carried none of our commands. */
+export async function handleMessage(deps: CommandDeps, msg: IncomingMessage): Promise<boolean> {
+  const m = msg.message;
+  const text = 'text' in m ? m.text : 'caption' in m ? m.caption : undefined;
+  const command = parseCommand(text, deps.botUsername());
+  if (!command) return false;
+  switch (command.name) {
+    case 'animate':
+      await animateCommand(deps, msg, command);
+      return true;
+    case 'prompt':
+      await promptCommand(deps, msg);
+      return true;
+    case 'queue':
+      await deps.reply(msg, await queueText(deps, msg.user.id));
+      return true;
+    case 'settings':
+      await deps.reply(msg, await settingsCommand(deps, msg.user.id, command.args));
+      return true;
+    case 'help':
+    case 'start':
+      await deps.reply(msg, HELP_TEXT);
+      return true;
+  }
+}
+
+async function animateCommand(deps: CommandDeps, msg: IncomingMessage, command: ParsedCommand): Promise<void> {
+  const found = findImage(msg.message, deps.maxDownloadBytes);
+  if (!found.ok) return await deps.reply(msg, found.message);
+  const base = await deps.settings.effective(msg.user.id);
+  deps.spawn(() =>
+    deps.animate({
+      chatId: msg.chatId,
+      chatType: msg.chatType,
+      replyTo: msg.message.message_id,
+      user: msg.user,
+      image: { ref: found.image },
+      text: command.args,
+      base,
+    }),
+  );
+}
+
+async function promptCommand(deps: CommandDeps, msg: IncomingMessage): Promise<void> {
+  const found = findImage(msg.message, deps.maxDownloadBytes);
+  if (!found.ok) return await deps.reply(msg, found.message.replace('/animate', '/prompt').replace('/animate', '/prompt'));
+  deps.spawn(() =>
+    deps.suggestions.offer({ chatId: msg.chatId, chatType: msg.chatType, replyTo: msg.message.message_id, ownerId: msg.user.id, image: found.image }),
+  );
+}
+
+async function queueText(deps: CommandDeps, userId: string): Promise<string> {
+  const { queued, running } = deps.queue.stats();
+  const lines = [`Queue: ${running} running, ${queued} waiting.`];
+  const mine = await deps.queue.activeForUser('telegram', userId);
+  if (mine.length === 0) lines.push('You have no active jobs.');
+  for (const job of mine) {
+    const where = deps.queue.position(job.id);
+    const state = job.state === 'running' ? 'running' : where ? `position ${where.position}, starts in ${formatEta(where.etaMs)}` : job.state;
+    lines.push(`#${job.seq}: ${state}. ${job.options.prompt ? `"${job.options.prompt}"` : ''}`.trim());
+  }
+  return lines.join('\n');
+}
+
+const SAVABLE = ['seconds', 'steps', 'teacache'] as const;
+
+async function settingsCommand(deps: CommandDeps, userId: string, args: string): Promise<string> {
+  const current = await deps.settings.get(userId);
+  if (!args) return `${describeDefaults(deps, await deps.settings.effective(userId))}\nChange with /settings seconds=8 steps=20 teacache=off, or /settings reset.`;
+  if (args.toLowerCase() === 'reset') {
+    await deps.settings.reset(userId);
+    return `Your defaults are reset.\n${describeDefaults(deps, await deps.settings.effective(userId))}`;
+  }
+  const parsed = parseAnimateText(args, deps.caps, await deps.settings.effective(userId));
+  const errors = [...parsed.errors];
+  const named = new Set([...args.matchAll(/(?:^|\s)(?:--)?([a-z_-]+)(?==|\s|$)/gi)].map((m) => m[1]!.toLowerCase()));
+  for (const name of named) {
+    if (!(SAVABLE as readonly string[]).includes(name) && /^(seed|cfg)$/.test(name)) errors.push(`'${name}' cannot be saved as a default (only ${SAVABLE.join(', ')}).`);
+  }
+  if (parsed.prompt) {
+    errors.push(`Settings take options only (${SAVABLE.join(', ')}); a prompt goes with /animate.`);
+  }
+  if (errors.length > 0) return `Nothing saved:\n• ${errors.join('\n• ')}`;
+  const next: UserDefaults = { ...current };
+  if (named.has('seconds')) next.seconds = parsed.options.seconds;
+  if (named.has('steps')) next.steps = parsed.options.steps;
+  if (named.has('teacache')) next.teacache = parsed.options.teacache;
+  await deps.settings.set(userId, next);
+  return `Saved.\n${describeDefaults(deps, await deps.settings.effective(userId))}`;
+}
+
+function describeDefaults(deps: CommandDeps, defaults: UserDefaults): string {
+  const options = parseAnimateText('', deps.caps, defaults).options;
+  return `Your defaults: ${options.seconds} s, ${options.steps} steps, TeaCache ${options.teacache ? 'on' : 'off'}.`;
+}

@@ -1,0 +1,35 @@
+// Per-user defaults for /animate (seconds, steps, TeaCache), stored in keyv.
+import type Keyv from 'keyv';
+import type { AnimateOptions } from '../../engine/types.ts';
+
+export type UserDefaults = Partial<Pick<AnimateOptions, 'seconds' | 'steps' | 'teacache'>>;
+
+export class UserSettings {
+  constructor(
+    private readonly store: Keyv,
+    /** The server's defaults (DEFAULT_SECONDS, DEFAULT_STEPS), under the user's own. */
+    private readonly serverDefaults: UserDefaults = {},
+  ) {}
+
+  /** What /animate starts from for this user. */
+  async effective(userId: string): Promise<UserDefaults> {
+    return { ...this.serverDefaults, ...(await this.get(userId)) };
+  }
+
+  async get(userId: string): Promise<UserDefaults> {
+    const value = (await this.store.get(key(userId))) as UserDefaults | undefined;
+    return value ?? {};
+  }
+
+  async set(userId: string, defaults: UserDefaults): Promise<void> {
+    await this.store.set(key(userId), defaults);
+  }
+
+  async reset(userId: string): Promise<void> {
+    await this.store.delete(key(userId));
+  }
+}
+
+function key(userId: string): string {
+  return `tg:settings:${userId}`;
+}

@@ -1,0 +1,140 @@
+// /prompt: ask the prompt helper for a motion prompt and offer it with two buttons. The button
+// payload only names a suggestion id; the image, the prompt and who asked are looked up here.
+import { randomBytes } from 'node:crypto';
+import type { Telegram } from 'telegraf';
+import type { InlineKeyboardMarkup } from 'telegraf/types';
+import type { Logger } from '../../log.ts';
+import { DEFAULT_MOTION_PROMPT, PromptHelperError, type PromptHelper } from '../../prompting/types.ts';
+import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
+import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
+import type { CallbackSigner } from './callback-data.ts';
+import type { ImageRef } from './media.ts';
+import type { ChatKind } from './reply-target.ts';
+import { fetchTelegramFile } from './submit.ts';
+
+export interface Suggestion {
+  id: string;
+  ownerId: string;
+  chatId: number;
+  chatType: ChatKind;
+  messageId: number;
+  image: Buffer;
+  imageName: string;
+  prompt: string;
+  createdAt: number;
+}
+
+const MAX_SUGGESTIONS = 200;
+const SUGGESTION_TTL_MS = 60 * 60 * 1000;
+
+export interface SuggestDeps {
+  telegram: Telegram;
+  caller: ChatCaller;
+  signer: CallbackSigner;
+  promptHelper?: PromptHelper;
+  maxDownloadBytes: number;
+  log: Logger;
+}
+
+export class Suggestions {
+  private readonly byId = new Map<string, Suggestion>();
+
+  constructor(private readonly deps: SuggestDeps) {}
+
+  get(id: string): Suggestion | undefined {
+    const s = this.byId.get(id);
+    if (s && Date.now() - s.createdAt > SUGGESTION_TTL_MS) {
+      this.byId.delete(id);
+      return undefined;
+    }
+    return s;
+  }
+
+  /** Handles /prompt for an image: answers with a suggestion and buttons, or a clear refusal. */
+  async offer(req: { chatId: number; chatType: ChatKind; replyTo: number; ownerId: string; image: ImageRef }): Promise<void> {
+    const { telegram, caller, promptHelper } = this.deps;
+    const send = (text: string, markup?: InlineKeyboardMarkup) =>
+      caller.call(req.chatId, 'sendMessage', () =>
+        telegram.sendMessage(req.chatId, text, {
+          reply_parameters: { message_id: req.replyTo, allow_sending_without_reply: true },
+          ...(markup ? { reply_markup: markup } : {}),
+        }),
+      );
+    if (!promptHelper?.configured) {
+      await send(`No prompt helper is configured on this bot. Without a prompt, /animate uses:\n${DEFAULT_MOTION_PROMPT}`);
+      return;
+    }
+    const sent = await send('Looking at your image…');
+    if (sent === NOT_MODIFIED) return;
+    const edit = (text: string, markup?: InlineKeyboardMarkup) =>
+      caller.call(req.chatId, 'editMessageText', () =>
+        telegram.editMessageText(req.chatId, sent.message_id, undefined, text, markup ? { reply_markup: markup } : {}),
+      );
+
+    let bytes: Buffer;
+    try {
+      bytes = await fetchTelegramFile(this.deps, req.image);
+    } catch (err) {
+      this.deps.log.info({ err: describeApiError(err) }, 'prompt image download failed');
+      await edit('I could not download that image from Telegram. Please send it again.');
+      return;
+    }
+    const check = await checkImage(bytes, { ...DEFAULT_IMAGE_LIMITS, maxBytes: this.deps.maxDownloadBytes });
+    if (!check.ok) {
+      await edit(check.message);
+      return;
+    }
+    const suggestion: Suggestion = {
+      id: randomBytes(6).toString('base64url'),
+      ownerId: req.ownerId,
+      chatId: req.chatId,
+      chatType: req.chatType,
+      messageId: sent.message_id,
+      image: bytes,
+      imageName: req.image.fileName,
+      prompt: '',
+      createdAt: Date.now(),
+    };
+    await this.fill(suggestion, false, edit);
+  }
+
+  /** "Another suggestion": asks again, skipping the helper's cache, and edits the message. */
+  async another(suggestion: Suggestion): Promise<void> {
+    const { telegram, caller } = this.deps;
+    await this.fill(suggestion, true, (text, markup) =>
+      caller.call(suggestion.chatId, 'editMessageText', () =>
+        telegram.editMessageText(suggestion.chatId, suggestion.messageId, undefined, text, markup ? { reply_markup: markup } : {}),
+      ),
+    );
+  }
+
+  private async fill(
+    suggestion: Suggestion,
+    fresh: boolean,
+    edit: (text: string, markup?: InlineKeyboardMarkup) => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      suggestion.prompt = await this.deps.promptHelper!.suggest(suggestion.image, { fresh });
+    } catch (err) {
+      const why = err instanceof PromptHelperError ? err.message : 'The prompt helper failed.';
+      this.deps.log.warn({ err: describeApiError(err) }, 'prompt suggestion failed');
+      await edit(`No suggestion this time: ${why}`);
+      return;
+    }
+    this.remember(suggestion);
+    const { signer } = this.deps;
+    await edit(`Suggested prompt:\n${suggestion.prompt}`, {
+      inline_keyboard: [
+        [{ text: 'Animate with this prompt', callback_data: signer.encode({ action: 'prompt_use', subject: suggestion.id }) }],
+        [{ text: 'Another suggestion', callback_data: signer.encode({ action: 'prompt_more', subject: suggestion.id }) }],
+      ],
+    });
+  }
+
+  private remember(suggestion: Suggestion): void {
+    this.byId.delete(suggestion.id);
+    this.byId.set(suggestion.id, suggestion);
+    // Oldest first in a Map: drop from the front to stay bounded (they hold image bytes).
+    while (this.byId.size > MAX_SUGGESTIONS) this.byId.delete(this.byId.keys().next().value!);
+  }
+}

@@ -1,0 +1,122 @@
+// Conformance of the sampler (UniPC + fm wrapper + TeaCache) on the golden tiny transformer:
+// tests/fixtures/golden/sampler/{plain,teacache,teacache_thresh_0.3}. The transformer folder is
+// converted with the transformer converter into a temporary model set, then every subfolder is
+// sampled with its injected noise and compared step by step.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SafetensorsStore } from '../engine/safetensors.ts';
+import { updateManifest } from '../engine/modelset/manifest.ts';
+import { convertTransformer } from '../engine/transformer/component.ts';
+import { PackedTransformer } from '../engine/transformer/runtime.ts';
+import { sigmasForLatent, type Tensor } from '../engine/functions/index.ts';
+import { bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD } from '../engine/sampler/index.ts';
+import { exactLine, floatLine } from './functions.ts';
+import type { ConformanceHandler, ConformanceLine } from './types.ts';
+
+const ATOL = 2e-4;
+
+interface TeaCacheTrace { rel_l1_thresh: number; num_steps: number; steps: Array<{ computed: boolean; rel_l1?: number }> }
+
+async function tensorOf(store: SafetensorsStore, name: string): Promise<Tensor> {
+  return { data: await store.readFloat32(name), dims: store.info(name).shape };
+}
+async function intsOf(store: SafetensorsStore, name: string): Promise<number[]> {
+  return [...(await store.readInt64(name))].map(Number);
+}
+
+/** Runs one golden subfolder (io.safetensors [+ teacache_trace.json]) with the given transformer. */
+export async function runSamplerCase(caseDir: string, transformer: PackedTransformer, label: string): Promise<ConformanceLine[]> {
+  const io = await SafetensorsStore.open(join(caseDir, 'io.safetensors'));
+  const tracePath = join(caseDir, 'teacache_trace.json');
+  const trace = existsSync(tracePath) ? (JSON.parse(await readFile(tracePath, 'utf8')) as TeaCacheTrace) : undefined;
+  const lines: ConformanceLine[] = [];
+  try {
+    const noise = await tensorOf(io, 'in.noise');
+    const [, , t, h, w] = noise.dims as [number, number, number, number, number];
+    const steps = (await io.readFloat32('out.model_timesteps')).length;
+    const sigmas = sigmasForLatent(steps, t, h, w);
+    lines.push(floatLine(`${label}.sigmas`, sigmas, await io.readFloat32('out.sigmas'), 1e-6));
+    const mask = Uint8Array.from(await intsOf(io, 'in.encoder_attention_mask'));
+    const negMask = io.has('in.negative_encoder_attention_mask') ? Uint8Array.from(await intsOf(io, 'in.negative_encoder_attention_mask')) : mask;
+    const handle = bindVelocityModel(transformer, {
+      positive: { llamaVec: await tensorOf(io, 'in.encoder_hidden_states'), llamaMask: mask, clipPooled: await tensorOf(io, 'in.pooled_projections') },
+      negative: { llamaVec: await tensorOf(io, 'in.negative_prompt_embeds'), llamaMask: negMask, clipPooled: await tensorOf(io, 'in.negative_pooled_projections') },
+      imageEmbeddings: await tensorOf(io, 'in.image_embeddings'),
+      distilledCfg: 10,
+      section: {
+        latentDims: [1, 16, t, h, w],
+        latentIndices: await intsOf(io, 'in.latent_indices'),
+        cleanLatents: await tensorOf(io, 'in.clean_latents'),
+        cleanLatentIndices: await intsOf(io, 'in.clean_latent_indices'),
+        cleanLatents2x: await tensorOf(io, 'in.clean_latents_2x'),
+        cleanLatent2xIndices: await intsOf(io, 'in.clean_latent_2x_indices'),
+        cleanLatents4x: await tensorOf(io, 'in.clean_latents_4x'),
+        cleanLatent4xIndices: await intsOf(io, 'in.clean_latent_4x_indices'),
+      },
+      ...(trace ? { teacache: { numSteps: trace.num_steps, threshold: trace.rel_l1_thresh ?? TEACACHE_DEFAULT_THRESHOLD } } : {}),
+    });
+    const timesteps: number[] = [];
+    const xs: Float32Array[] = [];
+    const denoised: Float32Array[] = [];
+    const model: typeof handle.model = (x, ts, b, i) => { timesteps.push(ts); return handle.model(x, ts, b, i); };
+    const latents = await sampleUniPC({
+      noise: noise.data, sigmas, denoise: flowMatchDenoiser(model, { cfg: 1, cfgRescale: 0 }),
+      onStep: (s) => { xs.push(Float32Array.from(s.x)); denoised.push(s.denoised); },
+    });
+    lines.push(floatLine(`${label}.model_timesteps`, timesteps, await io.readFloat32('out.model_timesteps'), 1e-3));
+    for (let i = 0; i < steps; i++) {
+      lines.push(floatLine(`${label}.out.x.${i}`, xs[i] ?? [], await io.readFloat32(`out.x.${i}`), ATOL));
+      lines.push(floatLine(`${label}.out.denoised.${i}`, denoised[i] ?? [], await io.readFloat32(`out.denoised.${i}`), ATOL));
+    }
+    lines.push(floatLine(`${label}.out.latents`, latents, await io.readFloat32('out.latents'), ATOL));
+    if (trace) {
+      const got = handle.traces.positive!.trace;
+      lines.push(exactLine(`${label}.teacache.computed`, got.map((d) => d.computed), trace.steps.map((s) => s.computed)));
+      const relGot = got.map((d) => d.relL1 ?? 0);
+      const relWant = trace.steps.map((s) => s.rel_l1 ?? 0);
+      lines.push(floatLine(`${label}.teacache.rel_l1`, relGot, relWant, 1e-4, 'float noise of the transformer only'));
+    }
+  } finally {
+    await io.close();
+  }
+  return lines;
+}
+
+/** Converts `<dir>/transformer` into a temporary model set and opens it. */
+export async function openGoldenTransformer(dir: string): Promise<{ transformer: PackedTransformer; dispose(): Promise<void> }> {
+  const out = await mkdtemp(join(tmpdir(), 'recurvid-sampler-'));
+  try {
+    const entry = await convertTransformer(join(dir, 'transformer'), out, { storage: 'fp32' });
+    await updateManifest(out, { name: 'golden-sampler', tiny: true, components: { transformer: entry } });
+    const transformer = await PackedTransformer.load(out);
+    return { transformer, dispose: async () => { await transformer.close(); await rm(out, { recursive: true, force: true }); } };
+  } catch (err) {
+    await rm(out, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export async function runSamplerConformance(dir: string): Promise<ConformanceLine[]> {
+  const { transformer, dispose } = await openGoldenTransformer(dir);
+  try {
+    const lines: ConformanceLine[] = [];
+    const cases = (await readdir(dir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'io.safetensors')))
+      .map((d) => d.name)
+      .sort();
+    for (const name of cases) lines.push(...(await runSamplerCase(join(dir, name), transformer, name)));
+    return lines;
+  } finally {
+    await dispose();
+  }
+}
+
+export const samplerConformance: ConformanceHandler = {
+  kind: 'sampler',
+  async detect(dir) {
+    return existsSync(join(dir, 'transformer', 'config.json')) && existsSync(join(dir, 'plain', 'io.safetensors'));
+  },
+  run: runSamplerConformance,
+};

@@ -1,0 +1,84 @@
+// Resume checkpoint, written after every finished section into the job's workDir: a safetensors
+// file holding history latents, the float head / rgb tail of the decoded video, the conditioning
+// (so no encoder runs again) and, in its metadata, the section index, PRNG state and options hash.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
+import type { AnimateOptions } from '../types.ts';
+import type { Tensor } from '../functions/index.ts';
+import type { PrngState } from './prng.ts';
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+const FORMAT = 'recurvid-framepack-checkpoint/1';
+
+export interface CheckpointData {
+  optionsHash: string;
+  /** Sections finished (generation order). */
+  sectionsDone: number;
+  prng: PrngState;
+  totalGeneratedLatentFrames: number;
+  /** Paths of the section videos written so far. */
+  videos: string[];
+  tensors: Record<string, Tensor>;
+  bytes: Record<string, { data: Uint8Array; dims: number[] }>;
+}
+
+/** Everything that changes the output; previews do not. */
+export async function jobHash(imagePath: string, options: AnimateOptions, modelIdentity: string, resolution: number): Promise<string> {
+  const { previews: _previews, ...rest } = options;
+  const h = createHash('sha256');
+  h.update(await readFile(imagePath));
+  h.update(JSON.stringify({ ...rest, modelIdentity, resolution, format: FORMAT }));
+  return h.digest('hex');
+}
+
+function f32(t: Tensor): TensorToWrite {
+  return { dtype: 'F32', shape: t.dims, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
+}
+
+export async function saveCheckpoint(workDir: string, cp: CheckpointData): Promise<void> {
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [k, t] of Object.entries(cp.tensors)) tensors[`f.${k}`] = f32(t);
+  for (const [k, b] of Object.entries(cp.bytes)) tensors[`u.${k}`] = { dtype: 'U8', shape: [b.data.length], data: b.data };
+  const meta = {
+    format: FORMAT, optionsHash: cp.optionsHash, sectionsDone: String(cp.sectionsDone), prng: JSON.stringify(cp.prng),
+    totalGeneratedLatentFrames: String(cp.totalGeneratedLatentFrames), videos: JSON.stringify(cp.videos),
+    byteDims: JSON.stringify(Object.fromEntries(Object.entries(cp.bytes).map(([k, b]) => [k, b.dims]))),
+  };
+  const path = join(workDir, CHECKPOINT_FILE);
+  const tmp = `${path}.partial`;
+  try {
+    await writeSafetensors(tmp, tensors, meta);
+    await rename(tmp, path); // atomic: a crash mid-write keeps the previous checkpoint
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The checkpoint if one exists for exactly this job (same hash); otherwise undefined. */
+export async function loadCheckpoint(workDir: string, optionsHash: string): Promise<CheckpointData | undefined> {
+  const path = join(workDir, CHECKPOINT_FILE);
+  if (!existsSync(path)) return undefined;
+  const store = await SafetensorsStore.open(path);
+  try {
+    const m = store.metadata;
+    if (m.format !== FORMAT || m.optionsHash !== optionsHash) return undefined;
+    const byteDims = JSON.parse(m.byteDims ?? '{}') as Record<string, number[]>;
+    const tensors: Record<string, Tensor> = {};
+    const bytes: CheckpointData['bytes'] = {};
+    for (const key of store.keys()) {
+      if (key.startsWith('f.')) tensors[key.slice(2)] = { data: await store.readFloat32(key), dims: store.info(key).shape };
+      else if (key.startsWith('u.')) bytes[key.slice(2)] = { data: new Uint8Array(await store.readRaw(key)), dims: byteDims[key.slice(2)] ?? [] };
+    }
+    const videos = (JSON.parse(m.videos ?? '[]') as string[]).filter((v) => existsSync(v));
+    return {
+      optionsHash, sectionsDone: Number(m.sectionsDone), prng: JSON.parse(m.prng!) as PrngState,
+      totalGeneratedLatentFrames: Number(m.totalGeneratedLatentFrames), videos, tensors, bytes,
+    };
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,55 @@
+// The start image: FramePack's bucket choice and resize_and_center_crop (PIL Lanczos), here with
+// sharp's lanczos3 (pixel values differ slightly from PIL; geometry is the same).
+import sharp from 'sharp';
+import { findNearestBucket, roundHalfEven } from '../functions/index.ts';
+
+export interface PreparedImage {
+  /** H×W×3 rgb bytes. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * The 640-bucket for the image, optionally scaled to another resolution (multiples of 16; the tiny
+ * model set uses a small one so CPU runs stay short).
+ */
+export function bucketFor(h: number, w: number, resolution = 640): { height: number; width: number } {
+  const b = findNearestBucket(h, w);
+  if (resolution === 640) return b;
+  const scale = (v: number) => Math.max(16, Math.round((v * resolution) / 640 / 16) * 16);
+  return { height: scale(b.height), width: scale(b.width) };
+}
+
+export async function prepareStartImage(input: string | Buffer, resolution = 640): Promise<PreparedImage> {
+  const img = sharp(input, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb');
+  const meta = await sharp(input).rotate().metadata();
+  const ow = meta.autoOrient?.width ?? meta.width;
+  const oh = meta.autoOrient?.height ?? meta.height;
+  if (!ow || !oh) throw new Error('The image has no readable size.');
+  const { height, width } = bucketFor(oh, ow, resolution);
+  let pipeline = img;
+  if (ow !== width || oh !== height) {
+    const scale = Math.max(width / ow, height / oh);
+    const rw = Math.max(width, roundHalfEven(ow * scale));
+    const rh = Math.max(height, roundHalfEven(oh * scale));
+    // PIL's crop rounds the float box the way Python's round() does.
+    const left = roundHalfEven((rw - width) / 2);
+    const top = roundHalfEven((rh - height) / 2);
+    pipeline = sharp(await img.resize(rw, rh, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer(), { raw: { width: rw, height: rh, channels: 3 } })
+      .extract({ left, top, width, height });
+  }
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== width || info.height !== height) throw new Error('Unexpected image layout after resizing.');
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+}
+
+/** rgb bytes → [1,3,1,H,W] in [-1,1] (float32 v/127.5 − 1, as the reference). */
+export function imageToPixels(img: PreparedImage): { data: Float32Array; dims: number[] } {
+  const plane = img.width * img.height;
+  const out = new Float32Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) out[c * plane + p] = Math.fround(img.rgb[p * 3 + c]! / 127.5) - 1;
+  }
+  return { data: out, dims: [1, 3, 1, img.height, img.width] };
+}

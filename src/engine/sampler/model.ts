@@ -1,0 +1,118 @@
+// The transformer as the sampler sees it: three stages (embed → blocks → head), so TeaCache can look
+// at the first block's modulated input before deciding to run the blocks. PackedTransformer
+// (src/engine/transformer/runtime.ts) fits this shape; the benchmark plugs in a no-op one.
+import type { Tensor } from '../functions/tensor.ts';
+import type { GuidanceBranch, VelocityModel } from './guidance.ts';
+import { TeaCache } from './teacache.ts';
+
+/** Everything one packed-transformer call takes (mirrors the transformer runtime's TransformerInputs). */
+export interface PackedInputs {
+  hiddenStates: Tensor;
+  timestep: number;
+  guidance: number;
+  encoderHiddenStates: Tensor;
+  encoderAttentionMask: Uint8Array;
+  pooledProjections: Tensor;
+  imageEmbeddings: Tensor;
+  latentIndices: number[];
+  cleanLatents: Tensor;
+  cleanLatentIndices: number[];
+  cleanLatents2x: Tensor;
+  cleanLatent2xIndices: number[];
+  cleanLatents4x: Tensor;
+  cleanLatent4xIndices: number[];
+}
+
+/** What the embed stage must expose for TeaCache: the token stream and the modulated input. */
+export interface EmbedLike {
+  hidden: Tensor;
+  modulated: Tensor;
+}
+
+export interface StagedTransformer<E extends EmbedLike = EmbedLike> {
+  embed(inputs: PackedInputs): Promise<E>;
+  blocks(e: E): Promise<Tensor>;
+  head(e: E, hiddenAfterBlocks: Tensor): Promise<Tensor>;
+}
+
+/** Text conditioning for one guidance branch (LLaMA vector padded to 512 with its mask, CLIP pooled). */
+export interface TextConditioning {
+  llamaVec: Tensor;
+  llamaMask: Uint8Array;
+  clipPooled: Tensor;
+}
+
+/** Section-constant inputs: context latents and indices from the section plan. */
+export interface SectionContext {
+  latentDims: [number, number, number, number, number];
+  latentIndices: number[];
+  cleanLatents: Tensor;
+  cleanLatentIndices: number[];
+  cleanLatents2x: Tensor;
+  cleanLatent2xIndices: number[];
+  cleanLatents4x: Tensor;
+  cleanLatent4xIndices: number[];
+}
+
+export interface VelocityModelOptions {
+  positive: TextConditioning;
+  negative: TextConditioning;
+  imageEmbeddings: Tensor;
+  /** Distilled guidance scale; the transformer gets it ×1000. */
+  distilledCfg: number;
+  section: SectionContext;
+  /** When set, TeaCache runs with one state per guidance branch (see README note on cfg > 1). */
+  teacache?: { numSteps: number; threshold: number };
+}
+
+export interface VelocityModelHandle {
+  model: VelocityModel;
+  /** TeaCache decisions per branch, in call order (empty without TeaCache). */
+  traces: Record<GuidanceBranch, TeaCache | undefined>;
+}
+
+/**
+ * Binds a staged transformer to one section's conditioning. With cfg > 1 the reference shares one
+ * TeaCache counter between both branches (its count then runs out of step with the sampler); we keep
+ * one state per branch instead, which equals the reference exactly for cfg = 1.
+ */
+export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransformer<E>, opts: VelocityModelOptions): VelocityModelHandle {
+  const caches: Record<GuidanceBranch, TeaCache | undefined> = {
+    positive: opts.teacache ? new TeaCache(opts.teacache.numSteps, opts.teacache.threshold) : undefined,
+    negative: opts.teacache ? new TeaCache(opts.teacache.numSteps, opts.teacache.threshold) : undefined,
+  };
+  const guidance = Math.fround(opts.distilledCfg * 1000);
+  const s = opts.section;
+  const model: VelocityModel = async (x, timestep, branch) => {
+    const text = branch === 'positive' ? opts.positive : opts.negative;
+    const inputs: PackedInputs = {
+      hiddenStates: { data: x, dims: [...s.latentDims] },
+      timestep,
+      guidance,
+      encoderHiddenStates: text.llamaVec,
+      encoderAttentionMask: text.llamaMask,
+      pooledProjections: text.clipPooled,
+      imageEmbeddings: opts.imageEmbeddings,
+      latentIndices: s.latentIndices,
+      cleanLatents: s.cleanLatents,
+      cleanLatentIndices: s.cleanLatentIndices,
+      cleanLatents2x: s.cleanLatents2x,
+      cleanLatent2xIndices: s.cleanLatent2xIndices,
+      cleanLatents4x: s.cleanLatents4x,
+      cleanLatent4xIndices: s.cleanLatent4xIndices,
+    };
+    const e = await transformer.embed(inputs);
+    const cache = caches[branch];
+    let after: Tensor;
+    if (!cache) {
+      after = await transformer.blocks(e);
+    } else if (cache.decide(e.modulated.data)) {
+      after = await transformer.blocks(e);
+      cache.remember(e.hidden.data, after.data);
+    } else {
+      after = { data: cache.reuse(e.hidden.data), dims: e.hidden.dims };
+    }
+    return (await transformer.head(e, after)).data;
+  };
+  return { model, traces: caches };
+}

@@ -1,0 +1,55 @@
+// Helpers shared by the encoder converters: provenance records and folder checks.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ModelSetError, type SourceFile } from '../modelset/manifest.ts';
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Size and sha256 of each file, paths relative to `root`-less names as given. */
+export async function describeSources(dir: string, names: string[]): Promise<SourceFile[]> {
+  const out: SourceFile[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    out.push({ path: `${basename(dir)}/${name}`, bytes: (await stat(path)).size, sha256: await sha256(path) });
+  }
+  return out;
+}
+
+export function requireFile(dir: string, name: string, what: string): void {
+  if (!existsSync(join(dir, name))) throw new ModelSetError(`${what}: ${join(dir, name)} is missing.`);
+}
+
+/** Checks config.json's model_type and that the weights (single file or every shard) are present; returns weight file names. */
+export async function checkWeightsFolder(dir: string, modelTypes: string[], what: string): Promise<string[]> {
+  requireFile(dir, 'config.json', what);
+  const cfg = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { model_type?: string };
+  if (!cfg.model_type || !modelTypes.includes(cfg.model_type)) {
+    throw new ModelSetError(`${what}: ${join(dir, 'config.json')} has model_type ${String(cfg.model_type)}, expected ${modelTypes.join(' or ')}.`);
+  }
+  if (existsSync(join(dir, 'model.safetensors.index.json'))) {
+    const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
+    const shards = [...new Set(Object.values(index.weight_map))].sort();
+    for (const s of shards) requireFile(dir, s, what);
+    return ['model.safetensors.index.json', ...shards];
+  }
+  requireFile(dir, 'model.safetensors', what);
+  return ['model.safetensors'];
+}
+
+/** Copies the listed files that exist from `from` to `to`; returns the copied names. */
+export async function copyExisting(from: string, to: string, names: string[]): Promise<string[]> {
+  await mkdir(to, { recursive: true });
+  const copied: string[] = [];
+  for (const n of names) {
+    if (!existsSync(join(from, n))) continue;
+    await copyFile(join(from, n), join(to, n));
+    copied.push(n);
+  }
+  return copied;
+}

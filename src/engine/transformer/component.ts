@@ -1,0 +1,186 @@
+// Converter for lllyasviel/FramePackI2V_HY (the packed 13B transformer): validates the official
+// folder, builds embed / blocks / head ONNX graphs with the weights as external data, and writes a
+// tiny official-format checkpoint for tests and the demo.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
+import { ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
+import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
+import { float32ToBf16Bytes } from '../dtype.ts';
+import { safetensorsWeights } from '../onnx/weights.ts';
+import { buildTransformerGraphs, uniqueParameterCount } from './build.ts';
+import { officialParamShapes, parseTransformerConfig, tinyRawConfig } from './config.ts';
+
+const INDEX = 'diffusion_pytorch_model.safetensors.index.json';
+const SINGLE = 'diffusion_pytorch_model.safetensors';
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** config.json plus the weight files the folder's index (or single file) names. */
+async function sourceFiles(srcDir: string): Promise<string[]> {
+  const index = join(srcDir, INDEX);
+  if (existsSync(index)) {
+    const map = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
+    if (!map || typeof map !== 'object') throw new ModelSetError(`${index} has no weight_map.`);
+    return [join(srcDir, 'config.json'), index, ...[...new Set(Object.values(map))].sort().map((s) => join(srcDir, s))];
+  }
+  return [join(srcDir, 'config.json'), join(srcDir, SINGLE)];
+}
+
+async function validateTransformer(srcDir: string): Promise<void> {
+  const configPath = join(srcDir, 'config.json');
+  if (!existsSync(configPath)) throw new ModelSetError(`Missing ${configPath} (the FramePackI2V_HY transformer config).`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(configPath, 'utf8'));
+  } catch {
+    throw new ModelSetError(`${configPath} is not valid JSON.`);
+  }
+  const cfg = parseTransformerConfig(raw);
+  if (!existsSync(join(srcDir, INDEX)) && !existsSync(join(srcDir, SINGLE))) {
+    throw new ModelSetError(`No transformer weights in ${srcDir}: expected ${INDEX} with its shards, or ${SINGLE}.`);
+  }
+  for (const file of await sourceFiles(srcDir)) {
+    if (!existsSync(file)) throw new ModelSetError(`Missing transformer weight file ${file} (listed in ${INDEX}).`);
+  }
+  // Headers only: every official key must be present with its shape.
+  const store = await SafetensorsStore.open(srcDir);
+  try {
+    for (const [name, shape] of officialParamShapes(cfg)) {
+      if (!store.has(name)) throw new ModelSetError(`Transformer checkpoint in ${srcDir} lacks ${name}; is this FramePackI2V_HY?`);
+      const got = store.info(name).shape;
+      if (got.join(',') !== shape.join(',')) {
+        throw new ModelSetError(`Transformer checkpoint: ${name} has shape [${got.join(', ')}], config.json implies [${shape.join(', ')}].`);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export interface TransformerConvertOptions extends ConvertOptions {
+  blocksPerFile?: number;
+}
+
+export async function convertTransformer(srcDir: string, outDir: string, opts: TransformerConvertOptions): Promise<ComponentManifest> {
+  await validateTransformer(srcDir);
+  const config = JSON.parse(await readFile(join(srcDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const cfg = parseTransformerConfig(config);
+  const store = await SafetensorsStore.open(srcDir);
+  const files: Record<string, string> = {};
+  const blockFiles: string[] = [];
+  const blockContents: string[][] = [];
+  let parameterCount = 0;
+  try {
+    const weights = safetensorsWeights(store);
+    const graphs = buildTransformerGraphs(cfg, weights, { storage: opts.storage, blocksPerFile: opts.blocksPerFile ?? 1 });
+    parameterCount = uniqueParameterCount(graphs, weights);
+    for (const [i, gr] of graphs.entries()) {
+      const rel = `transformer/${gr.file}`;
+      opts.log?.info({ component: 'transformer', graph: gr.role, n: i + 1, of: graphs.length, parameters: gr.graph.parameterCount }, 'writing transformer graph');
+      await gr.graph.save(join(outDir, rel));
+      files[gr.role] = rel;
+      if (gr.blocks) {
+        blockFiles.push(rel);
+        blockContents.push(gr.blocks);
+      }
+    }
+    const used = new Set(graphs.flatMap((g) => [...g.binder.used]));
+    const unused = store.keys().filter((k) => !used.has(k));
+    if (unused.length) opts.log?.warn({ component: 'transformer', unused: unused.slice(0, 10), count: unused.length }, 'checkpoint keys not used by the transformer graphs');
+  } finally {
+    await store.close();
+  }
+  const source: SourceFile[] = [];
+  for (const file of await sourceFiles(srcDir)) {
+    source.push({ path: join('transformer', file.slice(srcDir.length).replace(/^\/+/, '')), bytes: (await stat(file)).size, sha256: await sha256(file) });
+  }
+  return {
+    component: 'transformer',
+    config,
+    dtype: opts.storage,
+    files,
+    source,
+    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount },
+  };
+}
+
+// ---- tiny checkpoints -------------------------------------------------------------------------
+
+/** mulberry32 + Box–Muller: a small seeded normal generator. */
+function normalGenerator(seed: number): () => number {
+  let a = seed >>> 0 || 0x9e3779b9;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+export interface TinyTransformerOptions {
+  /** Checkpoint dtype (the official one is bf16). */
+  dtype?: 'fp32' | 'bf16';
+  /** Number of shards; >1 writes an index.json like the official folder. */
+  shards?: number;
+  /** Raw config.json to use instead of the tiny default. */
+  config?: Record<string, unknown>;
+}
+
+/** Writes config.json and seeded random weights in the official key layout (golden-set init scheme). */
+export async function makeTinyTransformer(dir: string, seed: number, opts: TinyTransformerOptions = {}): Promise<void> {
+  const raw = opts.config ?? tinyRawConfig();
+  const cfg = parseTransformerConfig(raw);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
+  const rand = normalGenerator(seed);
+  const tensors: Array<[string, TensorToWrite]> = [];
+  for (const [name, shape] of officialParamShapes(cfg)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const std = shape.length >= 2 ? 1 / Math.sqrt(n / shape[0]!) : name.endsWith('.weight') ? 0.1 : 0.02;
+    const mean = shape.length < 2 && name.endsWith('.weight') ? 1 : 0;
+    for (let i = 0; i < n; i++) data[i] = mean + std * rand();
+    const bytes = opts.dtype === 'bf16' ? float32ToBf16Bytes(data) : new Uint8Array(data.buffer);
+    tensors.push([name, { dtype: opts.dtype === 'bf16' ? 'BF16' : 'F32', shape, data: bytes }]);
+  }
+  const shards = Math.max(1, Math.min(opts.shards ?? 1, tensors.length));
+  if (shards === 1) {
+    await writeSafetensors(join(dir, SINGLE), Object.fromEntries(tensors));
+    return;
+  }
+  const weightMap: Record<string, string> = {};
+  let total = 0;
+  const per = Math.ceil(tensors.length / shards);
+  for (let s = 0; s < shards; s++) {
+    const file = `diffusion_pytorch_model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
+    const part = tensors.slice(s * per, (s + 1) * per);
+    for (const [name, t] of part) {
+      weightMap[name] = file;
+      total += t.data.byteLength;
+    }
+    await writeSafetensors(join(dir, file), Object.fromEntries(part));
+  }
+  await writeFile(join(dir, INDEX), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+}
+
+export const transformerConverter: ComponentConverter = {
+  components: ['transformer'],
+  source: { repo: 'framepack', subdir: '.' },
+  validate: validateTransformer,
+  async convert(srcDir, outDir, opts) {
+    return [await convertTransformer(srcDir, outDir, opts)];
+  },
+  async makeTiny(srcDir, seed) {
+    // Like the official folder: bf16, sharded with an index.
+    await makeTinyTransformer(srcDir, seed, { dtype: 'bf16', shards: 2 });
+  },
+};

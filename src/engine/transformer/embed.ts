@@ -1,0 +1,181 @@
+// Graph (a) "embed": everything before the blocks. Packs [4×, 2×, clean 1×, noisy] latent tokens
+// with their 3D rope, embeds timestep + guidance + pooled text, refines the text tokens, prepends
+// the SigLIP projection and crops [image; text] to the mask length (the reference's batch-1 path).
+// Also emits transformer_blocks[0].norm1's modulated input, which TeaCache compares between steps.
+import { GraphBuilder } from '../onnx/graph.ts';
+import { layerNorm, linear, reshape, silu, transpose, unsqueeze } from '../onnx/ops.ts';
+import type { WeightBinder } from '../onnx/weights.ts';
+import { innerDim, type PackedTransformerConfig } from './config.ts';
+import {
+  feedForward,
+  fusedAttention,
+  headProjection,
+  mlpEmbedding,
+  modulatedNorm,
+  modulation,
+  ropeFrequencies,
+  sliceTokens,
+  timestepProjection,
+} from './layers.ts';
+
+export const EMBED_INPUTS = [
+  'hidden_states', 'timestep', 'guidance', 'encoder_hidden_states', 'encoder_attention_mask', 'pooled_projections',
+  'image_embeddings', 'latent_indices', 'clean_latents', 'clean_latent_indices', 'clean_latents_2x',
+  'clean_latent_2x_indices', 'clean_latents_4x', 'clean_latent_4x_indices',
+] as const;
+export const EMBED_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', 'latent_shape', 'dbg_context', 'dbg_image_tokens'] as const;
+
+type Kernel = [number, number, number];
+
+/** int64 [5] pads for Pad: replicate-pad the end of T, H, W of a [1, C, T, H, W] tensor to multiples of k. */
+function padToMultiple(g: GraphBuilder, x: string, k: Kernel): string {
+  const thw = g.op('Shape', [x], { start: 2, end: 5 });
+  const kk = g.i64(k);
+  const endPads = g.op('Mod', [g.op('Sub', [kk, g.op('Mod', [thw, kk])]), kk]);
+  const pads = g.op('Concat', [g.i64([0, 0, 0, 0, 0, 0, 0]), endPads], { axis: 0 });
+  return g.op('Pad', [x, pads], { mode: 'edge' });
+}
+
+/** Conv3d with stride = kernel, flattened to tokens [1, N, D]; returns also the conv output. */
+function patchEmbed(w: WeightBinder, x: string, prefix: string, kernel: Kernel): { tokens: string; grid: string } {
+  const g = w.g;
+  const grid = g.op('Conv', [x, w.param(`${prefix}.weight`), w.param(`${prefix}.bias`)], { kernel_shape: kernel, strides: kernel });
+  return { tokens: transpose(g, reshape(g, grid, [0, 0, -1]), [0, 2, 1]), grid };
+}
+
+/**
+ * Rope table [T, H, W, 2·hd] = [cosT, cosY, cosX, sinT, sinY, sinX] for frame indices (int64 [T]) on
+ * an H×W grid (int64 [1] each), as HunyuanVideoRotaryPosEmbed.forward_inner.
+ */
+function ropeGrid(g: GraphBuilder, cfg: PackedTransformerConfig, frames: string, h: string, w: string): string {
+  const [dt, dy, dx] = cfg.ropeAxesDim;
+  const axisPos = [
+    g.op('Cast', [frames], { to: 1 }),
+    g.op('Range', [g.f32(0), g.op('Cast', [g.op('Squeeze', [h, g.i64([0])])], { to: 1 }), g.f32(1)]),
+    g.op('Range', [g.f32(0), g.op('Cast', [g.op('Squeeze', [w, g.i64([0])])], { to: 1 }), g.f32(1)]),
+  ];
+  const dims = [dt, dy, dx];
+  const layouts = [[-1, 1, 1], [1, -1, 1], [1, 1, -1]];
+  const t = g.op('Shape', [frames]);
+  const cos: string[] = [];
+  const sin: string[] = [];
+  for (let a = 0; a < 3; a++) {
+    const d = dims[a]!;
+    const angles = g.op('Mul', [unsqueeze(g, axisPos[a]!, [1]), g.f32(ropeFrequencies(d, cfg.ropeTheta), [1, d])]);
+    const shaped = (x: string) => {
+      const r = reshape(g, x, [...layouts[a]!, d]);
+      return g.op('Expand', [r, g.op('Concat', [t, h, w, g.i64([d])], { axis: 0 })]);
+    };
+    cos.push(shaped(g.op('Cos', [angles])));
+    sin.push(shaped(g.op('Sin', [angles])));
+  }
+  return g.op('Concat', [...cos, ...sin], { axis: -1 });
+}
+
+/** [T, H, W, C] rope → tokens [1, N, C], optionally replicate-padded and average-pooled by k. */
+function ropeTokens(g: GraphBuilder, grid: string, channels: number, pool?: Kernel): string {
+  if (!pool) return reshape(g, grid, [1, -1, channels]);
+  const ncthw = unsqueeze(g, transpose(g, grid, [3, 0, 1, 2]), [0]);
+  const pooled = g.op('AveragePool', [padToMultiple(g, ncthw, pool)], { kernel_shape: pool, strides: pool });
+  return transpose(g, reshape(g, pooled, [1, channels, -1]), [0, 2, 1]);
+}
+
+export function buildEmbedGraph(cfg: PackedTransformerConfig, bind: (g: GraphBuilder) => WeightBinder): { graph: GraphBuilder; binder: WeightBinder } {
+  const g = new GraphBuilder('framepack_transformer_embed');
+  const w = bind(g);
+  const D = innerDim(cfg);
+  const hd = cfg.headDim;
+  const lat = (name: string, t: string) => g.input(name, 'float32', [1, 16, t, 'H', 'W']);
+  const x = g.input('hidden_states', 'float32', [1, cfg.inChannels, 'T', 'H', 'W']);
+  const timestep = g.input('timestep', 'float32', [1]);
+  const guidance = g.input('guidance', 'float32', [1]);
+  const text = g.input('encoder_hidden_states', 'float32', [1, 'Lt', cfg.textEmbedDim]);
+  const mask = g.input('encoder_attention_mask', 'float32', [1, 'Lt']);
+  const pooled = g.input('pooled_projections', 'float32', [1, cfg.pooledDim]);
+  const image = g.input('image_embeddings', 'float32', [1, 'Ni', cfg.imageDim]);
+  const idx = g.input('latent_indices', 'int64', ['T']);
+  const clean = lat('clean_latents', 'T1');
+  const cleanIdx = g.input('clean_latent_indices', 'int64', ['T1']);
+  const clean2 = lat('clean_latents_2x', 'T2');
+  const clean2Idx = g.input('clean_latent_2x_indices', 'int64', ['T2']);
+  const clean4 = lat('clean_latents_4x', 'T4');
+  const clean4Idx = g.input('clean_latent_4x_indices', 'int64', ['T4']);
+
+  // 1. Latent tokens and rope, in the reference's order [4×, 2×, clean 1×, noisy].
+  const noisy = patchEmbed(w, x, 'x_embedder.proj', [cfg.patchSizeT, cfg.patchSize, cfg.patchSize]);
+  const ph = g.op('Shape', [noisy.grid], { start: 3, end: 4 });
+  const pw = g.op('Shape', [noisy.grid], { start: 4, end: 5 });
+  const ropeFor = (frames: string, pool?: Kernel) => ropeTokens(g, ropeGrid(g, cfg, frames, ph, pw), 2 * hd, pool);
+  const c1 = patchEmbed(w, clean, 'clean_x_embedder.proj', [1, 2, 2]);
+  const c2 = patchEmbed(w, padToMultiple(g, clean2, [2, 4, 4]), 'clean_x_embedder.proj_2x', [2, 4, 4]);
+  const c4 = patchEmbed(w, padToMultiple(g, clean4, [4, 8, 8]), 'clean_x_embedder.proj_4x', [4, 8, 8]);
+  const hidden = g.op('Concat', [c4.tokens, c2.tokens, c1.tokens, noisy.tokens], { axis: 1 });
+  const rope = g.op('Concat', [ropeFor(clean4Idx, [4, 4, 4]), ropeFor(clean2Idx, [2, 2, 2]), ropeFor(cleanIdx), ropeFor(idx)], { axis: 1 });
+
+  // 2. Conditioning: timestep + guidance + pooled CLIP.
+  const tProj = timestepProjection(g, timestep);
+  const tg = g.op('Add', [
+    mlpEmbedding(w, tProj, 'time_text_embed.timestep_embedder'),
+    mlpEmbedding(w, timestepProjection(g, guidance), 'time_text_embed.guidance_embedder'),
+  ]);
+  const temb = g.op('Add', [tg, mlpEmbedding(w, pooled, 'time_text_embed.text_embedder')]);
+
+  // 3. Text token refiner, with the mask-weighted mean as its pooled input and the boolean self-mask.
+  const ce = 'context_embedder';
+  const mask3 = unsqueeze(g, mask, [2]);
+  const maskSum = g.op('ReduceSum', [mask3, g.i64([1])], { keepdims: 0 });
+  const textMean = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [text, mask3]), g.i64([1])], { keepdims: 0 }), maskSum]);
+  const tembC = g.op('Add', [
+    mlpEmbedding(w, tProj, `${ce}.time_text_embed.timestep_embedder`),
+    mlpEmbedding(w, textMean, `${ce}.time_text_embed.text_embedder`),
+  ]);
+  let ctx = linear(w, text, `${ce}.proj_in`);
+  const bias = refinerMaskBias(g, mask);
+  for (let i = 0; i < cfg.numRefinerLayers; i++) {
+    const p = `${ce}.token_refiner.refiner_blocks.${i}`;
+    const n1 = layerNorm(w, ctx, D, 1e-6, `${p}.norm1`);
+    const q = headProjection(w, n1, `${p}.attn.to_q`, undefined, cfg.numHeads, hd);
+    const k = headProjection(w, n1, `${p}.attn.to_k`, undefined, cfg.numHeads, hd);
+    const v = headProjection(w, n1, `${p}.attn.to_v`, undefined, cfg.numHeads, hd);
+    const attn = linear(w, fusedAttention(g, q, k, v, cfg.numHeads, bias), `${p}.attn.to_out.0`);
+    const [gateMsa, gateMlp] = modulation(w, tembC, `${p}.norm_out.linear`, 2, D);
+    ctx = g.op('Add', [ctx, g.op('Mul', [attn, gateMsa!])]);
+    const ff = feedForward(w, layerNorm(w, ctx, D, 1e-6, `${p}.norm2`), `${p}.ff`, 'silu');
+    ctx = g.op('Add', [ctx, g.op('Mul', [ff, gateMlp!])]);
+  }
+
+  // 4. SigLIP projection before the text, then the batch-1 crop to Ni + mask.sum() tokens.
+  const imageTokens = linear(w, silu(g, linear(w, image, 'image_projection.up')), 'image_projection.down');
+  const joined = g.op('Concat', [imageTokens, ctx], { axis: 1 });
+  const keep = g.op('Add', [g.op('Shape', [image], { start: 1, end: 2 }), reshape(g, g.op('Cast', [maskSum], { to: 7 }), [1])]);
+  const context = sliceTokens(g, joined, 0, keep);
+
+  // 5. TeaCache's probe: transformer_blocks[0].norm1(hidden, temb)[0].
+  const [shift, scale] = modulation(w, temb, 'transformer_blocks.0.norm1.linear', 6, D);
+  const modulated = modulatedNorm(w, hidden, D, shift!, scale!);
+
+  const gridShape = g.op('Shape', [noisy.grid], { start: 2, end: 5 });
+  g.output(hidden, 'hidden', 'float32', [1, 'L', D]);
+  g.output(context, 'context', 'float32', [1, 'Lc', D]);
+  g.output(temb, 'temb', 'float32', [1, D]);
+  g.output(rope, 'rope', 'float32', [1, 'L', 2 * hd]);
+  g.output(modulated, 'modulated', 'float32', [1, 'L', D]);
+  g.output(gridShape, 'latent_shape', 'int64', [3]);
+  g.output(ctx, 'dbg_context', 'float32', [1, 'Lt', D]);
+  g.output(imageTokens, 'dbg_image_tokens', 'float32', [1, 'Ni', D]);
+  return { graph: g, binder: w };
+}
+
+/**
+ * The refiner's self-attention mask as an additive bias [1, 1, Lt, Lt]: key j is visible to query i
+ * when both are real tokens, and key 0 is always visible (the reference forces column 0 on).
+ * Text is short (≤ a few hundred tokens), so this small square is fine; image attention never has one.
+ */
+function refinerMaskBias(g: GraphBuilder, mask: string): string {
+  const pair = g.op('Mul', [unsqueeze(g, mask, [2]), unsqueeze(g, mask, [1])]);
+  const lt = g.op('Shape', [mask], { start: 1, end: 2 });
+  const keys = g.op('Range', [g.i64(0), g.op('Squeeze', [lt, g.i64([0])]), g.i64(1)]);
+  const first = g.op('Cast', [g.op('Equal', [keys, g.i64(0)])], { to: 1 });
+  const allowed = g.op('Greater', [g.op('Max', [pair, first]), g.f32(0.5)]);
+  return unsqueeze(g, g.op('Where', [allowed, g.f32(0), g.f32(-1e30)]), [1]);
+}

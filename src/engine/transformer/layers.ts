@@ -1,0 +1,126 @@
+// Layers of the packed transformer shared by the embed, block and head graphs.
+// Everything computes in float32; constants are rounded step by step like torch's float32 math so
+// the sinusoidal projections (arguments up to 10 000 rad for guidance) match the reference bit-wise.
+import type { GraphBuilder } from '../onnx/graph.ts';
+import { attention, gelu, layerNorm, linear, reshape, rmsNorm, silu, split, unsqueeze } from '../onnx/ops.ts';
+import type { WeightBinder } from '../onnx/weights.ts';
+
+const f = Math.fround;
+
+/** fma(a, b, c) rounded once to float32 (a·b of two float32 values is exact in a double). */
+const fmaf = (a: number, b: number, c: number): number => f(a * b + c);
+
+/**
+ * torch's CPU float32 exp (SLEEF expf_u10 with FMA, which torch's vectorised kernels call).
+ * Not always correctly rounded; we reproduce it because guidance = 10 000 multiplies a one-ulp
+ * difference in a timestep frequency into a 6e-4 rad phase error (measured: 20× the final error).
+ */
+export function torchExpf(x: number): number {
+  const d = f(x);
+  const q = Math.round(f(d * f(1.442695040888963407359924681001892137426645954152985934135449406931)));
+  let s = fmaf(q, f(-0.693145751953125), d);
+  s = fmaf(q, f(-1.428606765330187045e-6), s);
+  let u = f(0.000198527617612853646278381);
+  for (const c of [0.00139304355252534151077271, 0.00833336077630519866943359, 0.0416664853692054748535156, 0.166666671633720397949219, 0.5]) {
+    u = fmaf(u, s, f(c));
+  }
+  u = f(1 + fmaf(f(s * s), u, s));
+  return f(u * 2 ** q);
+}
+
+/** diffusers Timesteps(256, flip_sin_to_cos=True, shift 0) frequencies: exp(-ln(1e4)·i/128) in float32. */
+export function timestepFrequencies(channels = 256): number[] {
+  const half = channels / 2;
+  const negLog = f(-Math.log(10000));
+  return Array.from({ length: half }, (_, i) => torchExpf(f(f(negLog * i) / half)));
+}
+
+/** HunyuanVideoRotaryPosEmbed frequencies 1/theta^(2i/dim) in float32, each repeated twice. */
+export function ropeFrequencies(dim: number, theta: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < dim; i += 2) {
+    const fr = f(1 / f(Math.pow(f(theta), f(f(i) / dim))));
+    out.push(fr, fr);
+  }
+  return out;
+}
+
+/** [1] timestep → [1, 256] = [cos(t·f), sin(t·f)]. */
+export function timestepProjection(g: GraphBuilder, t: string): string {
+  const freqs = timestepFrequencies();
+  const arg = g.op('Mul', [unsqueeze(g, t, [1]), g.f32(freqs, [1, freqs.length])]);
+  return g.op('Concat', [g.op('Cos', [arg]), g.op('Sin', [arg])], { axis: -1 });
+}
+
+/** TimestepEmbedding / PixArtAlphaTextProjection: linear_1 → SiLU → linear_2. */
+export function mlpEmbedding(w: WeightBinder, x: string, prefix: string): string {
+  return linear(w, silu(w.g, linear(w, x, `${prefix}.linear_1`)), `${prefix}.linear_2`);
+}
+
+/** `linear(silu(temb))` chunked into `n` modulation vectors, each [1, 1, D]. */
+export function modulation(w: WeightBinder, temb: string, prefix: string, n: number, dim: number): string[] {
+  const emb = unsqueeze(w.g, linear(w, silu(w.g, temb), prefix), [1]);
+  return split(w.g, emb, new Array(n).fill(dim), -1);
+}
+
+/** LayerNorm without affine (eps 1e-6), then x·(1 + scale) + shift. */
+export function modulatedNorm(w: WeightBinder, x: string, dim: number, shift: string, scale: string): string {
+  const g = w.g;
+  const normed = layerNorm(w, x, dim, 1e-6);
+  return g.op('Add', [g.op('Mul', [normed, g.op('Add', [g.f32(1), scale])]), shift]);
+}
+
+/** FeedForward: net.0.proj → GELU(tanh) or SiLU → net.2. */
+export function feedForward(w: WeightBinder, x: string, prefix: string, act: 'gelu-tanh' | 'silu'): string {
+  const h = linear(w, x, `${prefix}.net.0.proj`);
+  const a = act === 'silu' ? silu(w.g, h) : gelu(w.g, h, 'tanh');
+  return linear(w, a, `${prefix}.net.2`);
+}
+
+/** cos / sin tables [1, L, 1, hd] from the packed rope tensor [1, L, 2·hd]. */
+export function ropeTables(g: GraphBuilder, rope: string, headDim: number): { cos: string; sin: string } {
+  const [cos, sin] = split(g, rope, [headDim, headDim], -1);
+  return { cos: unsqueeze(g, cos!, [2]), sin: unsqueeze(g, sin!, [2]) };
+}
+
+/** apply_rotary_emb_transposed on x [1, L, H, hd]: x·cos + rot(x)·sin, rot pairs (a, b) → (−b, a). */
+export function applyRope(g: GraphBuilder, x: string, t: { cos: string; sin: string }, headDim: number): string {
+  const pairs = reshape(g, x, [0, 0, 0, headDim / 2, 2]);
+  const [re, im] = split(g, pairs, [1, 1], -1);
+  const rotated = reshape(g, g.op('Concat', [g.op('Neg', [im!]), re!], { axis: -1 }), [0, 0, 0, headDim]);
+  return g.op('Add', [g.op('Mul', [x, t.cos]), g.op('Mul', [rotated, t.sin])]);
+}
+
+/** Projects to heads, RMS-normalises per head and optionally applies rope: → [1, L, H, hd]. */
+export function headProjection(
+  w: WeightBinder,
+  x: string,
+  proj: string,
+  normWeight: string | undefined,
+  heads: number,
+  headDim: number,
+): string {
+  const y = reshape(w.g, linear(w, x, proj), [0, 0, heads, headDim]);
+  return normWeight ? rmsNorm(w, y, 1e-6, normWeight) : y;
+}
+
+export const mergeHeads = (g: GraphBuilder, x: string): string => reshape(g, x, [0, 0, -1]);
+
+/** Fused attention on [1, L, H, hd] tensors (merged to [1, L, H·hd] for MultiHeadAttention). */
+export function fusedAttention(g: GraphBuilder, q: string, k: string, v: string, heads: number, bias?: string): string {
+  return attention(g, mergeHeads(g, q), mergeHeads(g, k), mergeHeads(g, v), { numHeads: heads, ...(bias ? { attentionBias: bias } : {}) });
+}
+
+/** The sequence length of x [1, L, …] as an int64 [1] tensor. */
+export function seqLen(g: GraphBuilder, x: string): string {
+  return g.op('Shape', [x], { start: 1, end: 2 });
+}
+
+/** x[:, start:end] along axis 1 with int64 [1] tensors (either may be a fixed number). */
+export function sliceTokens(g: GraphBuilder, x: string, start: string | number, end: string | number): string {
+  const s = typeof start === 'number' ? g.i64([start]) : start;
+  const e = typeof end === 'number' ? g.i64([end]) : end;
+  return g.op('Slice', [x, s, e, g.i64([1])]);
+}
+
+export const INT64_MAX = Number.MAX_SAFE_INTEGER;

@@ -1,0 +1,137 @@
+// The HunyuanVideo causal-VAE building blocks as ONNX (opset 17, float32, dynamic T/H/W).
+// Tensors are [B, C, T, H, W] throughout, as in the reference.
+import { float, type GraphBuilder } from '../onnx/graph.ts';
+import { attention, linear, silu } from '../onnx/ops.ts';
+import type { WeightBinder } from '../onnx/weights.ts';
+
+const EPS = 1e-6;
+/** Additive bias for masked keys; exp() of it is exactly 0 in float32, like the reference's -inf. */
+const MASKED = -1e30;
+
+/**
+ * HunyuanVideoCausalConv3d: replicate-pad (k/2 on H and W, k-1 frames before, none after: causal),
+ * then a plain Conv3d. `prefix` is the module path holding `.conv.weight` / `.conv.bias`.
+ */
+export function causalConv3d(w: WeightBinder, x: string, prefix: string, stride: [number, number, number] = [1, 1, 1]): string {
+  const g = w.g;
+  const weightName = `${prefix}.conv.weight`;
+  const [, , k0, k1, k2] = w.shape(weightName) as [number, number, number, number, number];
+  // F.pad order as the reference writes it: W by k0//2, H by k1//2, T by k2-1 before and 0 after
+  // (identical to "spatial same, temporal causal" for the cubic kernels every config uses).
+  const padW = Math.floor(k0 / 2);
+  const padH = Math.floor(k1 / 2);
+  const padT = k2 - 1;
+  let padded = x;
+  if (padW || padH || padT) {
+    const pads = g.i64([0, 0, padT, padH, padW, 0, 0, 0, padH, padW]);
+    padded = g.op('Pad', [x, pads], { mode: 'edge' }, undefined, `${prefix}.pad`);
+  }
+  return plainConv3d(w, padded, prefix + '.conv', stride);
+}
+
+/** nn.Conv3d without padding (quant_conv, post_quant_conv, and the conv inside a causal conv). */
+export function plainConv3d(w: WeightBinder, x: string, prefix: string, stride: [number, number, number] = [1, 1, 1]): string {
+  const inputs = [x, w.param(`${prefix}.weight`)];
+  if (w.has(`${prefix}.bias`)) inputs.push(w.param(`${prefix}.bias`));
+  return w.g.op('Conv', inputs, { strides: stride }, undefined, prefix);
+}
+
+/**
+ * GroupNorm(num_groups, C, eps=1e-6, affine) on [B, C, ...]: InstanceNormalization over a
+ * [B, G, -1] view gives the per-group statistics (opset 17 has no GroupNormalization), then the
+ * per-channel affine.
+ */
+export function groupNorm(w: WeightBinder, x: string, prefix: string, groups: number): string {
+  const g = w.g;
+  const grouped = g.op('Reshape', [x, g.i64([0, groups, -1])]);
+  const ones = g.f32(new Array(groups).fill(1), [groups]);
+  const zeros = g.f32(new Array(groups).fill(0), [groups]);
+  const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: float(EPS) }, undefined, `${prefix}.norm`);
+  const back = g.op('Reshape', [normed, g.op('Shape', [x])]);
+  const c = w.shape(`${prefix}.weight`)[0]!;
+  const perChannel = g.i64([c, 1, 1, 1]);
+  const scale = g.op('Reshape', [w.param(`${prefix}.weight`), perChannel]);
+  const bias = g.op('Reshape', [w.param(`${prefix}.bias`), perChannel]);
+  return g.op('Add', [g.op('Mul', [back, scale]), bias], {}, undefined, prefix);
+}
+
+/** HunyuanVideoResnetBlockCausal3D: norm→silu→conv ×2, plus a 1×1×1 causal-conv shortcut when channels change. */
+export function resnetBlock(w: WeightBinder, x: string, prefix: string, groups: number): string {
+  const g = w.g;
+  let h = silu(g, groupNorm(w, x, `${prefix}.norm1`, groups));
+  h = causalConv3d(w, h, `${prefix}.conv1`);
+  h = silu(g, groupNorm(w, h, `${prefix}.norm2`, groups));
+  h = causalConv3d(w, h, `${prefix}.conv2`);
+  const residual = w.has(`${prefix}.conv_shortcut.conv.weight`) ? causalConv3d(w, x, `${prefix}.conv_shortcut`) : x;
+  return g.op('Add', [h, residual], {}, undefined, prefix);
+}
+
+/**
+ * Frame-causal additive bias [1, 1, L, L] for L = T·H·W tokens in (t, h, w) order: a token may
+ * attend to every token of its own frame and of earlier frames (diffusers' prepare_causal_attention_mask).
+ */
+export function causalFrameBias(g: GraphBuilder, x: string): string {
+  const shape = g.op('Shape', [x]);
+  const dim = (i: number) => g.op('Gather', [shape, g.i64([i])], { axis: 0 });
+  const hw = g.op('Mul', [dim(3), dim(4)]);
+  const len = g.op('Mul', [dim(2), hw]);
+  const idx = g.op('Range', [g.i64(0), g.op('Squeeze', [len, g.i64([0])]), g.i64(1)]);
+  const frame = g.op('Div', [idx, hw]);
+  const queryFrame = g.op('Unsqueeze', [frame, g.i64([1])]); // [L, 1]
+  const keyFrame = g.op('Unsqueeze', [frame, g.i64([0])]); // [1, L]
+  const allowed = g.op('LessOrEqual', [keyFrame, queryFrame]);
+  const bias = g.op('Where', [allowed, g.f32(0), g.f32(MASKED)], {}, undefined, 'causal_bias');
+  return g.op('Unsqueeze', [bias, g.i64([0, 1])]);
+}
+
+/**
+ * The mid-block Attention (single head of width C, GroupNorm in front, residual) over all T·H·W
+ * positions with the frame-causal bias. GroupNorm over the 5-D tensor equals the reference's
+ * GroupNorm over the flattened [B, C, L] view.
+ */
+export function midAttention(w: WeightBinder, x: string, prefix: string, groups: number): string {
+  const g = w.g;
+  const channels = w.shape(`${prefix}.to_q.weight`)[0]!;
+  const toTokens = (t: string) => g.op('Transpose', [g.op('Reshape', [t, g.i64([0, 0, -1])])], { perm: [0, 2, 1] });
+  const residual = toTokens(x);
+  const normed = toTokens(groupNorm(w, x, `${prefix}.group_norm`, groups));
+  const q = linear(w, normed, `${prefix}.to_q`);
+  const k = linear(w, normed, `${prefix}.to_k`);
+  const v = linear(w, normed, `${prefix}.to_v`);
+  const attn = attention(g, q, k, v, { numHeads: 1, scale: 1 / Math.sqrt(channels), attentionBias: causalFrameBias(g, x) });
+  const out = g.op('Add', [linear(w, attn, `${prefix}.to_out.0`), residual]);
+  return g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1] }), g.op('Shape', [x])], {}, undefined, prefix);
+}
+
+/** HunyuanVideoMidBlock3D: resnet, then (attention, resnet) × 1. */
+export function midBlock(w: WeightBinder, x: string, prefix: string, groups: number, addAttention: boolean): string {
+  let h = resnetBlock(w, x, `${prefix}.resnets.0`, groups);
+  if (addAttention) h = midAttention(w, h, `${prefix}.attentions.0`, groups);
+  return resnetBlock(w, h, `${prefix}.resnets.1`, groups);
+}
+
+/**
+ * HunyuanVideoUpsampleCausal3D's nearest interpolation: every frame ×2 in H and W; when `time`,
+ * every frame but the first is also repeated twice (1 + 2·(T−1) frames). Built from
+ * Expand/Reshape so a 1-frame input never produces an empty tensor.
+ */
+export function causalUpsample(g: GraphBuilder, x: string, factor: [number, number, number]): string {
+  const [ft, fh, fw] = factor;
+  let h = x;
+  if (fw === 2 || fh === 2) {
+    // [B,C,T,H,W] → [B,C,T,H,fh,W,fw] → [B,C,T,H·fh,W·fw]
+    const six = g.op('Unsqueeze', [h, g.i64([4, 6])]);
+    const expanded = g.op('Expand', [six, g.i64([1, 1, 1, 1, fh, 1, fw])]);
+    const target = g.op('Mul', [g.op('Shape', [h]), g.i64([1, 1, 1, fh, fw])]);
+    h = g.op('Reshape', [expanded, target]);
+  }
+  if (ft === 2) {
+    // [f0, f0, f1, f1, …] without its first element is [f0, f1, f1, f2, f2, …].
+    const six = g.op('Unsqueeze', [h, g.i64([3])]);
+    const expanded = g.op('Expand', [six, g.i64([1, 1, 1, 2, 1, 1])]);
+    const target = g.op('Mul', [g.op('Shape', [h]), g.i64([1, 1, 2, 1, 1])]);
+    const doubled = g.op('Reshape', [expanded, target]);
+    h = g.op('Slice', [doubled, g.i64([1]), g.i64([Number.MAX_SAFE_INTEGER]), g.i64([2])]);
+  }
+  return h;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { parseAnimateText, validateOptions, type OptionCaps } from '../../../src/bots/common/options.ts';
+import { defaultAnimateOptions } from '../../../src/engine/types.ts';
+
+const caps: OptionCaps = { maxSeconds: 60, maxSteps: 50 };
+
+describe('parseAnimateText', () => {
+  it('reads key=value options anywhere and keeps the rest as the prompt', () => {
+    const r = parseAnimateText('The girl seconds=10 dances seed=42 gracefully steps=30 teacache=off cfg=12.5', caps);
+    expect(r.errors).toEqual([]);
+    expect(r.prompt).toBe('The girl dances gracefully');
+    expect(r.options).toMatchObject({
+      prompt: 'The girl dances gracefully',
+      seconds: 10,
+      seed: 42,
+      steps: 30,
+      teacache: false,
+      distilledCfg: 12.5,
+    });
+  });
+
+  it('reads --name value and --name=value flags, and a bare --teacache', () => {
+    const r = parseAnimateText('--seconds 8 The robot jumps --seed=7 --teacache --steps 20', caps, { teacache: false });
+    expect(r.errors).toEqual([]);
+    expect(r.prompt).toBe('The robot jumps');
+    expect(r.options).toMatchObject({ seconds: 8, seed: 7, teacache: true, steps: 20 });
+    expect(parseAnimateText('--teacache off the cat runs', caps).options.teacache).toBe(false);
+    expect(parseAnimateText('--teacache off the cat runs', caps).prompt).toBe('the cat runs');
+  });
+
+  it('accepts a seconds unit, case-insensitive names and boolean words', () => {
+    const r = parseAnimateText('SECONDS=4s TeaCache=No walk', caps);
+    expect(r.errors).toEqual([]);
+    expect(r.options).toMatchObject({ seconds: 4, teacache: false });
+  });
+
+  it('reports unknown options with the list of known ones', () => {
+    const r = parseAnimateText('sped=3 the man dances --colour red', caps);
+    expect(r.errors).toEqual([
+      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg.",
+      "Unknown option 'colour'. Known: seconds, seed, steps, teacache, cfg.",
+    ]);
+    expect(r.prompt).toBe('the man dances');
+  });
+
+  it('reports out-of-range values with the range, and keeps the base value', () => {
+    const r = parseAnimateText('dance seconds=500 steps=0 seed=-1 cfg=40', caps, { seconds: 6 });
+    expect(r.errors).toEqual([
+      'seconds must be a number from 1 to 60 (got 500).',
+      'steps must be a whole number from 1 to 50 (got 0).',
+      'seed must be a whole number from 0 to 4294967295 (got -1).',
+      'cfg must be a number from 1 to 32 (got 40).',
+    ]);
+    expect(r.options.seconds).toBe(6);
+    expect(r.options.steps).toBe(defaultAnimateOptions().steps);
+  });
+
+  it('reports values of the wrong kind and missing values', () => {
+    const r = parseAnimateText('steps=many teacache=maybe jump --seed', caps);
+    expect(r.errors).toEqual([
+      "steps must be a number (got 'many').",
+      "teacache must be on or off (got 'maybe').",
+      "Option 'seed' needs a value, for example seed=42.",
+    ]);
+  });
+
+  it('leaves links and ordinary punctuation in the prompt alone', () => {
+    const r = parseAnimateText('The man dances -- wildly, see https://example.com/?a=b', caps);
+    expect(r.errors).toEqual([]);
+    expect(r.prompt).toBe('The man dances -- wildly, see https://example.com/?a=b');
+  });
+
+  it('gives an empty prompt when only options were typed, keeping base settings', () => {
+    const r = parseAnimateText('  seed=random  ', caps, { steps: 12, prompt: 'from base' });
+    expect(r.prompt).toBe('');
+    expect(r.options.prompt).toBe('from base');
+    expect(r.options.steps).toBe(12);
+    expect(Number.isInteger(r.options.seed)).toBe(true);
+    expect(r.errors).toEqual([]);
+  });
+});
+
+describe('validateOptions', () => {
+  it('merges valid typed options over the base and the defaults', () => {
+    const r = validateOptions({ seconds: 3.5, steps: 10, teacache: false }, caps, { seed: 9 });
+    expect(r.errors).toEqual([]);
+    expect(r.options).toEqual(defaultAnimateOptions({ seed: 9, seconds: 3.5, steps: 10, teacache: false }));
+  });
+
+  it('applies the server caps, never above FramePack limits', () => {
+    expect(validateOptions({ seconds: 61 }, caps).errors).toEqual(['seconds must be a number from 1 to 60 (got 61).']);
+    expect(validateOptions({ seconds: 120 }, { maxSeconds: 500, maxSteps: 500 }).errors).toEqual([]);
+    expect(validateOptions({ steps: 101 }, { maxSeconds: 500, maxSteps: 500 }).errors).toEqual([
+      'steps must be a whole number from 1 to 100 (got 101).',
+    ]);
+    expect(validateOptions({ steps: 2.5 }, caps).errors).toEqual(['steps must be a whole number from 1 to 50 (got 2.5).']);
+  });
+});
