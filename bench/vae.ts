@@ -76,7 +76,13 @@ async function run(): Promise<BenchResult[]> {
         `${machine}; block_out_channels [32,64,64,64], latents [${LATENT_DIMS.join(',')}] → ${r.frames}×${r.height}×${r.width} px, ` +
         `${r.calls} decoder call(s), ${(r.ms / 1000).toFixed(2)} s`;
       results.push({ name: `vae decode ${variant}: time per frame`, value: Math.round((r.ms / r.frames) * 10) / 10, unit: 'ms/frame', note });
-      results.push({ name: `vae decode ${variant}: peak RSS`, value: Math.round(r.maxRssKiB / 1024), unit: 'MiB', note: `whole child process; ${Math.round((r.maxRssKiB - r.baseRssKiB) / 1024)} MiB above its peak after load + warm-up` });
+      const above = Math.round((r.maxRssKiB - r.baseRssKiB) / 1024);
+      results.push({
+        name: `vae decode ${variant}: peak RSS`,
+        value: Math.round(r.maxRssKiB / 1024),
+        unit: 'MiB',
+        note: `whole child process; ${above} MiB above its peak after load + warm-up`,
+      });
     }
     return results;
   } finally {

@@ -116,7 +116,7 @@ export async function openJobStore(config: JobStoreConfig): Promise<JobStore> {
     description = 'redis';
     // A polite QUIT never returns when the client is not connected; then drop the socket instead.
     disconnect = async () => {
-      await adapter.disconnect(!adapter.client.isOpen);
+      await adapter.disconnect(!adapter.client.isReady);
     };
   } else {
     await mkdir(config.dataDir, { recursive: true });
