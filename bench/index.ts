@@ -7,4 +7,5 @@ export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [
   () => import('./pipeline.ts').then((m) => m.suites()),
   () => import('./telegram.ts').then((m) => m.suites()),
   () => import('./discord.ts').then((m) => m.suites()),
+  () => import('./queue.ts').then((m) => m.suites()),
 ];

@@ -27,7 +27,9 @@ export async function saveJobFiles(
   const workDir = path.join(dir, 'work');
   await mkdir(workDir, { recursive: true });
   const imagePath = path.join(dir, `input.${safeExtension(imageName)}`);
-  await writeFile(imagePath, image, { flush: true });
+  // No fsync: the store (SQLite WAL, synchronous=NORMAL) survives a process crash, not a power
+  // cut, and the image gets the same guarantee.
+  await writeFile(imagePath, image);
   return { imagePath, workDir };
 }
 

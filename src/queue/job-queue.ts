@@ -70,6 +70,8 @@ export function createJobQueue(options: CreateJobQueueOptions): JobQueue {
 
 interface ActiveJob {
   record: JobRecord;
+  /** Bytes on disk when it was queued (the input image), for retention's total. */
+  bytes: number;
   round: number;
   timingKey: string;
   controller: AbortController;
@@ -142,7 +144,8 @@ class FairJobQueue implements JobQueue {
       if (record.state === 'queued' || record.state === 'running') {
         record.state = 'queued';
         record.resumes += 1;
-        resumed.push(this.track(record, entry.round, timingKey(await sizeKeyOf(record.imagePath), record.options)));
+        const key = timingKey(await sizeKeyOf(record.imagePath), record.options);
+        resumed.push(this.track(record, entry.round, key, await directoryBytes(jobDir(this.config.dataDir, record.id))));
       } else {
         const bytes = await directoryBytes(jobDir(this.config.dataDir, record.id));
         this.finished.set(record.id, { finishedAt: record.finishedAt ?? record.createdAt, bytes });
@@ -238,7 +241,7 @@ class FairJobQueue implements JobQueue {
       throw error;
     }
 
-    const job = this.track(record, round, timingKey(size, record.options));
+    const job = this.track(record, round, timingKey(size, record.options), req.image.length);
     const { position, etaMs } = this.positions().get(id)!;
     job.lastPosition = position;
     this.log.info({ jobId: id, seq, userId: req.userId, platform: req.platform, position }, 'job queued');
@@ -248,9 +251,10 @@ class FairJobQueue implements JobQueue {
     return { job: snapshot(record), position, etaMs };
   }
 
-  private track(record: JobRecord, round: number, key: string): ActiveJob {
+  private track(record: JobRecord, round: number, key: string, bytes: number): ActiveJob {
     const job: ActiveJob = {
       record,
+      bytes,
       round,
       timingKey: key,
       controller: new AbortController(),
@@ -284,7 +288,9 @@ class FairJobQueue implements JobQueue {
       record.state = 'running';
       record.startedAt = this.clock.now();
       record.progress = {};
-      await this.persistQuietly(record);
+      // Not awaited: writes stay in order, and a crash before it lands still leaves the job
+      // 'queued', which resumes the same way.
+      void this.persistQuietly(record);
       this.log.info({ jobId: record.id, seq: record.seq }, 'job started');
       this.emit({ type: 'started', job: snapshot(record) });
       this.emitPositionChanges();
@@ -573,8 +579,9 @@ class FairJobQueue implements JobQueue {
 
   /** Runs inside the write queue, so it talks to the store directly. */
   private async applyRetention(): Promise<void> {
+    // Cached sizes: walking every queued job's directory after each finish would cost O(queue) I/O.
     let activeBytes = 0;
-    for (const id of this.active.keys()) activeBytes += await directoryBytes(jobDir(this.config.dataDir, id));
+    for (const job of this.active.values()) activeBytes += job.bytes;
     const candidates = [...this.finished].map(([id, f]) => ({ id, ...f }));
     const doomed = chooseExpired(candidates, activeBytes, this.config, this.clock.now());
     if (doomed.length === 0) return;

@@ -116,7 +116,9 @@ export async function openJobStore(config: JobStoreConfig): Promise<JobStore> {
     description = 'redis';
     // A polite QUIT never returns when the client is not connected; then drop the socket instead.
     disconnect = async () => {
-      await adapter.disconnect(!adapter.client.isReady);
+      const client = adapter.client;
+      const ready = 'isReady' in client ? client.isReady : client.isOpen;
+      await adapter.disconnect(!ready);
     };
   } else {
     await mkdir(config.dataDir, { recursive: true });

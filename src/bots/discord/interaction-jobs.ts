@@ -31,7 +31,11 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
     if (early) return replyEphemeral(interaction, early);
   }
   const response = await interaction.deferReply({ withResponse: true });
-  const messageId = response.resource?.message?.id ?? response.interaction.responseMessageId;
+  // The callback response names the new message; if it does not, ask for it (one extra GET).
+  const messageId =
+    response.resource?.message?.id ??
+    response.interaction.responseMessageId ??
+    (await interaction.fetchReply().then((m) => m.id).catch(() => null));
 
   const fail = async (message: string): Promise<void> => {
     // The deferred reply is public; swap it for an ephemeral explanation.

@@ -53,6 +53,8 @@ export interface PresenterDeps {
 
 export class JobPresenter {
   private readonly views = new Map<string, JobView>();
+  /** What each status message shows now, so an edit that would change nothing is not sent. */
+  private readonly shown = new Map<string, string>();
   private readonly privateEdits: LatestWinsThrottle<StatusEdit>;
   private readonly groupEdits: LatestWinsThrottle<StatusEdit>;
 
@@ -194,13 +196,18 @@ export class JobPresenter {
     this.pushStatus(view);
     await this.throttleFor(view).flush(this.statusKey(view));
     this.views.delete(view.jobId);
+    this.shown.delete(this.statusKey(view));
   }
 
   private async sendEdit(edit: StatusEdit): Promise<void> {
     const { telegram, caller } = this.deps;
+    const key = `${edit.chatId}:${edit.messageId}`;
+    const content = JSON.stringify([edit.text, edit.markup]);
+    if (this.shown.get(key) === content) return;
     await caller.call(edit.chatId, 'editMessageText', () =>
       telegram.editMessageText(edit.chatId, edit.messageId, undefined, edit.text, { reply_markup: edit.markup }),
     );
+    this.shown.set(key, content);
   }
 
   // ---- videos -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import type { Telegram } from 'telegraf';
 import type { AnimateOptions } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
+import { resolvePrompt } from '../../prompting/resolve.ts';
 import { QueueRefusal, type JobQueue } from '../../queue/types.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
 import { parseAnimateText, type OptionCaps } from '../common/options.ts';
@@ -15,7 +16,6 @@ import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import { formatMB } from './limits.ts';
 import type { ImageRef } from './media.ts';
 import type { JobPresenter } from './presenter.ts';
-import { choosePrompt } from './prompt-choice.ts';
 import { writeReplyTarget, type ChatKind } from './reply-target.ts';
 
 export interface AnimateRequest {
@@ -87,7 +87,7 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
   if (!check.ok) return await refuse(check.message);
 
   // A typed prompt wins; a re-roll or a chosen suggestion brings its prompt in `base`.
-  const prompt = await choosePrompt(parsed.prompt || (req.base.prompt ?? ''), deps.promptHelper, bytes);
+  const prompt = await resolvePrompt(parsed.prompt || (req.base.prompt ?? ''), deps.promptHelper, bytes);
   const options: AnimateOptions = { ...parsed.options, prompt: prompt.prompt };
 
   try {

@@ -53,13 +53,13 @@ export function softAppendBcthw(history: Tensor, current: Tensor, overlap: numbe
 }
 
 // ComfyUI's 16→3 latent-to-RGB factors, as FramePack's vae_decode_fake uses them (float32).
-const LATENT_RGB_FACTORS: ReadonlyArray<readonly [number, number, number]> = [
+export const LATENT_RGB_FACTORS: ReadonlyArray<readonly [number, number, number]> = [
   [-0.0395, -0.0331, 0.0445], [0.0696, 0.0795, 0.0518], [0.0135, -0.0945, -0.0282], [0.0108, -0.025, -0.0765],
   [-0.0209, 0.0032, 0.0224], [-0.0804, -0.0254, -0.0639], [-0.0991, 0.0271, -0.0669], [-0.0646, -0.0422, -0.04],
   [-0.0696, -0.0595, -0.0894], [-0.0799, -0.0208, -0.0375], [0.1166, 0.1627, 0.0962], [0.1165, 0.0432, 0.0407],
   [-0.2315, -0.192, -0.1355], [-0.027, 0.0401, -0.0821], [-0.0616, -0.0997, -0.0727], [0.0249, -0.0469, -0.1703],
 ];
-const LATENT_RGB_BIAS = [0.0259, -0.0192, -0.0761] as const;
+export const LATENT_RGB_BIAS = [0.0259, -0.0192, -0.0761] as const;
 const FACTORS_F32 = Float32Array.from(
   { length: 48 }, (_, i) => LATENT_RGB_FACTORS[i % 16]![Math.floor(i / 16)]!, // [rgb][channel]
 );

@@ -125,25 +125,31 @@ export async function sampleUniPC(opts: UniPCOptions): Promise<Float32Array> {
       const [c1 = 0, c2 = 0] = o > 1 ? c.rhosC : [];
       const cLast = c.rhosC[c.rhosC.length - 1]!;
       const { ratio, hPhi1, bH } = c;
-      const xBase = new Float32Array(n);
+      const kLast = bH * cLast;
+      // One pass builds the predictor's latent and, in `rest`, every corrector term that does not
+      // need the new prediction; the second pass adds the term that does.
       const xPred = new Float32Array(n);
-      for (let p = 0; p < n; p++) {
-        const mp0 = m0[p]!;
-        const base = f(ratio * x[p]!) - f(hPhi1 * mp0);
-        const d1 = f((m1[p]! - mp0) / r1);
-        const d2 = f((m2[p]! - mp0) / r2);
-        xBase[p] = base;
-        xPred[p] = base - bH * (d1 * p1 + d2 * p2);
+      const rest = new Float32Array(n);
+      if (o === 1) {
+        for (let p = 0; p < n; p++) {
+          const base = f(ratio * x[p]!) - f(hPhi1 * m0[p]!);
+          xPred[p] = base;
+          rest[p] = base;
+        }
+      } else {
+        for (let p = 0; p < n; p++) {
+          const mp0 = m0[p]!;
+          const base = f(ratio * x[p]!) - f(hPhi1 * mp0);
+          const d1 = f((m1[p]! - mp0) / r1);
+          const d2 = f((m2[p]! - mp0) / r2);
+          xPred[p] = base - bH * (d1 * p1 + d2 * p2);
+          rest[p] = base - bH * (d1 * c1 + d2 * c2);
+        }
       }
       throwIfAborted(signal);
       const mt = await denoise(xPred, t, i);
       const next = xPred; // reused: the model has already consumed the predictor's latent
-      for (let p = 0; p < n; p++) {
-        const mp0 = m0[p]!;
-        const d1 = f((m1[p]! - mp0) / r1);
-        const d2 = f((m2[p]! - mp0) / r2);
-        next[p] = xBase[p]! - bH * (d1 * c1 + d2 * c2 + cLast * (mt[p]! - mp0));
-      }
+      for (let p = 0; p < n; p++) next[p] = rest[p]! - kLast * (mt[p]! - m0[p]!);
       x = next;
       models.push(mt);
       ts.push(t);

@@ -105,7 +105,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 let png: Promise<Buffer> | undefined;
 /** A real 160×120 PNG with some texture. */
 export function testPng(): Promise<Buffer> {
-  png ??= sharp({ create: { width: 160, height: 120, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  png ??= sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
     .png()
     .toBuffer();
   return png;

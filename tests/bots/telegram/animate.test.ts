@@ -21,11 +21,16 @@ const finalVideoIn = (chatId: number, after = 0) =>
 
 describe('telegram /animate', () => {
   it('photo with caption: status message, progress edits, section previews, final video with settings', async () => {
+    const gate = h.engine.holdAt(2);
     const t0 = h.api.mark();
     const request = sendPhoto(h, ALICE, DM_ALICE, media.jpeg, '/animate a cat turns its head seconds=2 seed=42 steps=3 teacache=off');
 
     const status = await h.api.waitForCall('sendMessage', (c) => Number(c.params.chat_id) === DM_ALICE.id && c.seq >= t0);
     expect((status.params.reply_parameters as { message_id: number }).message_id).toBe(request.message_id);
+    // Paused after step 1: the progress bar for it must reach the status message.
+    await gate.reached;
+    await h.api.waitForCall('editMessageText', (c) => c.seq >= t0 && /section 1\/2, step 1\/3/.test(String(c.params.text)));
+    gate.release();
 
     const final = await finalVideoIn(DM_ALICE.id, t0);
     expect(final.params.supports_streaming).toBe('true');
@@ -42,9 +47,11 @@ describe('telegram /animate', () => {
     const edits = h.api.callsOf('editMessageText').filter((c) => Number(c.params.message_id) === statusId && c.ok);
     const texts = edits.map((c) => String(c.params.text));
     expect(texts.some((t) => /queued \((next in line|position \d+)/.test(t))).toBe(true);
-    expect(texts.some((t) => /█+░*|░+/.test(t) && /section \d\/2, step \d\/3/.test(t))).toBe(true);
+    expect(texts.some((t) => /[█░]{20} \d+%/.test(t) && /section 1\/2, step 1\/3/.test(t))).toBe(true);
     expect(texts.some((t) => /end of the video first/.test(t))).toBe(true);
     await h.api.waitFor(() => /Job #\d+ is done/.test(h.api.message(DM_ALICE.id, statusId)?.text ?? ''), 5000, 'done text');
+    // No edit was sent that would change nothing (the fake answers those with "message is not modified").
+    expect(h.api.calls.filter((c) => /not modified/.test(c.description ?? ''))).toHaveLength(0);
     // The Cancel button is gone once the job is finished.
     expect(JSON.stringify(h.api.message(DM_ALICE.id, statusId)?.reply_markup)).not.toContain('Cancel');
 

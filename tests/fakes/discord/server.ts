@@ -289,6 +289,17 @@ export class FakeDiscord {
     }
   }
 
+  /** Resolves once no REST call has arrived for `ms` (the bot has nothing left to send for now). */
+  async quiet(ms: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = -1;
+    while (seen !== this.calls.length) {
+      if (Date.now() > deadline) throw new Error('the bot never went quiet');
+      seen = this.calls.length;
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  }
+
   /** The response message of an interaction (its @original), as stored. */
   originalOf(interactionId: string): FakeMessage | undefined {
     const id = this.interactions.get(interactionId)?.originalId;
