@@ -78,34 +78,35 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const promptHelper = promptHelperFromConfig(config, { cache: await openKeyv(config, 'prompt-cache'), log });
   log.info({ promptHelper: promptHelper.configured ? config.PROMPT_HELPER_MODEL : 'not configured (default prompt)' }, 'prompt helper');
 
-  const bots: Array<{ name: string; stop(): Promise<void> }> = [];
+  // Adapters subscribe to queue events when created, so they see the `resumed` events that
+  // queue.start() emits for jobs interrupted by a restart; they start listening for new requests
+  // only once the queue has reloaded its jobs.
+  const bots: Array<{ name: string; start(): Promise<void>; stop(): Promise<void> }> = [];
+  if (config.DISCORD_TOKEN) {
+    const discord = createDiscordBot({
+      token: config.DISCORD_TOKEN,
+      queue,
+      promptHelper,
+      config,
+      log,
+      ...(config.DISCORD_API_BASE ? { clientOptions: { restApi: config.DISCORD_API_BASE } } : {}),
+    });
+    bots.push({ name: 'discord', start: () => discord.start(), stop: () => discord.stop() });
+  }
+  if (config.TELEGRAM_TOKEN) {
+    const telegram = createTelegramBot({
+      token: config.TELEGRAM_TOKEN,
+      queue,
+      promptHelper,
+      config,
+      log,
+      settingsStore: await openKeyv(config, 'telegram'),
+    });
+    bots.push({ name: 'telegram', start: () => telegram.start(), stop: () => telegram.stop() });
+  }
   try {
-    if (config.DISCORD_TOKEN) {
-      const discord = createDiscordBot({
-        token: config.DISCORD_TOKEN,
-        queue,
-        promptHelper,
-        config,
-        log,
-        ...(config.DISCORD_API_BASE ? { clientOptions: { restApi: config.DISCORD_API_BASE } } : {}),
-      });
-      await discord.start();
-      bots.push({ name: 'discord', stop: () => discord.stop() });
-    }
-    if (config.TELEGRAM_TOKEN) {
-      const telegram = createTelegramBot({
-        token: config.TELEGRAM_TOKEN,
-        queue,
-        promptHelper,
-        config,
-        log,
-        settingsStore: await openKeyv(config, 'telegram'),
-      });
-      await telegram.start();
-      bots.push({ name: 'telegram', stop: () => telegram.stop() });
-    }
-    // Bots are listening before the queue resumes old jobs, so "resumed after a restart" reaches users.
     await queue.start();
+    for (const b of bots) await b.start();
   } catch (err) {
     for (const b of bots) await b.stop().catch(() => undefined);
     await queue.close().catch(() => undefined);

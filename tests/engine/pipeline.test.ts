@@ -12,6 +12,8 @@ import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
 import { NoiseGenerator } from '../../src/engine/pipeline/prng.ts';
 import { EngineCancelledError, defaultAnimateOptions, type AnimateOptions, type EngineEvent } from '../../src/engine/types.ts';
 import { PixelHistory } from '../../src/engine/video/history.ts';
+import { latentPreviewRgb } from '../../src/engine/video/preview.ts';
+import { vaeDecodeFake } from '../../src/engine/functions/index.ts';
 import { resolveFfmpeg, resolveFfprobe } from '../../src/util/ffmpeg.ts';
 
 const run = promisify(execFile);
@@ -62,6 +64,22 @@ describe('noise generator', () => {
     const variance = big.reduce((s, v) => s + (v - mean) ** 2, 0) / big.length;
     expect(Math.abs(mean)).toBeLessThan(0.02);
     expect(Math.abs(variance - 1)).toBeLessThan(0.02);
+  });
+});
+
+describe('latent preview', () => {
+  it('is vae_decode_fake laid out as h × (t·w) rgb bytes', () => {
+    const latents: Tensor = { data: new NoiseGenerator(3).normals(16 * 2 * 3 * 4).map((v) => v * 3), dims: [1, 16, 2, 3, 4] };
+    const { rgb, width, height } = latentPreviewRgb(latents);
+    expect([width, height]).toEqual([8, 3]);
+    const ref = vaeDecodeFake(latents); // [1,3,2,3,4] in [0,1]
+    let worst = 0;
+    for (let c = 0; c < 3; c++) for (let t = 0; t < 2; t++) for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) {
+      const want = Math.floor(ref.data[((c * 2 + t) * 3 + y) * 4 + x]! * 255);
+      worst = Math.max(worst, Math.abs(rgb[(y * 8 + t * 4 + x) * 3 + c]! - want));
+    }
+    expect(worst).toBeLessThanOrEqual(1); // float32 vs double accumulation may move a value across an integer
+    expect(rgb.some((v) => v > 0 && v < 255)).toBe(true);
   });
 });
 
