@@ -110,6 +110,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   } catch (err) {
     for (const b of bots) await b.stop().catch(() => undefined);
     await queue.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
     await engine.close().catch(() => undefined);
     throw err;
   }
@@ -121,6 +122,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     async stop() {
       for (const b of bots) await b.stop().catch((err: unknown) => log.warn({ err, bot: b.name }, 'bot stop failed'));
       await queue.close();
+      await store.close();
       await engine.close();
     },
   };
