@@ -22,7 +22,7 @@ class NoopEngine implements Engine {
   async run(job: EngineJob): Promise<EngineResult> {
     const n = this.stepsPerJob;
     for (let step = 1; step <= n; step++) {
-      job.onEvent({ type: 'step', section: 1, sections: 1, step, steps: n, elapsedMs: 0 });
+      job.onEvent({ type: 'step', section: 1, sections: 1, step, steps: n, elapsedMs: 0, stepMs: 0 });
       // A real engine awaits onnxruntime between steps; yield like it (in batches, to stress the queue).
       if (step % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
     }

@@ -74,7 +74,10 @@ export type EngineEvent =
       /** 1-based step number within the section. */
       step: number;
       steps: number;
+      /** Milliseconds since the job started (setup included). */
       elapsedMs: number;
+      /** Milliseconds this one step took (model call(s) and sampler update); ETAs are built from it. */
+      stepMs: number;
       /** Small PNG of the cheap 16→3 latent preview, when previews were asked for. */
       previewPng?: Buffer;
     }

@@ -158,12 +158,15 @@ export class FakeEngine implements Engine {
             sections,
             step,
             steps,
-            elapsedMs: stepMs,
+            // Reported (virtual) time since the job started: everything spent so far.
+            elapsedMs: Object.values(timings).reduce((a, b) => a + b, 0),
+            stepMs,
             ...(options.previews && { previewPng: PREVIEW_PNG }),
           });
         }
         emit({ type: 'stage', stage: 'decoding' });
         await this.spend(this.opts.sectionMs ?? 0);
+        timings.decoding = (timings.decoding ?? 0) + (this.opts.sectionMs ?? 0);
         emit({ type: 'stage', stage: 'writing' });
         const videoPath = path.join(workDir, `section-${section}.mp4`);
         await writeFile(videoPath, `fake mp4: sections 1-${section} of ${sections}\n`);

@@ -107,9 +107,9 @@ export class RunTimer {
     if (event.type === 'step') {
       if (this.firstStepAt === undefined) {
         this.firstStepAt = at;
-        this.setupMs = Math.max(0, at - this.startedAt - event.elapsedMs);
+        this.setupMs = Math.max(0, at - this.startedAt - event.stepMs);
       }
-      this.stepMs.push(event.elapsedMs);
+      this.stepMs.push(event.stepMs);
       this.lastStepAt = at;
       this.sections = Math.max(this.sections, event.sections);
     } else if (event.type === 'section') {

@@ -119,7 +119,14 @@ describe('FramePack pipeline on the tiny model set', () => {
     expect(sections.map((s) => s.frames)).toEqual([framesAfterSections(plans, 3, 1), expected]);
     const steps = events.filter((ev) => ev.type === 'step');
     expect(steps).toHaveLength(2 * o.steps);
-    expect(steps.every((s) => s.previewPng && s.previewPng.subarray(1, 4).toString() === 'PNG')).toBe(true);
+    // Previews: always on a section's first and last step, in between at most every PREVIEW_INTERVAL_MS.
+    const ends = steps.filter((s) => s.step === 1 || s.step === s.steps);
+    expect(ends).toHaveLength(4);
+    expect(ends.every((s) => s.previewPng?.subarray(1, 4).toString() === 'PNG')).toBe(true);
+    expect(steps.filter((s) => s.previewPng).every((s) => s.previewPng!.subarray(1, 4).toString() === 'PNG')).toBe(true);
+    // stepMs is one step's duration; elapsedMs counts from the job's start and never goes back.
+    expect(steps.every((s) => s.stepMs >= 0 && s.stepMs <= s.elapsedMs)).toBe(true);
+    expect(steps.every((s, k) => k === 0 || s.elapsedMs >= steps[k - 1]!.elapsedMs)).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'done', frames: expected });
     expect(Object.keys(result.timings)).toEqual(expect.arrayContaining(['encoding_text', 'encoding_image', 'sampling', 'decoding', 'writing']));
     const probe = await resolveFfprobe();

@@ -61,6 +61,7 @@ describe('cancel', () => {
     expect(queue.isAdmin('admin-1')).toBe(true);
     expect(queue.isAdmin('u1')).toBe(false);
 
+    await events.waitFor('started', a.job.id); // a running job, not merely a queued one
     const byAdmin = await queue.cancel(a.job.id, 'admin-1');
     expect(byAdmin).toMatchObject({ ok: true, wasRunning: true, job: { cancelledBy: 'admin-1' } });
     expect((await events.waitFor('cancelled', a.job.id)).by).toBe('admin-1');

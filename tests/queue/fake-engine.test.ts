@@ -33,8 +33,9 @@ describe('FakeEngine', () => {
     const j = await job();
     const result = await engine.run(j);
     const steps = j.events.filter((e) => e.type === 'step');
-    expect(steps.map((e) => [e.section, e.step, e.sections, e.steps, e.elapsedMs])).toEqual([
-      [1, 1, 2, 2, 50], [1, 2, 2, 2, 50], [2, 1, 2, 2, 50], [2, 2, 2, 2, 50],
+    // stepMs is one step's time; elapsedMs counts from the job's start (setup 300, decode 20 per section).
+    expect(steps.map((e) => [e.section, e.step, e.sections, e.steps, e.stepMs, e.elapsedMs])).toEqual([
+      [1, 1, 2, 2, 50, 350], [1, 2, 2, 2, 50, 400], [2, 1, 2, 2, 50, 470], [2, 2, 2, 2, 50, 520],
     ]);
     expect(steps.every((e) => e.previewPng?.subarray(1, 4).toString() === 'PNG')).toBe(true);
     const sections = j.events.filter((e) => e.type === 'section');

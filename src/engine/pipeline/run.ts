@@ -16,6 +16,12 @@ import type { ComponentPool, TransformerLike } from './components.ts';
 import { imageToPixels, prepareStartImage } from './image.ts';
 import { NoiseGenerator } from './prng.ts';
 
+/**
+ * Latent previews are rendered at most this often (plus each section's first and last step): chats
+ * show one every few seconds at most, and each costs ~10 ms of CPU at the 640 bucket.
+ */
+export const PREVIEW_INTERVAL_MS = 2000;
+
 export const FPS = 30;
 /** FramePack pads / crops the LLaMA vector to this many tokens, with a mask. */
 export const TEXT_TOKENS = 512;
@@ -108,14 +114,21 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       const sectionNo = k + 1;
       emitStage('sampling', `section ${sectionNo}/${plans.length}`);
       const transformer = await timed('loading', () => pool.get('transformer'));
+      let lastStepAt = performance.now();
+      let lastPreviewAt = -Infinity;
       const generated = await timed('sampling', () => sampleSection({
         transformer, cond, history, plan, options: o, rng, signal,
         teacacheThreshold: settings.teacacheThreshold, variant: settings.variant,
         onStep: async (i, denoised) => {
-          const previewPng = o.previews ? await latentPreviewPng({ data: denoised, dims: [1, channels, window, lh, lw] }) : undefined;
+          const wantPreview = o.previews && (i === 0 || i === o.steps - 1 || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS);
+          const previewPng = wantPreview ? await latentPreviewPng({ data: denoised, dims: [1, channels, window, lh, lw] }) : undefined;
+          const now = performance.now();
+          if (previewPng) lastPreviewAt = now;
+          const stepMs = Math.round(now - lastStepAt);
+          lastStepAt = now;
           job.onEvent({
             type: 'step', section: sectionNo, sections: plans.length, step: i + 1, steps: o.steps,
-            elapsedMs: Math.round(performance.now() - t0), ...(previewPng ? { previewPng } : {}),
+            elapsedMs: Math.round(now - t0), stepMs, ...(previewPng ? { previewPng } : {}),
           });
           throwIfCancelled(signal);
         },

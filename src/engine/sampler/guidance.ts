@@ -46,7 +46,7 @@ export function flowMatchDenoiser(model: VelocityModel, opts: GuidanceOptions, t
     // With cfg = 1 the reference adds cfg·(pos − 0) to zeros: the prediction is pos itself.
     const pred = opts.cfg === 1 ? pos : combineGuidance(pos, await model(x, timestep, 'negative', stepIndex), opts.cfg, opts.cfgRescale);
     const x0 = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) x0[i] = x[i]! - f(pred[i]! * sigma);
+    for (let i = 0; i < x.length; i++) x0[i] = x[i]! - pred[i]! * sigma;
     return x0;
   };
 }

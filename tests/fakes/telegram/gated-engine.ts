@@ -52,8 +52,9 @@ export class GatedEngine implements Engine {
           this.gate = undefined;
         }
         check();
+        const stepStarted = Date.now();
         await sleep(this.opts.stepMs ?? 1);
-        job.onEvent({ type: 'step', section, sections, step, steps, elapsedMs: Date.now() - started });
+        job.onEvent({ type: 'step', section, sections, step, steps, elapsedMs: Date.now() - started, stepMs: Date.now() - stepStarted });
       }
       videoPath = join(job.workDir, `section_${section}.mp4`);
       await copyFile(this.opts.videoPath, videoPath);
