@@ -11,6 +11,7 @@ import type { Logger } from './log.ts';
 import type { Engine } from './engine/types.ts';
 import { createFramePackEngine } from './engine/framepack.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
+import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
@@ -26,8 +27,7 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Below this memory budget FramePack runs its low-VRAM path (blocks one at a time, tiled decode). */
-const LOW_MEMORY_BELOW_GB = 60;
+
 
 /** The model set folder; the tiny set is built on first use, any other must exist. */
 export async function ensureModelSet(config: Config, log: Logger): Promise<string> {
@@ -57,7 +57,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     throw new StartupError('Nothing to start: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example).');
   }
   const modelDir = await ensureModelSet(config, log);
-  const lowMemory = config.MEMORY_BUDGET_GB !== undefined && config.MEMORY_BUDGET_GB < LOW_MEMORY_BELOW_GB;
+  const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
   const engine = await createFramePackEngine({ modelDir, provider: config.EXECUTION_PROVIDER, log, lowMemory });
   log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory }, 'engine ready');
 

@@ -44,6 +44,8 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
     modelIdentity: `${manifest.name}@${manifest.createdAt}`,
     resolution: opts.resolution ?? (manifest.tiny ? TINY_RESOLUTION : 640),
     lowMemory: opts.lowMemory ?? false,
+    // As FramePack: below its high-VRAM threshold the VAE decodes in tiles too.
+    tiledDecode: opts.lowMemory ?? false,
     ...(opts.teacacheThreshold !== undefined ? { teacacheThreshold: opts.teacacheThreshold } : {}),
   };
   const pool = new ComponentPool(opts.loaders ?? onnxLoaders(opts.modelDir, opts.provider, settings.lowMemory ?? false), opts.keepWarm ?? false);

@@ -1,6 +1,8 @@
 // `recurvid animate <image>`: runs the FramePack engine locally with a terminal progress bar and
 // writes out/<timestamp>.mp4 plus each section's video and the last latent preview of each section.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { loadConfig } from '../../config.ts';
+import { lowMemoryForBudget } from '../../engine/memory-budget.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -20,7 +22,7 @@ interface AnimateFlags {
   teacache: boolean;
   models: string;
   out: string;
-  provider: ExecutionProvider;
+  provider?: ExecutionProvider;
   resolution?: number;
   keepWarm?: boolean;
 }
@@ -50,9 +52,10 @@ export function register(program: Command): void {
     .option('--no-teacache', 'disable TeaCache')
     .option('--models <dir>', 'model set folder', 'models/tiny')
     .option('--out <dir>', 'output folder', 'out')
-    .option('--provider <name>', 'execution provider: cpu, cuda or webgpu', (process.env.EXECUTION_PROVIDER as ExecutionProvider | undefined) ?? 'cpu')
+    .addOption(new Option('--provider <name>', 'execution provider (default: EXECUTION_PROVIDER, else cpu)').choices(['cpu', 'cuda', 'webgpu']))
     .option('--resolution <n>', 'bucket resolution (default 640; 128 for the tiny set)', (v) => Number.parseInt(v, 10))
     .action(async (imageArg: string, flags: AnimateFlags) => {
+      const config = loadConfig(); // validated defaults (EXECUTION_PROVIDER, MEMORY_BUDGET_GB)
       const image = resolve(imageArg);
       if (!existsSync(image)) throw new Error(`No image at ${image}.`);
       if (!existsSync(join(flags.models, 'manifest.json'))) {
@@ -66,7 +69,8 @@ export function register(program: Command): void {
       }
       const options = defaultAnimateOptions({ prompt: flags.prompt, seconds: flags.seconds, seed: flags.seed, steps: flags.steps, teacache: flags.teacache, previews: true });
       const engine = await createFramePackEngine({
-        modelDir: flags.models, provider: flags.provider, ...(flags.resolution ? { resolution: flags.resolution } : {}),
+        modelDir: flags.models, provider: flags.provider ?? config.EXECUTION_PROVIDER, lowMemory: lowMemoryForBudget(config.MEMORY_BUDGET_GB),
+        ...(flags.resolution ? { resolution: flags.resolution } : {}),
       });
       process.stdout.write(`${engine.describe()}\n`);
       const stamp = timestamp();
