@@ -25,7 +25,7 @@ describe('execution providers', () => {
   });
 
   it('cuda either loads or fails with a sentence that says how to install it', async () => {
-    const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', 'linux', 'x64');
+    const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
     const cudaInstalled = existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'));
     const attempt = createSession(await identityModel(), { provider: 'cuda' });
     if (cudaInstalled) {
