@@ -74,7 +74,14 @@ interface ActiveJob {
   bytes: number;
   round: number;
   timingKey: string;
+  /** Stops the engine run (cancel, shutdown). */
   controller: AbortController;
+  /**
+   * Drops the job from p-queue while it waits. Separate from `controller` on purpose: p-queue rejects
+   * a *running* task when its signal aborts and frees the slot at once, which would start the next
+   * job on the GPU while the cancelled one is still unwinding.
+   */
+  unqueue: AbortController;
   /** Last position told to listeners, so `position` events fire only on change. */
   lastPosition: number | undefined;
   /** Set by close(): the job stays 'running' in the store and resumes after the restart. */
@@ -258,6 +265,7 @@ class FairJobQueue implements JobQueue {
       round,
       timingKey: key,
       controller: new AbortController(),
+      unqueue: new AbortController(),
       lastPosition: undefined,
       stopForShutdown: false,
       lastProgressWrite: 0,
@@ -267,7 +275,7 @@ class FairJobQueue implements JobQueue {
   }
 
   private enqueue(job: ActiveJob): void {
-    const { signal } = job.controller;
+    const { signal } = job.unqueue;
     const task = this.gpu.add(() => this.run(job), { id: job.record.id, priority: priorityForRound(job.round), signal });
     // Rejects with an AbortError when a queued job is cancelled (p-queue drops it); that is expected.
     task.catch((error: unknown) => {
@@ -296,7 +304,7 @@ class FairJobQueue implements JobQueue {
       this.emitPositionChanges();
       await this.execute(job);
     } finally {
-      this.running = undefined;
+      if (this.running === job) this.running = undefined;
       settle();
     }
   }
@@ -424,7 +432,8 @@ class FairJobQueue implements JobQueue {
       this.log.info({ jobId, by: byUserId }, 'cancelling running job');
       return { ok: true, job: snapshot(record), wasRunning: true };
     }
-    job.controller.abort(new EngineCancelledError()); // p-queue drops the waiting task
+    job.controller.abort(new EngineCancelledError());
+    job.unqueue.abort(new EngineCancelledError()); // p-queue drops the waiting task
     await this.finish(job, 'cancelled');
     this.emit({ type: 'cancelled', job: snapshot(record), by: byUserId });
     this.emitPositionChanges();

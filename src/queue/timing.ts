@@ -3,6 +3,7 @@
 // is a constant guess, and an estimate is null until a run with the same key has finished.
 import type { AnimateOptions, EngineEvent } from '../engine/types.ts';
 import type { JobProgress } from './types.ts';
+import { totalLatentSections } from '../engine/functions/sections.ts';
 
 export interface TimingSample {
   /** Mean sampling time per step. */
@@ -30,11 +31,7 @@ export function timingKey(sizeKey: string, options: Pick<AnimateOptions, 'steps'
 
 /** FramePack's section count (demo_gradio.py): round(seconds·30 / (window·4)), at least 1; Python rounds half to even. */
 export function sectionsFor(options: Pick<AnimateOptions, 'seconds' | 'windowSize'>): number {
-  const exact = (options.seconds * 30) / (options.windowSize * 4);
-  const floor = Math.floor(exact);
-  const diff = exact - floor;
-  const rounded = diff > 0.5 ? floor + 1 : diff < 0.5 ? floor : floor % 2 === 0 ? floor : floor + 1;
-  return Math.max(rounded, 1);
+  return totalLatentSections(options.seconds, options.windowSize);
 }
 
 export class TimingStats {

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeEngine } from '../../src/queue/fake-engine.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
+import { EngineCancelledError, type Engine } from '../../src/engine/types.ts';
 
 afterEach(runCleanups);
 
@@ -78,5 +79,42 @@ describe('cancel', () => {
       message: `Job #${a.job.seq} has already finished, so there is nothing to cancel.`,
     });
     expect(await queue.cancel('no-such-job', 'u1')).toMatchObject({ ok: false, reason: 'not_found' });
+  });
+});
+
+describe('one GPU', () => {
+  it('never starts the next job while a cancelled one is still unwinding', async () => {
+    // An engine that takes a while to stop (like freeing GPU memory) and counts overlapping runs.
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const engine: Engine = {
+      describe: () => 'slow-to-stop engine',
+      close: async () => undefined,
+      async run(job) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await new Promise<void>((resolve) => {
+            if (job.signal.aborted) resolve();
+            job.signal.addEventListener('abort', () => resolve(), { once: true });
+            setTimeout(resolve, 200);
+          });
+          if (job.signal.aborted) {
+            await new Promise((r) => setTimeout(r, 50)); // unwinding after the cancel
+            throw new EngineCancelledError();
+          }
+          return { videoPath: `${job.workDir}/final.mp4`, frames: 1, seconds: 0, timings: {}, resumed: false };
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const { queue, events } = await startQueue({ dataDir: await tempDataDir(), engine: engine as unknown as FakeEngine }); // the harness only calls close()
+    const a = await queue.submit(await request('u1'));
+    const b = await queue.submit(await request('u2'));
+    await events.waitFor('started', a.job.id);
+    await queue.cancel(a.job.id, 'u1');
+    await events.waitFor('done', b.job.id);
+    expect(maxInFlight).toBe(1);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RunTimer, TimingStats, estimateRemainingMs, sectionsFor, timingKey, MAX_SAMPLES_PER_KEY } from '../../src/queue/timing.ts';
-import { nearestBucket } from '../../src/queue/size-key.ts';
+import sharp from 'sharp';
+import { sizeKeyOf, UNKNOWN_SIZE } from '../../src/queue/size-key.ts';
 
 describe('timing arithmetic', () => {
   it('counts sections like FramePack (Python rounding, at least one)', () => {
@@ -11,11 +12,15 @@ describe('timing arithmetic', () => {
     expect(sectionsFor({ seconds: 120, windowSize: 9 })).toBe(100);
   });
 
-  it('keys by bucket, steps and TeaCache; buckets like find_nearest_bucket', () => {
+  it('keys by bucket, steps and TeaCache; buckets like find_nearest_bucket', async () => {
     expect(timingKey('640x608', { steps: 25, teacache: true })).toBe('640x608|steps=25|teacache=on');
-    expect(nearestBucket(1920, 1080)).toEqual({ width: 832, height: 480 });
-    expect(nearestBucket(1000, 1000)).toEqual({ width: 640, height: 608 });
-    expect(nearestBucket(480, 960)).toEqual({ width: 448, height: 864 });
+    const png = (width: number, height: number) =>
+      sharp({ create: { width, height, channels: 3, background: '#336699' } }).png().toBuffer();
+    expect(await sizeKeyOf(await png(1920, 1080))).toBe('832x480');
+    // Ties go to the last bucket, as the reference's `<=`: a square image is 608 wide, 640 high.
+    expect(await sizeKeyOf(await png(1000, 1000))).toBe('608x640');
+    expect(await sizeKeyOf(await png(480, 960))).toBe('448x864');
+    expect(await sizeKeyOf(Buffer.from('not an image'))).toBe(UNKNOWN_SIZE);
   });
 
   it('measures setup, per-step and per-section time from events and averages recent runs', () => {
