@@ -24,11 +24,17 @@ export function secretValues(config: Partial<Config>): string[] {
   return SECRET_KEYS.map((k) => config[k]).filter((v): v is string => typeof v === 'string' && v.length >= 4);
 }
 
-/** Replaces every occurrence of a secret (and Telegram's /bot<token>/ URL form) with [REDACTED]. */
+/**
+ * Replaces every occurrence of a secret with [REDACTED], and the credentials that live in URLs:
+ * Telegram's /bot<token>/ and Discord's interaction tokens (/webhooks/<app>/<token>,
+ * /interactions/<id>/<token>), which stay valid for 15 minutes.
+ */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join('[REDACTED]');
-  return out.replace(/\/bot\d+:[A-Za-z0-9_-]{20,}/g, '/bot[REDACTED]');
+  return out
+    .replace(/\/bot\d+:[A-Za-z0-9_-]{20,}/g, '/bot[REDACTED]')
+    .replace(/\/(webhooks|interactions)\/(\d+)\/[A-Za-z0-9_.-]{20,}/g, '/$1/$2/[REDACTED]');
 }
 
 export function createLogger(config: Partial<Config>, destination?: DestinationStream): Logger {

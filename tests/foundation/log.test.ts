@@ -31,6 +31,14 @@ describe('logging', () => {
     expect(maskSecrets('GET /bot987654321:ABCdefGHIjklMNOpqrSTUvwxYZ0123 failed', [])).toBe('GET /bot[REDACTED] failed');
   });
 
+  it('masks Discord interaction tokens in webhook and callback URLs', () => {
+    const token = 'aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OTpXeFl6QWJD';
+    expect(maskSecrets(`PATCH https://discord.com/api/v10/webhooks/1187/${token}/messages/@original 429`, [])).toBe(
+      'PATCH https://discord.com/api/v10/webhooks/1187/[REDACTED]/messages/@original 429',
+    );
+    expect(maskSecrets(`POST /api/v10/interactions/99/${token}/callback`, [])).toBe('POST /api/v10/interactions/99/[REDACTED]/callback');
+  });
+
   it('honours the configured level', () => {
     const { log, lines } = capture({ LOG_LEVEL: 'warn' });
     log.info('hidden');

@@ -49,7 +49,9 @@ export class TeaCache {
   private calls = 0;
   private accumulated = 0;
   private previousModulated: Float32Array | undefined;
-  private previousResidual: Float32Array | undefined;
+  /** Token streams before and after the blocks at the last computed call (the residual, unsubtracted). */
+  private lastBefore: Float32Array | undefined;
+  private lastAfter: Float32Array | undefined;
   private skipBuffer: Float32Array | undefined;
   readonly trace: TeaCacheDecision[] = [];
 
@@ -59,7 +61,7 @@ export class TeaCache {
   decide(modulated: Float32Array): boolean {
     const cntBefore = this.cnt;
     let decision: TeaCacheDecision;
-    if (this.cnt === 0 || this.cnt === this.numSteps - 1 || !this.previousModulated || !this.previousResidual) {
+    if (this.cnt === 0 || this.cnt === this.numSteps - 1 || !this.previousModulated || !this.lastAfter) {
       this.accumulated = 0;
       decision = { call: this.calls, cntBefore, computed: true, forced: true, accumulatedAfter: 0 };
     } else {
@@ -87,17 +89,21 @@ export class TeaCache {
    * at once), which saves a 200 MB allocation per skipped step at real sizes.
    */
   reuse(hiddenBefore: Float32Array): Float32Array {
-    const residual = this.previousResidual!;
+    const before = this.lastBefore!;
+    const after = this.lastAfter!;
     if (this.skipBuffer?.length !== hiddenBefore.length) this.skipBuffer = new Float32Array(hiddenBefore.length);
     const out = this.skipBuffer;
-    for (let i = 0; i < out.length; i++) out[i] = hiddenBefore[i]! + residual[i]!;
+    // fl(hidden + fl(after − before)): the reference's float32 residual, formed only when it is used.
+    for (let i = 0; i < out.length; i++) out[i] = hiddenBefore[i]! + Math.fround(after[i]! - before[i]!);
     return out;
   }
 
-  /** Computed call: remember what the blocks added. */
+  /**
+   * Computed call: remember what the blocks added. Only references are kept (the runtime hands out
+   * fresh tensors every call), so a computed step costs no pass over the 50M-value token stream.
+   */
   remember(hiddenBefore: Float32Array, hiddenAfter: Float32Array): void {
-    const residual = this.previousResidual?.length === hiddenAfter.length ? this.previousResidual : new Float32Array(hiddenAfter.length);
-    for (let i = 0; i < residual.length; i++) residual[i] = hiddenAfter[i]! - hiddenBefore[i]!;
-    this.previousResidual = residual;
+    this.lastBefore = hiddenBefore;
+    this.lastAfter = hiddenAfter;
   }
 }
