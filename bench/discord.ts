@@ -13,6 +13,7 @@ import { FakeEngine } from '../src/queue/fake-engine.ts';
 import { FakeDiscord, type RecordedCall } from '../tests/fakes/discord/server.ts';
 import { OptionType } from '../tests/fakes/discord/payloads.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { loadConfig } from '../src/config.ts';
 
 const USERS = 20;
 const ROUNDS = 5;
@@ -44,16 +45,7 @@ async function measure(): Promise<BenchResult[]> {
     queue,
     log,
     clientOptions: { restApi: fake.apiBase },
-    config: {
-      DISCORD_GUILD_IDS: [],
-      DISCORD_CHANNEL_IDS: [],
-      DISCORD_ALLOW_DMS: true,
-      ADMIN_USER_IDS: [],
-      MAX_SECONDS: 120,
-      MAX_STEPS: 100,
-      DEFAULT_SECONDS: 5,
-      DEFAULT_STEPS: 25,
-    },
+    config: loadConfig({}), // the documented defaults
   });
   const png = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 120, b: 200 } } }).png().toBuffer();
   const deferrals: number[] = [];

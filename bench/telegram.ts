@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createTelegramBot } from '../src/bots/telegram/index.ts';
+import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { createJobQueue, openJobStore } from '../src/queue/index.ts';
 import { startFakeBotApi } from '../tests/fakes/telegram/server.ts';
@@ -42,16 +43,7 @@ async function measureFirstStatus(): Promise<BenchResult[]> {
     queue,
     log: createLogger({ LOG_LEVEL: 'silent' }),
     apiRoot: api.apiRoot,
-    config: {
-      TELEGRAM_API_ROOT: undefined,
-      TELEGRAM_WEBHOOK_URL: undefined,
-      TELEGRAM_WEBHOOK_PORT: 8443,
-      TELEGRAM_ALLOWED_CHAT_IDS: [],
-      MAX_SECONDS: 120,
-      MAX_STEPS: 100,
-      DEFAULT_SECONDS: 5,
-      DEFAULT_STEPS: 25,
-    },
+    config: loadConfig({}), // the documented defaults
   });
   const jpeg = await sharp(await readFile('assets/sample.jpg')).resize(640, 480).jpeg().toBuffer();
   const samples: number[] = [];

@@ -2,26 +2,12 @@
 // at the first block's modulated input before deciding to run the blocks. PackedTransformer
 // (src/engine/transformer/runtime.ts) fits this shape; the benchmark plugs in a no-op one.
 import type { Tensor } from '../functions/tensor.ts';
+import type { TransformerInputs } from '../transformer/runtime.ts';
 import type { GuidanceBranch, VelocityModel } from './guidance.ts';
 import { TeaCache } from './teacache.ts';
 
-/** Everything one packed-transformer call takes (mirrors the transformer runtime's TransformerInputs). */
-export interface PackedInputs {
-  hiddenStates: Tensor;
-  timestep: number;
-  guidance: number;
-  encoderHiddenStates: Tensor;
-  encoderAttentionMask: Uint8Array;
-  pooledProjections: Tensor;
-  imageEmbeddings: Tensor;
-  latentIndices: number[];
-  cleanLatents: Tensor;
-  cleanLatentIndices: number[];
-  cleanLatents2x: Tensor;
-  cleanLatent2xIndices: number[];
-  cleanLatents4x: Tensor;
-  cleanLatent4xIndices: number[];
-}
+/** Everything one packed-transformer call takes: the transformer runtime's own input type. */
+export type PackedInputs = TransformerInputs;
 
 /** What the embed stage must expose for TeaCache: the token stream and the modulated input. */
 export interface EmbedLike {
@@ -43,16 +29,16 @@ export interface TextConditioning {
 }
 
 /** Section-constant inputs: context latents and indices from the section plan. */
-export interface SectionContext {
-  latentDims: [number, number, number, number, number];
-  latentIndices: number[];
-  cleanLatents: Tensor;
-  cleanLatentIndices: number[];
-  cleanLatents2x: Tensor;
-  cleanLatent2xIndices: number[];
-  cleanLatents4x: Tensor;
-  cleanLatent4xIndices: number[];
-}
+export type SectionContext = Pick<
+  PackedInputs,
+  | 'latentIndices'
+  | 'cleanLatents'
+  | 'cleanLatentIndices'
+  | 'cleanLatents2x'
+  | 'cleanLatent2xIndices'
+  | 'cleanLatents4x'
+  | 'cleanLatent4xIndices'
+> & { latentDims: [number, number, number, number, number] };
 
 export interface VelocityModelOptions {
   positive: TextConditioning;
