@@ -10,6 +10,26 @@ const idList = z
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+export interface GuildLimits {
+  maxSeconds: number;
+  maxSteps: number;
+}
+/** "guildId:maxSeconds:maxSteps,…" → per-server caps (stricter of these and MAX_SECONDS / MAX_STEPS applies). */
+const guildLimits = z.string().transform((value, ctx) => {
+  const out: Record<string, GuildLimits> = {};
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+):(\d+):(\d+)$/.exec(entry);
+    const seconds = Number(m?.[2]);
+    const steps = Number(m?.[3]);
+    if (!m || seconds < 1 || seconds > 120 || steps < 1 || steps > 100) {
+      ctx.addIssue({ code: 'custom', message: 'must list guildId:maxSeconds:maxSteps entries separated by commas (seconds 1–120, steps 1–100), e.g. 123456789012345678:30:25' });
+      return z.NEVER;
+    }
+    out[m[1]!] = { maxSeconds: seconds, maxSteps: steps };
+  }
+  return out;
+});
+
 export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('data'),
@@ -23,6 +43,7 @@ export const configSchema = z.object({
   DISCORD_GUILD_IDS: idList.default([]),
   DISCORD_CHANNEL_IDS: idList.default([]),
   DISCORD_ALLOW_DMS: bool.default(true),
+  DISCORD_GUILD_LIMITS: guildLimits.default({}),
   DISCORD_API_BASE: z.url().optional(),
 
   TELEGRAM_TOKEN: z.string().min(1).optional(),
@@ -95,6 +116,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `must be ${issue.expected === 'number' ? 'a number' : `a ${issue.expected}`}`;
     case 'invalid_format':
       return `must be ${issue.format === 'url' ? 'a URL' : issue.message}`;
+    case 'custom':
+      return issue.message;
     default:
       return `is invalid (${issue.message})`;
   }

@@ -64,3 +64,16 @@ describe('.env.example', () => {
     expect(() => loadConfig(env)).not.toThrow();
   });
 });
+
+describe('DISCORD_GUILD_LIMITS', () => {
+  it('parses per-server caps', () => {
+    expect(loadConfig({ DISCORD_GUILD_LIMITS: '111:30:25, 222:60:50' }).DISCORD_GUILD_LIMITS).toEqual({
+      '111': { maxSeconds: 30, maxSteps: 25 },
+      '222': { maxSeconds: 60, maxSteps: 50 },
+    });
+  });
+
+  it.each(['111:30', '111:0:25', '111:30:101', 'abc:30:25'])('refuses %j with the expected form named', (value) => {
+    expect(() => loadConfig({ DISCORD_GUILD_LIMITS: value })).toThrow(/^Configuration error: DISCORD_GUILD_LIMITS must list guildId:maxSeconds:maxSteps entries/);
+  });
+});

@@ -22,7 +22,7 @@ export async function handleAnimateCommand(ctx: BotContext, interaction: ChatInp
   if (teacache !== null) partial.teacache = teacache;
   if (cfg !== null) partial.distilledCfg = cfg;
   // Discord enforces the ranges we registered, but caps can change after registration.
-  const { options, errors } = validateOptions(partial, optionCaps(ctx.config), optionBase(ctx.config));
+  const { options, errors } = validateOptions(partial, optionCaps(ctx.config, interaction.guildId), optionBase(ctx.config, interaction.guildId));
   if (errors.length) return replyEphemeral(interaction, errors.join('\n'));
   const image = o.getAttachment('image');
   await startJobFromInteraction(ctx, interaction, {
@@ -32,7 +32,7 @@ export async function handleAnimateCommand(ctx: BotContext, interaction: ChatInp
 }
 
 export async function handleAnimateMessageCommand(ctx: BotContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
-  const { options } = validateOptions({}, optionCaps(ctx.config), optionBase(ctx.config));
+  const { options } = validateOptions({}, optionCaps(ctx.config, interaction.guildId), optionBase(ctx.config, interaction.guildId));
   await startJobFromInteraction(ctx, interaction, {
     source: { kind: 'attachment', info: pickAttachment(interaction.targetMessage.attachments) },
     options,

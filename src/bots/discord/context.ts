@@ -1,4 +1,5 @@
 // Everything the handlers share: the queue, the prompt helper, configuration and the clock.
+import { ANIMATE_LIMITS } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
@@ -17,10 +18,16 @@ export interface BotContext {
   suggestions: SuggestionStore;
 }
 
-export function optionCaps(config: DiscordBotConfig): { maxSeconds: number; maxSteps: number } {
-  return { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS };
+/** The caps in force where the request came from: the stricter of the server's (DISCORD_GUILD_LIMITS) and the global ones. */
+export function optionCaps(config: DiscordBotConfig, guildId: string | null): { maxSeconds: number; maxSteps: number } {
+  const guild = guildId ? config.DISCORD_GUILD_LIMITS[guildId] : undefined;
+  return {
+    maxSeconds: Math.min(config.MAX_SECONDS, guild?.maxSeconds ?? Infinity, ANIMATE_LIMITS.seconds.max),
+    maxSteps: Math.min(config.MAX_STEPS, guild?.maxSteps ?? Infinity, ANIMATE_LIMITS.steps.max),
+  };
 }
 
-export function optionBase(config: DiscordBotConfig): { seconds: number; steps: number } {
-  return { seconds: Math.min(config.DEFAULT_SECONDS, config.MAX_SECONDS), steps: Math.min(config.DEFAULT_STEPS, config.MAX_STEPS) };
+export function optionBase(config: DiscordBotConfig, guildId: string | null): { seconds: number; steps: number } {
+  const caps = optionCaps(config, guildId);
+  return { seconds: Math.min(config.DEFAULT_SECONDS, caps.maxSeconds), steps: Math.min(config.DEFAULT_STEPS, caps.maxSteps) };
 }

@@ -1,8 +1,7 @@
 // /queue (your jobs and the queue length) and /help, both private to the asker.
 import type { ChatInputCommandInteraction } from 'discord.js';
 import { formatEta } from '../common/status.ts';
-import { ANIMATE_LIMITS } from '../../engine/types.ts';
-import type { BotContext } from './context.ts';
+import { optionCaps, type BotContext } from './context.ts';
 import { replyEphemeral } from './interaction-jobs.ts';
 
 export async function handleQueueCommand(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void> {
@@ -23,9 +22,8 @@ export async function handleQueueCommand(ctx: BotContext, interaction: ChatInput
   await replyEphemeral(interaction, lines.join('\n'));
 }
 
-export function helpText(ctx: BotContext): string {
-  const maxSeconds = Math.min(ctx.config.MAX_SECONDS, ANIMATE_LIMITS.seconds.max);
-  const maxSteps = Math.min(ctx.config.MAX_STEPS, ANIMATE_LIMITS.steps.max);
+export function helpText(ctx: BotContext, guildId: string | null): string {
+  const { maxSeconds, maxSteps } = optionCaps(ctx.config, guildId);
   return [
     '**RecurVid** turns one still image into a short video with FramePack.',
     `• \`/animate image:<file> [prompt] [seconds 1–${maxSeconds}] [seed] [steps 1–${maxSteps}] [teacache] [distilled_cfg]\``,
@@ -39,5 +37,5 @@ export function helpText(ctx: BotContext): string {
 }
 
 export async function handleHelpCommand(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void> {
-  await replyEphemeral(interaction, helpText(ctx));
+  await replyEphemeral(interaction, helpText(ctx, interaction.guildId));
 }

@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import type { ButtonInteraction } from 'discord.js';
 import { ANIMATE_LIMITS } from '../../engine/types.ts';
 import type { JobRecord } from '../../queue/types.ts';
-import type { BotContext } from './context.ts';
+import { optionCaps, type BotContext } from './context.ts';
 import type { ComponentAction } from './custom-ids.ts';
 import { replyEphemeral, startJobFromInteraction } from './interaction-jobs.ts';
 
@@ -28,7 +28,7 @@ export async function handleJobButton(
     case 'reroll':
       return rerun(ctx, interaction, job, { seed: randomSeed() });
     case 'longer': {
-      const cap = Math.min(ctx.config.MAX_SECONDS, ANIMATE_LIMITS.seconds.max);
+      const cap = optionCaps(ctx.config, interaction.guildId).maxSeconds;
       if (job.options.seconds >= cap) return replyEphemeral(interaction, `Job #${job.seq} is already ${job.options.seconds} s, the longest this bot makes.`);
       return rerun(ctx, interaction, job, { seconds: Math.min(cap, Math.max(job.options.seconds * 2, job.options.seconds + 1)) });
     }

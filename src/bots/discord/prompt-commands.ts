@@ -110,6 +110,6 @@ async function animateWith(
   prompt: string,
   source: 'helper' | 'user',
 ): Promise<void> {
-  const { options } = validateOptions({ prompt }, optionCaps(ctx.config), optionBase(ctx.config));
+  const { options } = validateOptions({ prompt }, optionCaps(ctx.config, interaction.guildId), optionBase(ctx.config, interaction.guildId));
   await startJobFromInteraction(ctx, interaction, { source: { kind: 'ready', image }, options, promptSource: source });
 }

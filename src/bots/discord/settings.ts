@@ -6,6 +6,7 @@ export type DiscordBotConfig = Pick<
   | 'DISCORD_GUILD_IDS'
   | 'DISCORD_CHANNEL_IDS'
   | 'DISCORD_ALLOW_DMS'
+  | 'DISCORD_GUILD_LIMITS'
   | 'ADMIN_USER_IDS'
   | 'MAX_SECONDS'
   | 'MAX_STEPS'

@@ -24,6 +24,8 @@ export interface HarnessOptions {
   editIntervalMs?: number;
   imageLimits?: ImageLimits;
   perUser?: number;
+  /** Caps for the fake's own server (DISCORD_GUILD_LIMITS), whose id is only known once it runs. */
+  guildLimits?: { maxSeconds: number; maxSteps: number };
 }
 
 export interface Harness {
@@ -45,6 +47,7 @@ export function botConfig(over: Partial<DiscordBotConfig> = {}): DiscordBotConfi
     DISCORD_GUILD_IDS: [],
     DISCORD_CHANNEL_IDS: [],
     DISCORD_ALLOW_DMS: true,
+    DISCORD_GUILD_LIMITS: {},
     ADMIN_USER_IDS: [],
     MAX_SECONDS: 120,
     MAX_STEPS: 100,
@@ -60,7 +63,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const alice = fake.newUser('alice');
   const bob = fake.newUser('bob');
   const admin = fake.newUser('admin');
-  const config = botConfig({ ADMIN_USER_IDS: [admin.id], ...opts.config });
+  const config = botConfig({
+    ADMIN_USER_IDS: [admin.id],
+    ...(opts.guildLimits ? { DISCORD_GUILD_LIMITS: { [fake.guildId]: opts.guildLimits } } : {}),
+    ...opts.config,
+  });
   const store = await openJobStore({ dataDir });
   const engine = opts.engine ?? new FakeEngine({ sections: 2, steps: 3 });
   const queue = createJobQueue({

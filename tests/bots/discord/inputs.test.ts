@@ -83,6 +83,27 @@ describe('discord bad input', () => {
     expect(answer.deferred).toBe(false);
   });
 
+  test('a server cap (DISCORD_GUILD_LIMITS) stricter than the global one', async () => {
+    await expectRefused(
+      { guildLimits: { maxSeconds: 3, maxSteps: 10 } },
+      async ({ fake, alice }) => {
+        const att = await pngAttachment(fake);
+        return fake.slash(alice, 'animate', [...imageOption(att), { name: 'seconds', type: OptionType.Number, value: 10 }], [att]);
+      },
+      /seconds.*1.*3/i,
+    );
+    await h?.close();
+    // Within the server's caps it runs, and /help shows those caps, not the global 120 s / 100 steps.
+    h = await startHarness({ engine: new FakeEngine({ sections: 1, steps: 1 }), guildLimits: { maxSeconds: 3, maxSteps: 10 } });
+    const att = await pngAttachment(h.fake);
+    h.fake.slash(h.alice, 'animate', [...imageOption(att), { name: 'seconds', type: OptionType.Number, value: 3 }], [att]);
+    await (h.engine as FakeEngine).waitForRuns(1);
+    expect((h.engine as FakeEngine).calls[0]!.options.seconds).toBe(3);
+    const help = await ephemeralAnswer(h.fake, h.fake.slash(h.alice, 'help'));
+    expect(help.text).toContain('seconds 1–3');
+    expect(help.text).toContain('steps 1–10');
+  });
+
   test('too many pixels', async () => {
     await expectRefused(
       { imageLimits: { maxBytes: 20 * 1024 * 1024, maxPixels: 10_000 } },
