@@ -8,25 +8,15 @@ import type { MessageRow } from './status-messenger.ts';
 
 export type Phase = StatusState['phase'];
 
-export interface JobView {
+/** The shared status fields (phase, position, progress, error, elapsed…) plus what only Discord shows. */
+export interface JobView extends Omit<StatusState, 'jobSeq'> {
   jobId: string;
   seq: number;
   ownerId: string;
-  options: AnimateOptions;
   promptSource?: 'user' | 'helper' | 'default';
   /** How the prompt was chosen, as said when the job was submitted (already escaped). */
   notice?: string;
-  phase: Phase;
-  position?: number;
-  etaMs?: number | null;
-  stage?: string;
-  section?: number;
-  sections?: number;
-  step?: number;
-  steps?: number;
-  error?: string;
   startedAt?: number;
-  elapsedMs?: number;
   /** The growing mp4 after the latest finished section. */
   sectionVideo?: { path: string; bytes: number };
   /** The latest latent preview chosen for display (not every step's). */
@@ -54,20 +44,7 @@ const MAX_CONTENT = 2000;
 
 export function renderStatus(view: JobView): RenderedStatus {
   const shown: AnimateOptions = { ...view.options, prompt: escapeMarkdown(view.options.prompt) };
-  const state: StatusState = {
-    jobSeq: view.seq,
-    phase: view.phase,
-    options: shown,
-    ...(view.position !== undefined ? { position: view.position } : {}),
-    ...(view.etaMs !== undefined ? { etaMs: view.etaMs } : {}),
-    ...(view.stage !== undefined ? { stage: view.stage } : {}),
-    ...(view.section !== undefined ? { section: view.section } : {}),
-    ...(view.sections !== undefined ? { sections: view.sections } : {}),
-    ...(view.step !== undefined ? { step: view.step } : {}),
-    ...(view.steps !== undefined ? { steps: view.steps } : {}),
-    ...(view.error !== undefined ? { error: view.error } : {}),
-    ...(view.elapsedMs !== undefined ? { elapsedMs: view.elapsedMs } : {}),
-  };
+  const state: StatusState = { ...view, jobSeq: view.seq, options: shown };
   const lines = [renderJobStatus(state)];
   if (view.notice) lines.push(view.notice);
   else if (view.promptSource === 'helper') lines.push('The prompt was suggested by the prompt helper.');
