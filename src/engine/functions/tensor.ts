@@ -1,5 +1,4 @@
-// A dense float32 tensor in row-major order. Structurally identical to the transformer runtime's
-// Tensor, so values pass between the sampler and the ONNX components without conversion.
+// The dense float32 tensor (row-major) every engine stage passes around, and its axis operations.
 export interface Tensor {
   data: Float32Array;
   dims: number[];
@@ -15,41 +14,58 @@ export function tensor(dims: number[], data?: Float32Array): Tensor {
   return { data: data ?? new Float32Array(n), dims };
 }
 
-/**
- * Slices frames [from, to) along the time axis of a [1,C,T,H,W] tensor (copying), like
- * `x[:, :, from:to]` in torch.
- */
-export function sliceTime(x: Tensor, from: number, to: number): Tensor {
-  const [b, c, t, h, w] = x.dims as [number, number, number, number, number];
-  if (b !== 1) throw new Error('sliceTime expects batch size 1.');
-  const start = Math.max(0, Math.min(t, from));
-  const end = Math.max(start, Math.min(t, to));
-  const len = end - start;
-  const plane = h * w;
-  const out = new Float32Array(c * len * plane);
-  for (let ch = 0; ch < c; ch++) {
-    out.set(x.data.subarray((ch * t + start) * plane, (ch * t + end) * plane), ch * len * plane);
-  }
-  return { data: out, dims: [1, c, len, h, w] };
+/** Row-major layout around `axis`: elements before it, its length, elements after it. */
+export function geometry(dims: number[], axis: number): { outer: number; len: number; inner: number } {
+  return { outer: numel(dims.slice(0, axis)), len: dims[axis]!, inner: numel(dims.slice(axis + 1)) };
 }
 
-/** Concatenates [1,C,Ti,H,W] tensors along time, like `torch.cat(xs, dim=2)`. */
-export function concatTime(parts: readonly Tensor[]): Tensor {
-  const nonEmpty = parts.filter((p) => p.dims[2]! > 0);
-  const first = parts[0];
-  if (!first) throw new Error('concatTime needs at least one tensor.');
-  const [, c, , h, w] = first.dims as [number, number, number, number, number];
-  const plane = h * w;
-  const total = parts.reduce((a, p) => a + p.dims[2]!, 0);
-  const out = new Float32Array(c * total * plane);
-  for (let ch = 0; ch < c; ch++) {
-    let at = ch * total * plane;
-    for (const p of nonEmpty) {
-      if (p.dims[1] !== c || p.dims[3] !== h || p.dims[4] !== w) throw new Error('concatTime: shapes differ.');
-      const t = p.dims[2]!;
-      out.set(p.data.subarray(ch * t * plane, (ch + 1) * t * plane), at);
-      at += t * plane;
+/** t[..., start:end, ...] along `axis` (end clamped, as Python slicing), copied. */
+export function sliceAxis(t: Tensor, axis: number, start: number, end: number): Tensor {
+  const { outer, len, inner } = geometry(t.dims, axis);
+  const s = Math.min(Math.max(start, 0), len);
+  const e = Math.min(Math.max(end, s), len);
+  const n = e - s;
+  const out = new Float32Array(outer * n * inner);
+  for (let o = 0; o < outer; o++) {
+    out.set(t.data.subarray((o * len + s) * inner, (o * len + e) * inner), o * n * inner);
+  }
+  const dims = [...t.dims];
+  dims[axis] = n;
+  return { data: out, dims };
+}
+
+/** Concatenation along `axis`; all other dims must agree. */
+export function concatAxis(ts: Tensor[], axis: number): Tensor {
+  if (ts.length === 0) throw new Error('concatAxis: nothing to concatenate');
+  const first = ts[0]!;
+  for (const t of ts) {
+    if (t.dims.length !== first.dims.length || t.dims.some((d, i) => i !== axis && d !== first.dims[i])) {
+      throw new Error(`concatAxis: dims [${t.dims.join(',')}] do not match [${first.dims.join(',')}] off axis ${axis}`);
     }
   }
-  return { data: out, dims: [1, c, total, h, w] };
+  const total = ts.reduce((a, t) => a + t.dims[axis]!, 0);
+  const { outer, inner } = geometry(first.dims, axis);
+  const out = new Float32Array(outer * total * inner);
+  let offset = 0;
+  for (const t of ts) {
+    const len = t.dims[axis]!;
+    for (let o = 0; o < outer; o++) {
+      out.set(t.data.subarray(o * len * inner, (o + 1) * len * inner), (o * total + offset) * inner);
+    }
+    offset += len;
+  }
+  const dims = [...first.dims];
+  dims[axis] = total;
+  return { data: out, dims };
+}
+
+/** `x[:, :, from:to]` of a [1,C,T,H,W] tensor (copying), bounds clamped as Python slicing. */
+export function sliceTime(x: Tensor, from: number, to: number): Tensor {
+  if (x.dims[0] !== 1) throw new Error('sliceTime expects batch size 1.');
+  return sliceAxis(x, 2, from, to);
+}
+
+/** `torch.cat(parts, dim=2)` of [1,C,Ti,H,W] tensors. */
+export function concatTime(parts: readonly Tensor[]): Tensor {
+  return concatAxis([...parts], 2);
 }

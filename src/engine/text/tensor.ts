@@ -1,5 +1,2 @@
-/** A dense float32 tensor as the encoders hand it to the pipeline. */
-export interface Tensor {
-  data: Float32Array;
-  dims: number[];
-}
+// The encoders hand the pipeline the shared dense float32 tensor.
+export type { Tensor } from '../functions/tensor.ts';

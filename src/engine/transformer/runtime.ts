@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { ModelSetError, readManifest } from '../modelset/manifest.ts';
 import { createSession, ort, type ExecutionProvider } from '../runtime/session.ts';
 
-export interface Tensor {
-  data: Float32Array;
-  dims: number[];
-}
+import type { Tensor } from '../functions/tensor.ts';
+
+export type { Tensor } from '../functions/tensor.ts';
 
 export interface TransformerInputs {
   hiddenStates: Tensor; // [1,16,T,H,W] noisy latents

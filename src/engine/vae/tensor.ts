@@ -1,55 +1,8 @@
-// Minimal dense float32 tensors (row-major) with the few axis operations tiled VAE coding needs.
+// The blending and comparison helpers tiled VAE coding needs; tensors and their axis slicing live in
+// ../functions/tensor.ts, shared with the pipeline.
+import { geometry, type Tensor } from '../functions/tensor.ts';
 
-export interface Tensor {
-  data: Float32Array;
-  dims: number[];
-}
-
-const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
-
-function geometry(dims: number[], axis: number) {
-  return { outer: prod(dims.slice(0, axis)), len: dims[axis]!, inner: prod(dims.slice(axis + 1)) };
-}
-
-/** t[..., start:end, ...] along `axis` (end clamped, as Python slicing), copied. */
-export function sliceAxis(t: Tensor, axis: number, start: number, end: number): Tensor {
-  const { outer, len, inner } = geometry(t.dims, axis);
-  const s = Math.min(Math.max(start, 0), len);
-  const e = Math.min(Math.max(end, s), len);
-  const n = e - s;
-  const out = new Float32Array(outer * n * inner);
-  for (let o = 0; o < outer; o++) {
-    out.set(t.data.subarray((o * len + s) * inner, (o * len + e) * inner), o * n * inner);
-  }
-  const dims = [...t.dims];
-  dims[axis] = n;
-  return { data: out, dims };
-}
-
-/** Concatenation along `axis`; all other dims must agree. */
-export function concatAxis(ts: Tensor[], axis: number): Tensor {
-  if (ts.length === 0) throw new Error('concatAxis: nothing to concatenate');
-  const first = ts[0]!;
-  for (const t of ts) {
-    if (t.dims.length !== first.dims.length || t.dims.some((d, i) => i !== axis && d !== first.dims[i])) {
-      throw new Error(`concatAxis: dims [${t.dims.join(',')}] do not match [${first.dims.join(',')}] off axis ${axis}`);
-    }
-  }
-  const total = ts.reduce((a, t) => a + t.dims[axis]!, 0);
-  const { outer, inner } = geometry(first.dims, axis);
-  const out = new Float32Array(outer * total * inner);
-  let offset = 0;
-  for (const t of ts) {
-    const len = t.dims[axis]!;
-    for (let o = 0; o < outer; o++) {
-      out.set(t.data.subarray(o * len * inner, (o + 1) * len * inner), (o * total + offset) * inner);
-    }
-    offset += len;
-  }
-  const dims = [...first.dims];
-  dims[axis] = total;
-  return { data: out, dims };
-}
+export { concatAxis, sliceAxis, type Tensor } from '../functions/tensor.ts';
 
 /**
  * diffusers' blend_v / blend_h / blend_t, in place on `b` as the reference does: the first `extent`
