@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { updateManifest } from '../src/engine/modelset/manifest.ts';
 import { TINY_VAE_CONFIG, vaeConverter, writeRandomVae } from '../src/engine/vae/component.ts';
-import { SeededRandom } from '../src/engine/vae/random.ts';
+import { SeededRandom } from '../src/engine/seeded-random.ts';
 import { HunyuanVae, type DecodeOptions } from '../src/engine/vae/runtime.ts';
 import type { Benchmark, BenchResult } from './types.ts';
 

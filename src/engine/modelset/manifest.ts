@@ -1,6 +1,7 @@
 // A converted model set lives in models/<name>/ with one manifest.json describing every component.
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile, mkdir, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageDtype } from '../onnx/weights.ts';
 
@@ -26,6 +27,18 @@ export interface SourceFile {
   path: string;
   bytes: number;
   sha256: string;
+}
+
+/** sha256 of a file, streamed (checkpoint shards are many GB). */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Provenance of one source file for a manifest: recorded as `recordedAs`, with its size and sha256. */
+export async function describeSourceFile(path: string, recordedAs: string): Promise<SourceFile> {
+  return { path: recordedAs, bytes: (await stat(path)).size, sha256: await sha256File(path) };
 }
 
 export interface ComponentManifest {

@@ -1,8 +1,7 @@
 // `recurvid models pull`: downloads exactly the official folders FramePack needs with
 // @huggingface/hub (token from HF_TOKEN, hub from HF_ENDPOINT), resuming partial files with HTTP
 // Range through the library's lazy blobs, then converts them into a model set.
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -14,7 +13,7 @@ import { downloadFile, listFiles } from '@huggingface/hub';
 import { loadConfig } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import type { StorageDtype } from '../onnx/weights.ts';
-import { OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from './manifest.ts';
+import { sha256File, OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from './manifest.ts';
 import { convertModelSet, type ConvertModelSetOptions } from './convert.ts';
 
 export interface PlannedFile {
@@ -76,12 +75,6 @@ export async function planDownloads(opts: Pick<PullOptions, 'hubUrl' | 'accessTo
 
 async function sizeOf(path: string): Promise<number> {
   return existsSync(path) ? (await stat(path)).size : -1;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Downloads one file to `dest`, appending to `dest.part` from where a previous attempt stopped. */

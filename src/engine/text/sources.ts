@@ -1,22 +1,15 @@
 // Helpers shared by the encoder converters: provenance records and folder checks.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ModelSetError, type SourceFile } from '../modelset/manifest.ts';
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+import { describeSourceFile, ModelSetError, type SourceFile } from '../modelset/manifest.ts';
 
 /** Size and sha256 of each file, paths relative to `root`-less names as given. */
 export async function describeSources(dir: string, names: string[]): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
   for (const name of names) {
     const path = join(dir, name);
-    out.push({ path: `${basename(dir)}/${name}`, bytes: (await stat(path)).size, sha256: await sha256(path) });
+    out.push(await describeSourceFile(path, `${basename(dir)}/${name}`));
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import { bytesToUnicode } from './tokenizers.ts';
 import { HUNYUAN_PROMPT_TEMPLATE } from './prompt.ts';
+import { seededNormal } from '../seeded-random.ts';
 
 export const TINY_DIMS = { llamaHidden: 32, clipHidden: 16, siglipHidden: 24 } as const;
 
@@ -120,19 +121,6 @@ export function tinyClipTokenizer(): { vocab: Record<string, number>; merges: st
   const specialMap = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
   const mergesTxt = ['#version: 0.2', ...merges.map(([a, b]) => `${a} ${b}`)].join('\n') + '\n';
   return { vocab, merges: mergesTxt, config, specialMap, vocabSize: Object.keys(vocab).length };
-}
-
-/** mulberry32 + Box–Muller: a small, reproducible normal generator. */
-export function seededNormal(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
 /**

@@ -1,26 +1,20 @@
 // Converter for lllyasviel/FramePackI2V_HY (the packed 13B transformer): validates the official
 // folder, builds embed / blocks / head ONNX graphs with the weights as external data, and writes a
 // tiny official-format checkpoint for tests and the demo.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
-import { ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
+import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
 import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import { float32ToBf16Bytes } from '../dtype.ts';
 import { safetensorsWeights } from '../onnx/weights.ts';
 import { buildTransformerGraphs, uniqueParameterCount } from './build.ts';
 import { officialParamShapes, parseTransformerConfig, tinyRawConfig } from './config.ts';
+import { seededNormal } from '../seeded-random.ts';
 
 const INDEX = 'diffusion_pytorch_model.safetensors.index.json';
 const SINGLE = 'diffusion_pytorch_model.safetensors';
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** config.json plus the weight files the folder's index (or single file) names. */
 async function sourceFiles(srcDir: string): Promise<string[]> {
@@ -99,7 +93,7 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
   }
   const source: SourceFile[] = [];
   for (const file of await sourceFiles(srcDir)) {
-    source.push({ path: join('transformer', file.slice(srcDir.length).replace(/^\/+/, '')), bytes: (await stat(file)).size, sha256: await sha256(file) });
+    source.push(await describeSourceFile(file, join('transformer', file.slice(srcDir.length).replace(/^\/+/, ''))));
   }
   return {
     component: 'transformer',
@@ -112,19 +106,6 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
 }
 
 // ---- tiny checkpoints -------------------------------------------------------------------------
-
-/** mulberry32 + Box–Muller: a small seeded normal generator. */
-function normalGenerator(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
 
 export interface TinyTransformerOptions {
   /** Checkpoint dtype (the official one is bf16). */
@@ -141,7 +122,7 @@ export async function makeTinyTransformer(dir: string, seed: number, opts: TinyT
   const cfg = parseTransformerConfig(raw);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
-  const rand = normalGenerator(seed);
+  const rand = seededNormal(seed >>> 0 || 0x9e3779b9); // seed 0 maps to a fixed non-zero state, as before
   const tensors: Array<[string, TensorToWrite]> = [];
   for (const [name, shape] of officialParamShapes(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);

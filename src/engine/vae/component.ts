@@ -1,17 +1,16 @@
 // Converter for the VAE folder of hunyuanvideo-community/HunyuanVideo: config.json +
 // diffusion_pytorch_model.safetensors (or a sharded index) → vae/encoder.onnx + vae/decoder.onnx.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
-import { ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
+import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
 import { safetensorsWeights } from '../onnx/weights.ts';
 import { SafetensorsStore, writeSafetensors } from '../safetensors.ts';
 import { parseVaeConfig, VAE_CLASS_NAME } from './config.ts';
 import { buildVaeDecoder, buildVaeEncoder } from './graphs.ts';
 import { vaeParameterShapes } from './params.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../seeded-random.ts';
 
 const WEIGHT_FILES = ['diffusion_pytorch_model.safetensors.index.json', 'diffusion_pytorch_model.safetensors'];
 
@@ -36,12 +35,6 @@ export const TINY_VAE_CONFIG = {
 
 function weightsFile(srcDir: string): string | undefined {
   return WEIGHT_FILES.map((f) => join(srcDir, f)).find((p) => existsSync(p));
-}
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function sourceFiles(srcDir: string): Promise<string[]> {
@@ -130,7 +123,7 @@ export const vaeConverter: ComponentConverter = {
     }
     const source: SourceFile[] = [];
     for (const file of await sourceFiles(srcDir)) {
-      source.push({ path: join('vae', basename(file)), bytes: (await stat(file)).size, sha256: await sha256(file) });
+      source.push(await describeSourceFile(file, join('vae', basename(file))));
     }
     return [
       {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ModelSetError, readManifest } from '../modelset/manifest.ts';
 import { createSession, ort, type ExecutionProvider } from '../runtime/session.ts';
 import { parseVaeConfig, type VaeConfig } from './config.ts';
-import { SeededRandom } from './random.ts';
+import { SeededRandom } from '../seeded-random.ts';
 import type { Tensor } from './tensor.ts';
 import { tiledDecode, tiledEncode, type Compression, type TilingOptions } from './tiling.ts';
 
