@@ -152,6 +152,22 @@ export class SafetensorsStore {
   }
 }
 
+/**
+ * The files of a checkpoint folder named `${stem}.safetensors[.index.json]`: the index when sharded
+ * (null otherwise) and every file holding tensors, as absolute paths; null when neither exists.
+ * Whether the listed shards exist is for the caller to check and report.
+ */
+export async function checkpointFiles(dir: string, stem: string): Promise<{ index: string | null; weights: string[] } | null> {
+  const index = join(dir, `${stem}.safetensors.index.json`);
+  if (existsSync(index)) {
+    const map = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
+    if (!map || typeof map !== 'object') throw new SafetensorsError(`${index} has no weight_map.`);
+    return { index, weights: [...new Set(Object.values(map))].sort().map((s) => join(dir, s)) };
+  }
+  const single = join(dir, `${stem}.safetensors`);
+  return existsSync(single) ? { index: null, weights: [single] } : null;
+}
+
 function findWeights(dir: string): string {
   for (const name of ['diffusion_pytorch_model.safetensors.index.json', 'model.safetensors.index.json']) {
     if (existsSync(join(dir, name))) return join(dir, name);

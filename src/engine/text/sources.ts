@@ -1,8 +1,9 @@
 // Helpers shared by the encoder converters: provenance records and folder checks.
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { describeSourceFile, ModelSetError, type SourceFile } from '../modelset/manifest.ts';
+import { checkpointFiles } from '../safetensors.ts';
 
 /** Size and sha256 of each file, paths relative to `root`-less names as given. */
 export async function describeSources(dir: string, names: string[]): Promise<SourceFile[]> {
@@ -14,8 +15,12 @@ export async function describeSources(dir: string, names: string[]): Promise<Sou
   return out;
 }
 
+function missingFile(dir: string, name: string, what: string): ModelSetError {
+  return new ModelSetError(`${what}: ${join(dir, name)} is missing.`);
+}
+
 export function requireFile(dir: string, name: string, what: string): void {
-  if (!existsSync(join(dir, name))) throw new ModelSetError(`${what}: ${join(dir, name)} is missing.`);
+  if (!existsSync(join(dir, name))) throw missingFile(dir, name, what);
 }
 
 /** Checks config.json's model_type and that the weights (single file or every shard) are present; returns weight file names. */
@@ -25,14 +30,11 @@ export async function checkWeightsFolder(dir: string, modelTypes: string[], what
   if (!cfg.model_type || !modelTypes.includes(cfg.model_type)) {
     throw new ModelSetError(`${what}: ${join(dir, 'config.json')} has model_type ${String(cfg.model_type)}, expected ${modelTypes.join(' or ')}.`);
   }
-  if (existsSync(join(dir, 'model.safetensors.index.json'))) {
-    const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
-    const shards = [...new Set(Object.values(index.weight_map))].sort();
-    for (const s of shards) requireFile(dir, s, what);
-    return ['model.safetensors.index.json', ...shards];
-  }
-  requireFile(dir, 'model.safetensors', what);
-  return ['model.safetensors'];
+  const checkpoint = await checkpointFiles(dir, 'model');
+  if (!checkpoint) throw missingFile(dir, 'model.safetensors', what);
+  const names = [...(checkpoint.index ? [checkpoint.index] : []), ...checkpoint.weights].map((p) => relative(dir, p));
+  for (const name of names) requireFile(dir, name, what);
+  return names;
 }
 
 /** Copies the listed files that exist from `from` to `to`; returns the copied names. */

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
 import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
-import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
+import { checkpointFiles, SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import { float32ToBf16Bytes } from '../dtype.ts';
 import { safetensorsWeights } from '../onnx/weights.ts';
 import { buildTransformerGraphs, uniqueParameterCount } from './build.ts';
@@ -16,15 +16,11 @@ import { seededNormal } from '../seeded-random.ts';
 const INDEX = 'diffusion_pytorch_model.safetensors.index.json';
 const SINGLE = 'diffusion_pytorch_model.safetensors';
 
-/** config.json plus the weight files the folder's index (or single file) names. */
+/** config.json plus the index (when sharded) and the weight files it names. */
 async function sourceFiles(srcDir: string): Promise<string[]> {
-  const index = join(srcDir, INDEX);
-  if (existsSync(index)) {
-    const map = (JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
-    if (!map || typeof map !== 'object') throw new ModelSetError(`${index} has no weight_map.`);
-    return [join(srcDir, 'config.json'), index, ...[...new Set(Object.values(map))].sort().map((s) => join(srcDir, s))];
-  }
-  return [join(srcDir, 'config.json'), join(srcDir, SINGLE)];
+  const checkpoint = await checkpointFiles(srcDir, 'diffusion_pytorch_model');
+  const weights = checkpoint ? [...(checkpoint.index ? [checkpoint.index] : []), ...checkpoint.weights] : [join(srcDir, SINGLE)];
+  return [join(srcDir, 'config.json'), ...weights];
 }
 
 async function validateTransformer(srcDir: string): Promise<void> {

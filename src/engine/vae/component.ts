@@ -6,13 +6,14 @@ import { basename, join } from 'node:path';
 import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
 import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
 import { safetensorsWeights } from '../onnx/weights.ts';
-import { SafetensorsStore, writeSafetensors } from '../safetensors.ts';
+import { checkpointFiles, SafetensorsStore, writeSafetensors } from '../safetensors.ts';
 import { parseVaeConfig, VAE_CLASS_NAME } from './config.ts';
 import { buildVaeDecoder, buildVaeEncoder } from './graphs.ts';
 import { vaeParameterShapes } from './params.ts';
 import { SeededRandom } from '../seeded-random.ts';
 
-const WEIGHT_FILES = ['diffusion_pytorch_model.safetensors.index.json', 'diffusion_pytorch_model.safetensors'];
+const WEIGHT_STEM = 'diffusion_pytorch_model';
+const WEIGHT_FILES = [`${WEIGHT_STEM}.safetensors.index.json`, `${WEIGHT_STEM}.safetensors`];
 
 /** The tiny config: the golden set's architecture (every block type, attention, all resamplers). */
 export const TINY_VAE_CONFIG = {
@@ -33,19 +34,11 @@ export const TINY_VAE_CONFIG = {
   up_block_types: new Array(4).fill('HunyuanVideoUpBlock3D'),
 };
 
-function weightsFile(srcDir: string): string | undefined {
-  return WEIGHT_FILES.map((f) => join(srcDir, f)).find((p) => existsSync(p));
-}
-
+/** config.json plus the index (when sharded) and the weight files it names. */
 async function sourceFiles(srcDir: string): Promise<string[]> {
-  const files = [join(srcDir, 'config.json')];
-  const weights = weightsFile(srcDir)!;
-  files.push(weights);
-  if (weights.endsWith('.index.json')) {
-    const index = JSON.parse(await readFile(weights, 'utf8')) as { weight_map: Record<string, string> };
-    files.push(...[...new Set(Object.values(index.weight_map))].sort().map((s) => join(srcDir, s)));
-  }
-  return files;
+  const checkpoint = await checkpointFiles(srcDir, WEIGHT_STEM);
+  if (!checkpoint) throw new ModelSetError(`VAE folder ${srcDir} has no weights: expected ${WEIGHT_FILES.join(' or ')}.`);
+  return [join(srcDir, 'config.json'), ...(checkpoint.index ? [checkpoint.index] : []), ...checkpoint.weights];
 }
 
 /**
@@ -96,7 +89,7 @@ export const vaeConverter: ComponentConverter = {
       throw new ModelSetError(`${configPath} is not valid JSON.`);
     }
     parseVaeConfig(raw); // names a wrong _class_name or unsupported field
-    if (!weightsFile(srcDir)) {
+    if (!(await checkpointFiles(srcDir, WEIGHT_STEM))) {
       throw new ModelSetError(`VAE folder ${srcDir} has no weights: expected ${WEIGHT_FILES.join(' or ')}.`);
     }
   },
