@@ -1,4 +1,6 @@
-// Finds an ffmpeg binary with libx264: FFMPEG_PATH → ffmpeg-static (optional dependency) → system ffmpeg.
+// Finds an ffmpeg binary with libx264: FFMPEG_PATH → ffmpeg-static (optional dependency; its binary is
+// downloaded at install and may be absent) → @ffmpeg-installer's in-package binary → system ffmpeg.
+// ffprobe: next to the chosen ffmpeg, else @ffprobe-installer's in-package binary, else the system one.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -8,7 +10,7 @@ const run = promisify(execFile);
 
 export interface FfmpegInfo {
   path: string;
-  source: 'FFMPEG_PATH' | 'ffmpeg-static' | 'system';
+  source: 'FFMPEG_PATH' | 'ffmpeg-static' | '@ffmpeg-installer' | 'system';
   version: string;
   hasX264: boolean;
 }
@@ -24,15 +26,21 @@ export class FfmpegMissingError extends Error {
   }
 }
 
-function ffmpegStaticPath(): string | undefined {
+const require = createRequire(import.meta.url);
+
+/** A binary path exported by an npm package, if the package and its binary are present. */
+function packagedBinary(pkg: string, pick: (mod: unknown) => unknown): string | undefined {
   try {
-    const require = createRequire(import.meta.url);
-    const p = require('ffmpeg-static') as string | null;
-    return p && existsSync(p) ? p : undefined;
+    const p = pick(require(pkg));
+    return typeof p === 'string' && existsSync(p) ? p : undefined;
   } catch {
     return undefined;
   }
 }
+
+const ffmpegStaticPath = () => packagedBinary('ffmpeg-static', (m) => m);
+const ffmpegInstallerPath = () => packagedBinary('@ffmpeg-installer/ffmpeg', (m) => (m as { path?: string }).path);
+const ffprobeInstallerPath = () => packagedBinary('@ffprobe-installer/ffprobe', (m) => (m as { path?: string }).path);
 
 async function probe(path: string): Promise<{ version: string; hasX264: boolean } | undefined> {
   try {
@@ -52,6 +60,7 @@ export function resolveFfmpeg(envPath = process.env.FFMPEG_PATH): Promise<Ffmpeg
     const candidates: Array<[FfmpegInfo['source'], string | undefined]> = [
       ['FFMPEG_PATH', envPath],
       ['ffmpeg-static', ffmpegStaticPath()],
+      ['@ffmpeg-installer', ffmpegInstallerPath()],
       ['system', 'ffmpeg'],
     ];
     const tried: string[] = [];
@@ -70,10 +79,10 @@ export function resolveFfmpeg(envPath = process.env.FFMPEG_PATH): Promise<Ffmpeg
   return found;
 }
 
-/** ffprobe next to the resolved ffmpeg, or the system one. */
+/** ffprobe next to the resolved ffmpeg, else @ffprobe-installer's binary, else the system one. */
 export async function resolveFfprobe(): Promise<string> {
   const ff = await resolveFfmpeg();
   const sibling = ff.path.replace(/ffmpeg(\.exe)?$/, 'ffprobe$1');
   if (sibling !== ff.path && existsSync(sibling)) return sibling;
-  return 'ffprobe';
+  return ffprobeInstallerPath() ?? 'ffprobe';
 }

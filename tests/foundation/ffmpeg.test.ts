@@ -5,7 +5,7 @@ describe('ffmpeg resolution', () => {
   it('finds an ffmpeg with libx264', async () => {
     const ff = await resolveFfmpeg();
     expect(ff.hasX264).toBe(true);
-    expect(['FFMPEG_PATH', 'ffmpeg-static', 'system']).toContain(ff.source);
+    expect(['FFMPEG_PATH', 'ffmpeg-static', '@ffmpeg-installer', 'system']).toContain(ff.source);
   });
 
   it('skips a broken FFMPEG_PATH and still names what it tried', async () => {

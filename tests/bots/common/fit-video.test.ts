@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fitVideoToSize, probeVideo, scaledSize, VideoTooLargeError } from '../../../src/bots/common/fit-video.ts';
-import { resolveFfmpeg } from '../../../src/util/ffmpeg.ts';
+import { resolveFfmpeg, resolveFfprobe } from '../../../src/util/ffmpeg.ts';
 
 const run = promisify(execFile);
 let dir: string;
@@ -52,7 +52,7 @@ describe('fitVideoToSize', () => {
     expect(info.durationSec).toBeGreaterThan(1.8);
     expect(info.durationSec).toBeLessThan(2.2);
     expect([info.width, info.height]).toEqual([320, 240]);
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,pix_fmt', '-of', 'json', result.path]);
+    const { stdout } = await run(await resolveFfprobe(), ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,pix_fmt', '-of', 'json', result.path]);
     const streams = (JSON.parse(stdout) as { streams: Array<{ codec_type: string; codec_name: string; pix_fmt?: string }> }).streams;
     expect(streams).toEqual([{ codec_type: 'video', codec_name: 'h264', pix_fmt: 'yuv420p' }]);
   });

@@ -147,7 +147,8 @@ class VideoEngine extends FakeEngine {
     const result = await super.run(job);
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
-    await promisify(execFile)('ffmpeg', [
+    const { resolveFfmpeg } = await import('../../../src/util/ffmpeg.ts');
+    await promisify(execFile)((await resolveFfmpeg()).path, [
       '-hide_banner', '-loglevel', 'error', '-y',
       '-f', 'lavfi', '-i', 'nullsrc=s=256x192:d=1:r=30,geq=random(1)*255:128:128',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '0', '-pix_fmt', 'yuv420p', result.videoPath,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite needs beyond npm, only when they are missing:
+#   redis-server        — the Redis job-store and BullMQ tests start their own server on a loopback port;
+#   mesa-vulkan-drivers — lavapipe (Vulkan on the CPU), the software GPU under onnxruntime-node's WebGPU
+#                         provider; Debian 12's Mesa 22.3 is refused by Dawn, so it comes from bookworm-backports.
+# ffmpeg/ffprobe are not needed from apt: they ship inside npm packages (@ffmpeg-installer, @ffprobe-installer).
+# Used by `npm test` (pretest) and by .ci/run. As root it installs; otherwise it names the command to run.
+set -euo pipefail
+
+missing=()
+backports=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+
+mesa_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+mesa_major=${mesa_version%%.*}
+if ! [[ "$mesa_major" =~ ^[0-9]+$ ]] || [ "$mesa_major" -lt 24 ]; then
+  backports+=(mesa-vulkan-drivers)
+fi
+
+[ "${#missing[@]}" -eq 0 ] && [ "${#backports[@]}" -eq 0 ] && exit 0
+
+all="${missing[*]} ${backports[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "The tests need Debian packages that are missing (${all# }); run as root: sudo bash scripts/system-deps.sh" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ "${#backports[@]}" -gt 0 ]; then
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+  if ! grep -rqs "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian ${codename}-backports main" >/etc/apt/sources.list.d/${codename}-backports.list
+  fi
+fi
+echo "Installing Debian packages for the tests:${all}"
+apt-get update -qq
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "${#backports[@]}" -gt 0 ]; then
+  apt-get install -y -qq --no-install-recommends -t "${codename}-backports" "${backports[@]}" >/dev/null
+fi
