@@ -1,5 +1,5 @@
-// Wires the product together: config → engine → job store → queue → prompt helper → bots.
-// Adapters only see the queue and the prompt helper; the engine only sees jobs.
+// Wires the product together: config → engine worker process → job store → queue → prompt helper →
+// bots. Adapters only see the queue and the prompt helper; the engine only sees jobs.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -9,7 +9,8 @@ import KeyvRedis from '@keyv/redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import type { Engine } from './engine/types.ts';
-import { createFramePackEngine } from './engine/framepack.ts';
+import { framePackSpec } from './queue/engine-process/framepack-factory.ts';
+import { startProcessEngine, type EngineSpec } from './queue/engine-process/process-engine.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
 import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
@@ -52,14 +53,25 @@ export async function openKeyv(config: Config, namespace: string): Promise<Keyv>
   return new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5_000 }), namespace });
 }
 
-export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+export interface StartAppOptions {
+  /** Which engine the worker process builds; default the FramePack engine over MODEL_SET. Tests pass a slow one. */
+  engineSpec?: EngineSpec;
+}
+
+export async function startApp(config: Config, log: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
   if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
     throw new StartupError('Nothing to start: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example).');
   }
   const modelDir = await ensureModelSet(config, log);
   const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
-  const engine = await createFramePackEngine({ modelDir, provider: config.EXECUTION_PROVIDER, log, lowMemory });
-  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory }, 'engine ready');
+  // The engine lives in its own process: onnxruntime blocks the thread it runs on for seconds at a
+  // time, and this process must keep answering Discord and Telegram.
+  const engine = await startProcessEngine({
+    spec: options.engineSpec ?? framePackSpec({ modelDir, provider: config.EXECUTION_PROVIDER, lowMemory }),
+    log,
+    logLevel: config.LOG_LEVEL,
+  });
+  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory, pid: engine.pid }, 'engine worker process ready');
 
   const store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
   const queue = createJobQueue({
