@@ -11,9 +11,12 @@ import type { Logger } from './log.ts';
 import type { Engine } from './engine/types.ts';
 import { framePackSpec } from './queue/engine-process/framepack-factory.ts';
 import { startProcessEngine, type EngineSpec } from './queue/engine-process/process-engine.ts';
+import { RedisArtifactStore } from './queue/artifacts/redis.ts';
+import type { ArtifactStore } from './queue/artifacts/artifact-store.ts';
+import { createBullJobQueue } from './queue/bullmq/bull-job-queue.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
 import { lowMemoryForBudget } from './engine/memory-budget.ts';
-import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
+import { createJobQueue, openJobStore, type JobQueue, type JobStore } from './queue/index.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
@@ -23,7 +26,8 @@ export class StartupError extends Error {
 }
 
 export interface RunningApp {
-  engine: Engine;
+  /** The engine (in its worker process) in single-machine mode; undefined in scale-out mode. */
+  engine: Engine | undefined;
   queue: JobQueue;
   stop(): Promise<void>;
 }
@@ -62,31 +66,47 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
     throw new StartupError('Nothing to start: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example).');
   }
-  const modelDir = await ensureModelSet(config, log);
-  const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
-  // The engine lives in its own process: onnxruntime blocks the thread it runs on for seconds at a
-  // time, and this process must keep answering Discord and Telegram.
-  const engine = await startProcessEngine({
-    spec: options.engineSpec ?? framePackSpec({ modelDir, provider: config.EXECUTION_PROVIDER, lowMemory }),
-    log,
-    logLevel: config.LOG_LEVEL,
-  });
-  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory, pid: engine.pid }, 'engine worker process ready');
-
-  const store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
-  const queue = createJobQueue({
-    engine,
-    store,
-    log,
-    config: {
-      dataDir: config.DATA_DIR,
-      queueMax: config.QUEUE_MAX,
-      perUser: config.QUEUE_PER_USER,
-      adminIds: config.ADMIN_USER_IDS,
-      retentionHours: config.JOB_RETENTION_HOURS,
-      retentionMb: config.JOB_RETENTION_MB,
-    },
-  });
+  let engine: Engine | undefined;
+  let queue: JobQueue;
+  let store: JobStore;
+  let artifacts: ArtifactStore | undefined;
+  const queueConfig = {
+    dataDir: config.DATA_DIR,
+    queueMax: config.QUEUE_MAX,
+    perUser: config.QUEUE_PER_USER,
+    adminIds: config.ADMIN_USER_IDS,
+    retentionHours: config.JOB_RETENTION_HOURS,
+    retentionMb: config.JOB_RETENTION_MB,
+  };
+  if (config.QUEUE_BACKEND === 'bullmq') {
+    // Scale-out: this process only runs the bots; `recurvid worker` processes run the jobs.
+    if (!config.REDIS_URL) throw new StartupError('QUEUE_BACKEND=bullmq needs REDIS_URL (the Redis server the GPU workers use).');
+    store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
+    artifacts = new RedisArtifactStore({ redisUrl: config.REDIS_URL, ttlHours: config.ARTIFACT_TTL_HOURS, maxMb: config.ARTIFACT_MAX_MB });
+    queue = createBullJobQueue({ redisUrl: config.REDIS_URL, store, artifacts, config: queueConfig, log });
+    log.info({ backend: 'bullmq' }, 'jobs go to BullMQ on Redis; GPU workers run them');
+  } else {
+    const modelDir = await ensureModelSet(config, log);
+    const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
+    // The engine lives in its own process: onnxruntime blocks the thread it runs on for seconds at a
+    // time, and this process must keep answering Discord and Telegram.
+    const processEngine = await startProcessEngine({
+      spec: options.engineSpec ?? framePackSpec({ modelDir, provider: config.EXECUTION_PROVIDER, lowMemory }),
+      log,
+      logLevel: config.LOG_LEVEL,
+      ...(config.GPU_DEVICE_ID !== undefined && { env: { CUDA_VISIBLE_DEVICES: String(config.GPU_DEVICE_ID) } }),
+    });
+    engine = processEngine;
+    log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory, pid: processEngine.pid }, 'engine worker process ready');
+    store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
+    queue = createJobQueue({ engine, store, log, config: queueConfig });
+  }
+  const closeAll = async () => {
+    await queue.close();
+    await store.close();
+    await artifacts?.close();
+    await engine?.close();
+  };
   const promptHelper = promptHelperFromConfig(config, { cache: await openKeyv(config, 'prompt-cache'), log });
   log.info({ promptHelper: promptHelper.configured ? config.PROMPT_HELPER_MODEL : 'not configured (default prompt)' }, 'prompt helper');
 
@@ -121,21 +141,17 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     for (const b of bots) await b.start();
   } catch (err) {
     for (const b of bots) await b.stop().catch(() => undefined);
-    await queue.close().catch(() => undefined);
-    await store.close().catch(() => undefined);
-    await engine.close().catch(() => undefined);
+    await closeAll().catch(() => undefined);
     throw err;
   }
-  log.info({ bots: bots.map((b) => b.name) }, 'RecurVid is running');
+  log.info({ bots: bots.map((b) => b.name), backend: config.QUEUE_BACKEND }, 'RecurVid is running');
 
   return {
     engine,
     queue,
     async stop() {
       for (const b of bots) await b.stop().catch((err: unknown) => log.warn({ err, bot: b.name }, 'bot stop failed'));
-      await queue.close();
-      await store.close();
-      await engine.close();
+      await closeAll();
     },
   };
 }

@@ -58,7 +58,7 @@ describe('the engine in its own process keeps the bots responsive', () => {
   });
 
   it('20 concurrent /animate interactions are all deferred and the event loop never stalls > 50 ms', async () => {
-    expect(app.engine.describe()).toMatch(/blocking 400 ms per step/);
+    expect(app.engine?.describe()).toMatch(/blocking 400 ms per step/);
     const png = await sharp(await readFile('assets/sample.jpg')).resize(96, 64).png().toBuffer();
     const animate = (name: string, steps: number) => {
       const user = discord.newUser(name);
