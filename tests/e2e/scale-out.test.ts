@@ -140,14 +140,13 @@ describe('scale-out: one bot process, two GPU worker processes, BullMQ on a real
       return discord.slash(users[who]!, 'animate', [
         { name: 'image', type: OptionType.Attachment, value: att.id },
         { name: 'prompt', type: OptionType.String, value: `${who} waves` },
-        { name: 'seconds', type: OptionType.Number, value: 4 }, // 3 sections at window 9
+        { name: 'seconds', type: OptionType.Number, value: 2 }, // 2 sections at window 9
         { name: 'steps', type: OptionType.Integer, value: 2 },
         { name: 'seed', type: OptionType.Integer, value: seed },
       ], [att]);
     };
     const order = ['a1', 'b1', 'c1', 'a2', 'b2', 'c2'];
     const interactions: Record<string, string> = {};
-    const who = { a: 'alice', b: 'bob', c: 'carol' } as const;
     for (const [i, key] of [['alice', 'a1'], ['alice', 'a2'], ['bob', 'b1'], ['bob', 'b2'], ['carol', 'c1'], ['carol', 'c2']].entries()) {
       interactions[key[1]!] = animate(key[0]!, 100 + i).id;
       await until(() => jobIdOf(interactions[key[1]!]!) !== undefined, `job ${key[1]} is queued`);
@@ -183,7 +182,7 @@ describe('scale-out: one bot process, two GPU worker processes, BullMQ on a real
     const resumed = (await store.getJob(killed!.jobId))!;
     expect(resumed.state).toBe('done');
     expect(resumed.resumes).toBe(1);
-    expect([...sampledAfterKill.get(killed!.jobId)!].sort()).toEqual([2, 3]);
+    expect([...sampledAfterKill.get(killed!.jobId)!]).toEqual([2]);
     // …and its frames equal those of an uninterrupted run of the same job.
     const engine = await createFramePackEngine({ modelDir: join(root, 'models', 'tiny'), provider: 'cpu' });
     try {
@@ -216,7 +215,6 @@ describe('scale-out: one bot process, two GPU worker processes, BullMQ on a real
     workerB.child.kill('SIGTERM');
     await workerB.exited;
     expect(workerB.child.exitCode).toBe(0);
-    void who;
   }, 300_000);
 
   /** The job id a status message's buttons carry. */
