@@ -17,6 +17,7 @@ import { createBullJobQueue } from './queue/bullmq/bull-job-queue.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
 import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue, type JobStore } from './queue/index.ts';
+import { ignoreClientErrors } from './queue/store.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
@@ -51,7 +52,11 @@ export async function ensureModelSet(config: Config, log: Logger): Promise<strin
 
 /** A keyv namespace on Redis when configured, else on a SQLite file in DATA_DIR. */
 export async function openKeyv(config: Config, namespace: string): Promise<Keyv> {
-  if (config.REDIS_URL) return new Keyv({ store: new KeyvRedis(config.REDIS_URL), namespace });
+  if (config.REDIS_URL) {
+    const adapter = new KeyvRedis(config.REDIS_URL);
+    ignoreClientErrors(adapter); // a Redis outage must not kill the bots
+    return new Keyv({ store: adapter, namespace });
+  }
   await mkdir(config.DATA_DIR, { recursive: true });
   const file = resolve(config.DATA_DIR, 'state.sqlite');
   return new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 5_000 }), namespace });

@@ -74,7 +74,8 @@ export type QueueEvent =
 export class QueueRefusal extends Error {
   constructor(
     message: string,
-    readonly code: 'user_limit' | 'queue_full' | 'closed',
+    /** 'unavailable': the shared queue (scale-out mode's Redis) could not be reached. */
+    readonly code: 'user_limit' | 'queue_full' | 'closed' | 'unavailable',
   ) {
     super(message);
     this.name = 'QueueRefusal';

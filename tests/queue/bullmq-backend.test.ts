@@ -3,7 +3,7 @@
 // hand-over from the checkpoint in the artifact store.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
@@ -135,5 +135,24 @@ describe('BullMQ backend', () => {
     expect(done.job.resumes).toBe(1);
     expect(existsSync(done.job.result!.videoPath)).toBe(true);
     expect(events.of('done').filter((e) => e.job.id === job.id)).toHaveLength(1);
+  });
+});
+
+describe('BullMQ backend without Redis', () => {
+  it('a submit while Redis is down is refused with a sentence, and nothing is left behind', async () => {
+    const own = await startRedis();
+    const dataDir = await tempDataDir();
+    const store = await openJobStore({ dataDir, redisUrl: own.url });
+    const artifacts = new RedisArtifactStore({ redisUrl: own.url, ttlHours: 1, maxMb: 16 });
+    const queue = createBullJobQueue({ redisUrl: own.url, store, artifacts, config: baseConfig(dataDir) });
+    await queue.start();
+    await own.stop();
+    const refused = await queue.submit(await request('u1')).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(QueueRefusal);
+    expect(refused).toMatchObject({ code: 'unavailable', message: expect.stringContaining('cannot be reached') });
+    // The bot's copy of the image is not kept for a job that was never queued.
+    expect(existsSync(path.join(dataDir, 'jobs')) ? await readdir(path.join(dataDir, 'jobs')) : []).toEqual([]);
+    await Promise.race([queue.close(), new Promise((r) => setTimeout(r, 3_000))]);
+    await Promise.race([Promise.allSettled([store.close(), artifacts.close()]), new Promise((r) => setTimeout(r, 3_000))]);
   });
 });

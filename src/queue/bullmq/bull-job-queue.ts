@@ -22,6 +22,7 @@ import {
   CLOSED_MESSAGE,
   NOT_FOUND_MESSAGE,
   NOT_OWNER_MESSAGE,
+  UNAVAILABLE_MESSAGE,
   failureReason,
   finishedMessage,
   queueFullMessage,
@@ -158,71 +159,83 @@ export class BullJobQueue implements JobQueue {
     if (this.phase === 'closed') throw new QueueRefusal(CLOSED_MESSAGE, 'closed');
     if (this.phase !== 'started') throw new Error('JobQueue.start() must finish before submit().');
     const size = await sizeKeyOf(req.image);
-    const { record } = await withAdmissionLock(this.redis, async () => {
-      this.active = await readActive(this.redis);
-      const mine = this.entriesOf(req.platform, req.userId);
-      if (mine.length >= this.config.perUser) {
-        const records = await Promise.all(mine.map(async (e) => (await this.record(e.id)) ?? { seq: e.seq, state: e.state }));
-        throw new QueueRefusal(userLimitMessage(records, this.config.perUser), 'user_limit');
-      }
-      if (this.active.size >= this.config.queueMax) throw new QueueRefusal(queueFullMessage(this.config.queueMax), 'queue_full');
-
-      const id = randomUUID();
-      const seq = await nextSeq(this.redis);
-      const round = roundForNewJob(await currentRound(this.redis), mine.map((e) => e.round));
-      const { imagePath, workDir } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName);
-      const record: JobRecord = {
-        id,
-        seq,
-        platform: req.platform,
-        userId: req.userId,
-        ...(req.userName !== undefined && { userName: req.userName }),
-        reply: { ...req.reply },
-        imagePath,
-        workDir,
-        options: { ...req.options },
-        ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
-        state: 'queued',
-        progress: {},
-        createdAt: this.clock.now(),
-        resumes: 0,
-      };
-      const entry: ActiveEntry = {
-        id, seq, round, platform: req.platform, userId: req.userId, timingKey: timingKey(size, record.options),
-        sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
-      };
-      try {
-        await this.artifacts.put(artifactKeys.input(id), req.image);
-        await this.store.putJob(record);
-        await writeActive(this.redis, entry);
-        await this.queue.add(
-          'animate',
-          { id, seq, round, imageName: req.imageName, options: record.options },
-          {
-            jobId: id,
-            priority: Math.min(MAX_PRIORITY, round + 1),
-            attempts: 1,
-            removeOnComplete: { age: Math.round(this.config.retentionHours * 3600) },
-            removeOnFail: { age: Math.round(this.config.retentionHours * 3600) },
-          },
-        );
-      } catch (error) {
-        await removeActive(this.redis, id).catch(() => undefined);
-        await this.store.deleteJob(id).catch(() => undefined);
-        await this.artifacts.deleteJob(id).catch(() => undefined);
-        await removeJobFiles(this.config.dataDir, id).catch(() => undefined);
-        throw error;
-      }
-      this.active.set(id, entry);
-      this.records.set(id, record);
-      return { record };
-    });
+    const { record } = await this.admit(req, size);
     const { position, etaMs } = this.positions().get(record.id) ?? { position: this.active.size, etaMs: null };
     this.lastPosition.set(record.id, position);
     this.log.info({ jobId: record.id, seq: record.seq, userId: req.userId, platform: req.platform, position }, 'job queued on BullMQ');
     this.emit({ type: 'queued', job: snapshot(record), position, etaMs });
     this.emitPositionChanges();
     return { job: snapshot(record), position, etaMs };
+  }
+
+  /** Limits, job number, round, files and the BullMQ job, as one step under the admission lock. */
+  private async admit(req: JobRequest, size: string): Promise<{ record: JobRecord }> {
+    try {
+      return await withAdmissionLock(this.redis, async () => {
+        this.active = await readActive(this.redis);
+        const mine = this.entriesOf(req.platform, req.userId);
+        if (mine.length >= this.config.perUser) {
+          const records = await Promise.all(mine.map(async (e) => (await this.record(e.id)) ?? { seq: e.seq, state: e.state }));
+          throw new QueueRefusal(userLimitMessage(records, this.config.perUser), 'user_limit');
+        }
+        if (this.active.size >= this.config.queueMax) throw new QueueRefusal(queueFullMessage(this.config.queueMax), 'queue_full');
+
+        const id = randomUUID();
+        const seq = await nextSeq(this.redis);
+        const round = roundForNewJob(await currentRound(this.redis), mine.map((e) => e.round));
+        const { imagePath, workDir } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName);
+        const record: JobRecord = {
+          id,
+          seq,
+          platform: req.platform,
+          userId: req.userId,
+          ...(req.userName !== undefined && { userName: req.userName }),
+          reply: { ...req.reply },
+          imagePath,
+          workDir,
+          options: { ...req.options },
+          ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
+          state: 'queued',
+          progress: {},
+          createdAt: this.clock.now(),
+          resumes: 0,
+        };
+        const entry: ActiveEntry = {
+          id, seq, round, platform: req.platform, userId: req.userId, timingKey: timingKey(size, record.options),
+          sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
+        };
+        try {
+          await this.artifacts.put(artifactKeys.input(id), req.image);
+          await this.store.putJob(record);
+          await writeActive(this.redis, entry);
+          await this.queue.add(
+            'animate',
+            { id, seq, round, imageName: req.imageName, options: record.options },
+            {
+              jobId: id,
+              priority: Math.min(MAX_PRIORITY, round + 1),
+              attempts: 1,
+              removeOnComplete: { age: Math.round(this.config.retentionHours * 3600) },
+              removeOnFail: { age: Math.round(this.config.retentionHours * 3600) },
+            },
+          );
+        } catch (error) {
+          await removeActive(this.redis, id).catch(() => undefined);
+          await this.store.deleteJob(id).catch(() => undefined);
+          await this.artifacts.deleteJob(id).catch(() => undefined);
+          await removeJobFiles(this.config.dataDir, id).catch(() => undefined);
+          throw error;
+        }
+        this.active.set(id, entry);
+        this.records.set(id, record);
+        return { record };
+      });
+    } catch (error) {
+      if (error instanceof QueueRefusal) throw error;
+      // Redis down or refusing writes: the user gets a sentence, the log gets the details.
+      this.log.error({ err: error, userId: req.userId }, 'could not submit the job to BullMQ');
+      throw new QueueRefusal(UNAVAILABLE_MESSAGE, 'unavailable');
+    }
   }
 
   // ---- events from the GPU workers -------------------------------------------------------------
