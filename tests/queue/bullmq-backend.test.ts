@@ -46,9 +46,9 @@ async function botQueue(over: Partial<ReturnType<typeof baseConfig>> = {}): Prom
   return { queue, events, dataDir };
 }
 
-async function gpuWorker(engine: FakeEngine, name: string, lockMs = 2_000): Promise<GpuWorker> {
+async function gpuWorker(engine: FakeEngine, name: string, lockMs = 2_000, maxMb = 16): Promise<GpuWorker> {
   const dataDir = await tempDataDir();
-  const artifacts = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb: 16 });
+  const artifacts = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb });
   const worker = await startGpuWorker({ redisUrl: redis.url, dataDir, engine, artifacts, name, lockMs, stalledIntervalMs: 500 });
   onCleanup(async () => {
     await engine.close();
@@ -112,6 +112,15 @@ describe('BullMQ backend', () => {
     expect(engine.calls.map((c) => c.outcome)).toEqual(['cancelled']);
     expect((await queue.get(running.id))?.state).toBe('cancelled');
     expect(await queue.cancel(running.id, 'u1')).toMatchObject({ ok: false, reason: 'finished' });
+  });
+
+  it('a section the artifact store refuses fails the job with the reason, instead of a silent gap', async () => {
+    const { queue, events } = await botQueue();
+    await gpuWorker(new FakeEngine({ realTime: true, stepMs: 2 }), 'gpu-small', 2_000, 0.00001); // ~10 bytes
+    const { job } = await queue.submit(await request('u1'));
+    const failed = await events.waitFor('failed', job.id);
+    expect(failed.reason).toMatch(/^Sorry, the video could not be made \(The file jobs\/.+\/section-1 is .* over the artifact store's cap/);
+    expect(events.of('done')).toHaveLength(0);
   });
 
   it('a drained worker hands its job back after a section; another worker resumes from the checkpoint', async () => {

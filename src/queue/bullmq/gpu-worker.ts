@@ -50,10 +50,11 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
   const { engine, artifacts } = options;
   let draining = false;
   const drainers = new Map<string, () => void>();
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on('error', () => undefined); // commands in flight reject; the job fails with that error
 
   const processor = async (job: Job<GpuJobData, GpuResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<GpuResult> => {
     const { id, options: animate } = job.data;
-    const redis = commands;
     if (await redis.exists(redisKeys.cancelled(id))) {
       throw new UnrecoverableError(`${CANCELLED_PREFIX}${(await redis.get(redisKeys.cancelled(id))) ?? 'system'}`);
     }
@@ -81,6 +82,9 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
 
       let n = 0;
       let chain: Promise<unknown> = Promise.resolve();
+      // A section that cannot be uploaded (Redis full, over the size cap) fails the job: without
+      // it the bots cannot show it and no other worker could resume from its checkpoint.
+      let uploadError: unknown;
       const publish = (event: WireEngineEvent) => {
         const progress: GpuProgress = { n: ++n, worker: name, event };
         chain = chain.then(() => job.updateProgress(progress as unknown as object)).catch((err: unknown) => log.warn({ err, jobId: id }, 'could not publish progress'));
@@ -93,10 +97,15 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
           const { videoPath, ...rest } = event;
           const videoKey = artifactKeys.section(id, event.section);
           // Video first, then the checkpoint: a checkpoint in the store always has its section.
-          chain = chain.then(async () => {
-            await artifacts.put(videoKey, await readFile(videoPath));
-            await artifacts.put(artifactKeys.checkpoint(id), await readFile(path.join(workDir, CHECKPOINT_FILE)));
-          });
+          chain = chain
+            .then(async () => {
+              await artifacts.put(videoKey, await readFile(videoPath));
+              await artifacts.put(artifactKeys.checkpoint(id), await readFile(path.join(workDir, CHECKPOINT_FILE)));
+            })
+            .catch((error: unknown) => {
+              uploadError ??= error;
+              stop.abort(error);
+            });
           publish({ ...rest, videoKey });
           if (drainAfterSection && event.section < event.sections) stop.abort(new DrainStop('drain'));
         } else if (event.type !== 'done') {
@@ -107,12 +116,14 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
       try {
         const result = await engine.run({ imagePath, workDir, options: animate, signal: stop.signal, onEvent });
         await chain;
+        if (uploadError) throw uploadError;
         const videoKey = artifactKeys.final(id);
         await artifacts.put(videoKey, await readFile(result.videoPath));
         log.info({ jobId: id, frames: result.frames, resumed: result.resumed }, 'gpu job done');
         return { videoKey, frames: result.frames, seconds: result.seconds, timings: result.timings, resumed: result.resumed, worker: name };
       } catch (error) {
         await chain.catch(() => undefined);
+        if (uploadError) throw uploadError;
         if (stop.signal.reason instanceof DrainStop) {
           log.info({ jobId: id }, 'draining: job returned to the queue after its last finished section');
           await job.moveToWait(token);
@@ -132,8 +143,6 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
     }
   };
 
-  const commands = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
-  commands.on('error', () => undefined);
   const worker = new Worker<GpuJobData, GpuResult>(QUEUE_NAME, processor, {
     connection: { url: options.redisUrl },
     name,
@@ -164,7 +173,7 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
     closed = true;
     await worker.close();
     await subscriber.quit().catch(() => subscriber.disconnect());
-    await commands.quit().catch(() => commands.disconnect());
+    await redis.quit().catch(() => redis.disconnect());
   };
   return {
     name,
