@@ -6,6 +6,7 @@
 // sentence that says what happened.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { setPriority } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { EngineCancelledError, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../../engine/types.ts';
@@ -23,6 +24,12 @@ export interface ProcessEngineOptions {
   crashRetries?: number;
   /** Extra environment for the worker (e.g. a device id). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * OS scheduling niceness of the engine process (0 = same as this process, 19 = lowest). Default 10:
+   * when the CPU is contended the bots' thread wins, so chats stay answered; on a GPU the engine
+   * needs little CPU and loses nothing.
+   */
+  niceness?: number;
 }
 
 /** The worker process died while it ran a job. */
@@ -163,6 +170,13 @@ export class ProcessEngine implements Engine {
     ready.catch(() => undefined); // observed by start()/runOnce(); never an unhandled rejection
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const worker: Worker = { child, ready, exited };
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.options.niceness ?? 10);
+      } catch (error) {
+        this.log.debug({ err: error }, 'could not lower the engine process priority');
+      }
+    }
     let becameReady = false;
 
     child.on('message', (message: FromWorker) => {
