@@ -13,7 +13,7 @@ import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worke
 import { FakeEngine } from '../../src/queue/fake-engine.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
-import { baseConfig, EventLog, onCleanup, request, runCleanups, tempDataDir } from './helpers.ts';
+import { baseConfig, EventLog, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
 
 let redis: RedisServer;
@@ -32,7 +32,7 @@ beforeEach(async () => {
 afterEach(runCleanups);
 
 async function botQueue(over: Partial<ReturnType<typeof baseConfig>> = {}): Promise<{ queue: BullJobQueue; events: EventLog; dataDir: string }> {
-  const dataDir = await tempDataDir();
+  const dataDir = over.dataDir ?? (await tempDataDir());
   const store = await openJobStore({ dataDir, redisUrl: redis.url });
   const artifacts = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb: 16 });
   const queue = createBullJobQueue({ redisUrl: redis.url, store, artifacts, config: baseConfig(dataDir, over), refreshMs: 200 });
@@ -121,6 +121,27 @@ describe('BullMQ backend', () => {
     const failed = await events.waitFor('failed', job.id);
     expect(failed.reason).toMatch(/^Sorry, the video could not be made \(The file jobs\/.+\/section-1 is .* over the artifact store's cap/);
     expect(events.of('done')).toHaveLength(0);
+  });
+
+  it('a bot that was down while its job finished settles it on restart: done once, nothing lost', async () => {
+    const first = await botQueue();
+    const engine = new FakeEngine({ manual: true });
+    await gpuWorker(engine, 'gpu-a');
+    const { job } = await first.queue.submit(await request('u1'));
+    await engine.waitForHeld();
+    await first.queue.close(); // the bot goes away; the GPU worker does not
+    const client = new Redis(redis.url);
+    onCleanup(async () => void (await client.quit()));
+    engine.releaseAll();
+    await until(async () => (await client.zcard('bull:recurvid-animate:completed')) === 1, 'the worker completes the job');
+
+    const second = await botQueue({ dataDir: first.dataDir });
+    const done = await second.events.waitFor('done', job.id);
+    expect(await readFile(done.job.result!.videoPath, 'utf8')).toBe('fake mp4: 2 sections\n');
+    expect(second.queue.stats()).toEqual({ queued: 0, running: 0 });
+    expect(second.events.of('done')).toHaveLength(1);
+    // Limits are free again: the user can submit.
+    await expect(second.queue.submit(await request('u1'))).resolves.toBeDefined();
   });
 
   it('a drained worker hands its job back after a section; another worker resumes from the checkpoint', async () => {

@@ -125,6 +125,8 @@ export class BullJobQueue implements JobQueue {
     await this.refresh();
     this.phase = 'started';
 
+    // Jobs that ended while no bot listened are settled now, from BullMQ's own record of them.
+    await this.reconcile();
     // A restarted bot picks its jobs up again: adapters find their status messages through `resumed`.
     const positions = this.positions();
     for (const entry of this.active.values()) {
@@ -151,6 +153,21 @@ export class BullJobQueue implements JobQueue {
       await this.queue.close();
     }
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Settles active jobs whose end this process missed (it was down when BullMQ reported it). */
+  private async reconcile(): Promise<void> {
+    for (const id of [...this.active.keys()]) {
+      const state = await this.queue.getJobState(id);
+      if (state === 'completed') {
+        await this.onCompleted(id);
+      } else if (state === 'failed') {
+        await this.onFailed(id, (await this.queue.getJob(id))?.failedReason ?? 'the GPU worker gave no reason');
+      } else if (state === 'unknown') {
+        // Gone from BullMQ (removed or expired) without an outcome any bot saw.
+        await this.onFailed(id, 'the job disappeared from the queue');
+      }
+    }
   }
 
   // ---- submit ----------------------------------------------------------------------------------
