@@ -35,12 +35,14 @@ export function onnxLoaders(modelDir: string, provider: ExecutionProvider, lowMe
     image: () => ImageEncoder.load(modelDir, { provider }),
     vae: () => HunyuanVae.load(modelDir, { provider }),
     transformer: () => PackedTransformer.load(modelDir, { provider, lowMemory }),
+    transformerF1: () => PackedTransformer.load(modelDir, { provider, lowMemory, component: 'transformer_f1' }),
   };
 }
 
 export async function createFramePackEngine(opts: FramePackEngineOptions): Promise<Engine> {
   const manifest = await readManifest(opts.modelDir);
   const settings: PipelineSettings = {
+    models: manifest.components.transformer_f1 ? ['original', 'f1'] : ['original'],
     modelIdentity: `${manifest.name}@${manifest.createdAt}`,
     resolution: opts.resolution ?? (manifest.tiny ? TINY_RESOLUTION : 640),
     lowMemory: opts.lowMemory ?? false,
@@ -52,7 +54,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
   let running: Promise<unknown> = Promise.resolve();
   const description =
     `FramePack ${manifest.tiny ? 'tiny model set (random weights: the video is noise)' : 'model set'} "${manifest.name}" on ${opts.provider}` +
-    `, ${settings.resolution}-bucket`;
+    `, ${settings.resolution}-bucket${manifest.components.transformer_f1 ? ', original + F1 transformers' : ''}`;
   return {
     describe: () => description,
     run(job: EngineJob): Promise<EngineResult> {

@@ -10,7 +10,7 @@ import {
   bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type MagCacheParams, type UniPCVariant,
 } from '../sampler/index.ts';
 import {
-  END_FRAME_STRENGTH, EngineCancelledError, cacheModeOf, modelOf, type AnimateOptions, type EngineJob, type EngineResult, type EngineStage,
+  END_FRAME_STRENGTH, EngineCancelledError, cacheModeOf, modelOf, type AnimateOptions, type EngineJob, type EngineResult, type EngineStage, type ModelVariant,
 } from '../types.ts';
 import { PixelHistory } from '../video/history.ts';
 import { writeMp4 } from '../video/mp4.ts';
@@ -33,6 +33,8 @@ export const TEXT_TOKENS = 512;
 export interface PipelineSettings {
   /** Identifies the model set in the resume hash (a different set never resumes a checkpoint). */
   modelIdentity: string;
+  /** The transformers the model set holds (a job asking for another one is refused with a sentence). */
+  models?: ModelVariant[];
   /** Bucket resolution; FramePack uses 640 (the tiny set may use less to keep CPU runs short). */
   resolution: number;
   teacacheThreshold?: number;
@@ -80,7 +82,12 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
 
   const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
   const checkpoint = await loadCheckpoint(workDir, hash);
-  const direction = directionFor(modelOf(o));
+  const model = modelOf(o);
+  if (!(settings.models ?? ['original']).includes(model)) {
+    throw new Error('This model set has no F1 transformer; use model original, or add F1 with `recurvid models pull --f1`.');
+  }
+  const transformerKind = model === 'f1' ? 'transformerF1' : 'transformer';
+  const direction = directionFor(model);
   if (job.endImagePath && !direction.supportsEndFrame) {
     throw new Error('An end image works only with the original model; F1 samples forward from the start image.');
   }
@@ -122,7 +129,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       const plan = plans[k]!;
       const sectionNo = k + 1;
       emitStage('sampling', `section ${sectionNo}/${plans.length}`);
-      const transformer = await timed('loading', () => pool.get('transformer'));
+      const transformer = await timed('loading', () => pool.get(transformerKind));
       let lastStepAt = performance.now();
       let lastPreviewAt = -Infinity;
       const generated = await timed('sampling', () => sampleSection({
@@ -147,7 +154,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       });
       const first = pixels.frames === 0;
       history = direction.commit(history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, cond.startLatent);
-      if (settings.lowMemory) await pool.release('transformer');
+      if (settings.lowMemory) await pool.release(transformerKind);
       throwIfCancelled(signal);
 
       emitStage('decoding', `section ${sectionNo}/${plans.length}`);
@@ -180,7 +187,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       job.onEvent({ type: 'section', section: sectionNo, sections: plans.length, videoPath, frames, seconds: frames / FPS });
     }
   } finally {
-    await pool.release('transformer');
+    await pool.release(transformerKind);
     await pool.release('vae');
   }
 
