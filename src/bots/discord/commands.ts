@@ -61,6 +61,19 @@ export function buildCommands(caps: CommandCaps): RESTPostAPIApplicationCommands
         .setMaxValue(maxSteps),
     )
     .addBooleanOption((o) => o.setName('teacache').setDescription('TeaCache: faster, slightly worse hands and fingers (default on)'))
+    .addAttachmentOption((o) => o.setName('end_image').setDescription('Optional last frame: the video ends on this image (original model only)'))
+    .addStringOption((o) =>
+      o
+        .setName('model')
+        .setDescription('original (anti-drifting, default) or F1 (forward, more motion; needs the F1 transformer)')
+        .addChoices({ name: 'original', value: 'original' }, { name: 'F1', value: 'f1' }),
+    )
+    .addStringOption((o) =>
+      o
+        .setName('cache')
+        .setDescription('Skip transformer steps: none, TeaCache or MagCache (overrides teacache)')
+        .addChoices({ name: 'none', value: 'none' }, { name: 'TeaCache', value: 'teacache' }, { name: 'MagCache', value: 'magcache' }),
+    )
     .addNumberOption((o) =>
       o
         .setName('distilled_cfg')

@@ -20,6 +20,7 @@ import { SeenUpdates } from './seen-updates.ts';
 import { UserSettings } from './settings.ts';
 import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
+import { MediaGroups } from './media-group.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -51,6 +52,8 @@ export interface TelegramBotOptions {
   rateLimit?: ChatCallerOptions;
   /** Interface the webhook server listens on (all interfaces when omitted). */
   webhookHost?: string;
+  /** How long to wait for the rest of an album after its last photo (tests shorten it). */
+  albumSettleMs?: number;
 }
 
 export interface TelegramBot {
@@ -94,6 +97,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const animate = (req: AnimateRequest) =>
     submitAnimation({ telegram, queue, caller, presenter, promptHelper, caps, maxDownloadBytes: limits.maxDownloadBytes, log }, req);
   const allowedChats = new Set(config.TELEGRAM_ALLOWED_CHAT_IDS);
+  const mediaGroups = new MediaGroups(opts.albumSettleMs ?? 1200);
 
   // Idempotency first: a re-delivered update stops here.
   bot.use(async (ctx, next) => {
@@ -107,6 +111,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   });
 
   bot.on('message', async (ctx) => {
+    mediaGroups.remember(ctx.message);
     const from = ctx.message.from;
     const msg: IncomingMessage = {
       message: ctx.message,
@@ -129,6 +134,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         },
         animate,
         spawn,
+        mediaGroups,
       },
       msg,
     );
