@@ -14,6 +14,14 @@ export interface OptionCaps {
   models?: readonly ModelVariant[];
 }
 
+/**
+ * The server's DEFAULT_CACHE as base options. TeaCache (the default) adds nothing, so option objects,
+ * job hashes and timing keys stay what they were before MagCache existed.
+ */
+export function cacheDefault(mode: CacheMode): Partial<AnimateOptions> {
+  return mode === 'teacache' ? {} : { cache: mode, teacache: false };
+}
+
 /** The sentence for an end image with F1 (the reference has no forward end frame). */
 export const END_IMAGE_NEEDS_ORIGINAL =
   'An end image works only with model=original: F1 samples forward from the start image and has no end frame. Drop the end image or use model=original.';

@@ -1,9 +1,12 @@
 // Plain-text status rendering shared by the Discord and Telegram adapters. Adapters escape or
 // format the text for their platform; nothing here knows about Markdown or HTML.
-import { ANIMATE_LIMITS, type AnimateOptions } from '../../engine/types.ts';
+import { ANIMATE_LIMITS, cacheModeOf, modelOf, type AnimateOptions } from '../../engine/types.ts';
 
 export const END_FIRST_NOTE =
   'FramePack makes the end of the video first, so early previews show the last seconds and the video grows toward the start.';
+/** F1 samples forward: the opposite order. */
+export const START_FIRST_NOTE =
+  'FramePack-F1 makes the start of the video first, so early previews show the first seconds and the video grows toward the end.';
 
 export interface StatusState {
   jobSeq: number;
@@ -57,8 +60,10 @@ export function describeSettings(options: AnimateOptions): string {
     `seed ${options.seed}`,
     `${options.seconds} s`,
     `${options.steps} steps`,
-    `TeaCache ${options.teacache ? 'on' : 'off'}`,
+    // Unchanged wording for TeaCache on/off (what users know); MagCache and F1 are named when chosen.
+    cacheModeOf(options) === 'magcache' ? 'MagCache' : `TeaCache ${cacheModeOf(options) === 'teacache' ? 'on' : 'off'}`,
   ];
+  if (modelOf(options) === 'f1') parts.push('model F1');
   if (options.distilledCfg !== ANIMATE_LIMITS.distilledCfg.default) parts.push(`cfg ${options.distilledCfg}`);
   const prompt = options.prompt.trim() || '(none)';
   return `Prompt: ${prompt}\nSettings: ${parts.join(', ')}`;
@@ -103,7 +108,7 @@ function runningLines(state: StatusState): string[] {
   if (state.elapsedMs !== undefined) timing.push(`elapsed ${formatDuration(state.elapsedMs)}`);
   if (state.etaMs !== undefined && state.etaMs !== null) timing.push(`remaining ${formatEta(state.etaMs)}`);
   if (timing.length) lines.push(capitalize(timing.join(', ')));
-  if (state.sections !== undefined && state.sections > 1) lines.push(END_FIRST_NOTE);
+  if (state.sections !== undefined && state.sections > 1) lines.push(modelOf(state.options) === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE);
   return lines;
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
 import type { ImageLimits } from '../common/image.ts';
+import { cacheDefault } from '../common/options.ts';
 import type { DiscordBotConfig } from './settings.ts';
 import type { SuggestionStore } from './suggestions.ts';
 
@@ -29,5 +30,9 @@ export function optionCaps(config: DiscordBotConfig, guildId: string | null): { 
 
 export function optionBase(config: DiscordBotConfig, guildId: string | null): { seconds: number; steps: number } {
   const caps = optionCaps(config, guildId);
-  return { seconds: Math.min(config.DEFAULT_SECONDS, caps.maxSeconds), steps: Math.min(config.DEFAULT_STEPS, caps.maxSteps) };
+  return {
+    seconds: Math.min(config.DEFAULT_SECONDS, caps.maxSeconds),
+    steps: Math.min(config.DEFAULT_STEPS, caps.maxSteps),
+    ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache'),
+  };
 }

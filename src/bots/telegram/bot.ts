@@ -21,6 +21,7 @@ import { UserSettings } from './settings.ts';
 import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
 import { MediaGroups } from './media-group.ts';
+import { cacheDefault } from '../common/options.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -32,7 +33,8 @@ export type TelegramBotConfig = Pick<
   | 'MAX_STEPS'
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
->;
+> &
+  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
 
 export interface TelegramBotOptions {
   token: string;
@@ -73,7 +75,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const telegram = bot.telegram;
   const caller = new ChatCaller(log, opts.rateLimit);
   const signer = new CallbackSigner(token);
-  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS });
+  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
   const seen = new SeenUpdates(store);
   const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS };
   const presenter = new JobPresenter({
