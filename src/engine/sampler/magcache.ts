@@ -71,7 +71,11 @@ export interface MagCacheDecision {
   reusedFrom?: number;
 }
 
-/** One MagCache state (the reference keeps one per job; it resets itself at step 0 of every section). */
+/**
+ * One MagCache state (the reference keeps one per job; it resets itself at step 0 of every section).
+ * With cfg > 1 the reference's single step counter advances twice per step (one call per guidance
+ * branch); the velocity model keeps one state per branch instead, which equals it for cfg = 1.
+ */
 export class MagCache implements BlockCache {
   readonly kind = 'magcache' as const;
   readonly params: MagCacheParams;
