@@ -9,6 +9,7 @@ import { PackedTransformer } from './transformer/runtime.ts';
 import { ComponentPool, type ComponentLoaders } from './pipeline/components.ts';
 import { runFramePackJob, type PipelineSettings } from './pipeline/run.ts';
 import type { ExecutionProvider } from './runtime/session.ts';
+import type { MagCacheParams } from './sampler/magcache.ts';
 import type { Engine, EngineJob, EngineResult } from './types.ts';
 
 export interface FramePackEngineOptions {
@@ -22,6 +23,8 @@ export interface FramePackEngineOptions {
   /** Bucket resolution. Default 640 (FramePack's); the tiny set defaults to TINY_RESOLUTION. */
   resolution?: number;
   teacacheThreshold?: number;
+  /** MagCache threshold / max consecutive skips / retention ratio (FramePack-Studio's defaults otherwise). */
+  magcache?: Partial<MagCacheParams>;
   /** Replace the networks (tests, benchmarks); defaults to the ONNX runtimes of `modelDir`. */
   loaders?: ComponentLoaders;
 }
@@ -49,6 +52,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
     // As FramePack: below its high-VRAM threshold the VAE decodes in tiles too.
     tiledDecode: opts.lowMemory ?? false,
     ...(opts.teacacheThreshold !== undefined ? { teacacheThreshold: opts.teacacheThreshold } : {}),
+    ...(opts.magcache ? { magcache: opts.magcache } : {}),
   };
   const pool = new ComponentPool(opts.loaders ?? onnxLoaders(opts.modelDir, opts.provider, settings.lowMemory ?? false), opts.keepWarm ?? false);
   let running: Promise<unknown> = Promise.resolve();
