@@ -27,7 +27,7 @@ export async function handleAnimateCommand(ctx: BotContext, interaction: ChatInp
   if (model !== null) partial.model = model as ModelVariant;
   if (cache !== null) partial.cache = cache as CacheMode;
   // Discord enforces the ranges we registered, but caps can change after registration.
-  const { options, errors } = validateOptions(partial, optionCaps(ctx.config, interaction.guildId), optionBase(ctx.config, interaction.guildId));
+  const { options, errors } = validateOptions(partial, optionCaps(ctx.config, interaction.guildId, ctx.models), optionBase(ctx.config, interaction.guildId));
   if (errors.length) return replyEphemeral(interaction, errors.join('\n'));
   const image = o.getAttachment('image');
   const endImage = o.getAttachment('end_image');

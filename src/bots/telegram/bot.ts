@@ -22,6 +22,7 @@ import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
 import { MediaGroups } from './media-group.ts';
 import { cacheDefault } from '../common/options.ts';
+import type { ModelVariant } from '../../engine/types.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -54,6 +55,8 @@ export interface TelegramBotOptions {
   rateLimit?: ChatCallerOptions;
   /** Interface the webhook server listens on (all interfaces when omitted). */
   webhookHost?: string;
+  /** The transformers the model set holds; `model=` is checked against them (all when omitted). */
+  models?: readonly ModelVariant[];
   /** How long to wait for the rest of an album after its last photo (tests shorten it). */
   albumSettleMs?: number;
 }
@@ -77,7 +80,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const signer = new CallbackSigner(token);
   const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
   const seen = new SeenUpdates(store);
-  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS };
+  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS, ...(opts.models ? { models: opts.models } : {}) };
   const presenter = new JobPresenter({
     telegram,
     queue,
