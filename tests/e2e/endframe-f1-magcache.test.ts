@@ -87,6 +87,26 @@ describe('end frame, F1 and MagCache jobs, end to end', () => {
     expect(withEnd).toHaveLength(1);
   }, 120_000);
 
+  it('the end image must be an image, checked like the start image (Telegram album, Discord end_image)', async () => {
+    const start = api.addFile(await photo(60));
+    const t0 = api.mark();
+    api.userMessage(BOB, DM_BOB, { media_group_id: 'album-2', photo: api.photoSizes(start, 320, 240), caption: '/animate seconds=1' });
+    api.userMessage(BOB, DM_BOB, { media_group_id: 'album-2', video: { file_id: 'v', file_unique_id: 'uv' } });
+    const refusal = await api.waitForCall('sendMessage', (c) => c.seq >= t0 && String(c.params.chat_id) === String(DM_BOB.id), 10_000);
+    expect(String(refusal.params.text)).toBe('End image: That is a video. Please send a still photo or image file.');
+
+    const erin = discord.newUser('erin');
+    const png = await sharp(await photo(10)).png().toBuffer();
+    const att = discord.addAttachment('start.png', png, { contentType: 'image/png', width: 320, height: 240 });
+    const pdf = discord.addAttachment('end.pdf', Buffer.from('%PDF-1.4'), { contentType: 'application/pdf' });
+    const inter = discord.slash(erin, 'animate', [
+      { name: 'image', type: OptionType.Attachment, value: att.id },
+      { name: 'end_image', type: OptionType.Attachment, value: pdf.id },
+    ], [att, pdf]);
+    const [answer] = await discord.waitForCalls((c) => c.method === 'POST' && c.path.startsWith(`/interactions/${inter.id}/`), { what: 'the refusal' });
+    expect(String((answer!.body?.data as { content: string }).content)).toBe('End image: That file (application/pdf) is not an image. Please attach a PNG, JPEG or WebP still image.');
+  }, 60_000);
+
   it('cache=magcache on Telegram ends with a video', async () => {
     const file = api.addFile(await photo(90));
     const t0 = api.mark();
