@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertModelSet } from '../../src/engine/modelset/convert.ts';
-import { readManifest, updateManifest } from '../../src/engine/modelset/manifest.ts';
+import { readManifest } from '../../src/engine/modelset/manifest.ts';
 import { makeTinyTransformer, transformerConverter, transformerF1Converter } from '../../src/engine/transformer/component.ts';
 import { PackedTransformer } from '../../src/engine/transformer/runtime.ts';
 
@@ -19,7 +19,6 @@ describe('F1 transformer in a model set', () => {
     await makeTinyTransformer(join(dir, 'orig'), 1);
     await makeTinyTransformer(join(dir, 'f1'), 2);
     await convertModelSet({ sources: { framepack: join(dir, 'orig') }, out, storage: 'fp32', converters: [transformerConverter, transformerF1Converter] });
-    await updateManifest(out, { name: 'set' });
     expect((await readManifest(out)).components.transformer_f1).toBeUndefined();
     await expect(PackedTransformer.load(out, { component: 'transformer_f1' })).rejects.toThrow(/has no F1 transformer; pull it with `recurvid models pull --f1`/);
 
