@@ -54,7 +54,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'functions.json'), JSON.stringify(json));
   const floats = await copyAll(join(GOLDEN, 'tensors.safetensors'));
   const bytes = await copyAll(join(GOLDEN, 'tensors_uint8.safetensors'));
-  for (const [i, dims] of [[1, [2, 3, 2, 3, 4]], [2, [12, 3, 1, 2, 2]], [3, [7, 3, 1, 1, 2]]] as const) {
+  for (const [i, dims] of [[1, [2, 3, 2, 3, 4]], [2, [12, 3, 1, 2, 2]], [3, [7, 3, 1, 1, 2]]] as Array<[number, number[]]>) {
     const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map((_, k) => Math.sin(k * 0.37) * 1.2);
     floats[`mp4_uint8.${i}.in.x`] = { dtype: 'F32', shape: [...dims], data: new Uint8Array(x.buffer) };
     const want = expectedGrid(x, [...dims]);
