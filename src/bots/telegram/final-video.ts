@@ -1,0 +1,113 @@
+// Sends a finished job's video so that the chat never goes silent: fitted to the upload limit,
+// retried on passing failures, re-encoded smaller when Telegram says the file is too big, sent as a
+// document when Telegram will not take it as a video, and otherwise an outcome with a sentence
+// that tells the user what happened and what to do. The video file is never deleted here.
+import type { Telegram } from 'telegraf';
+import type { InlineKeyboardMarkup } from 'telegraf/types';
+import type { Logger } from '../../log.ts';
+import { fitVideoToSize, VideoTooLargeError } from '../common/fit-video.ts';
+import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
+import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, uploadFailureKind } from './api.ts';
+import { formatMB } from './limits.ts';
+
+export interface FinalVideoDeps {
+  telegram: Telegram;
+  caller: ChatCaller;
+  log: Logger;
+  maxUploadBytes: number;
+  /** Pauses between attempts of one upload (network errors, 5xx). */
+  retryDelaysMs?: readonly number[];
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface FinalVideo {
+  jobId: string;
+  chatId: number;
+  videoPath: string;
+  workDir: string;
+  /** Length of the video in seconds (for the bitrate of a re-encode). */
+  seconds?: number;
+  fileName: string;
+  /** The caption; `note` is a sentence about how the file was prepared, if any. */
+  caption: (note: string | undefined) => string;
+  markup: InlineKeyboardMarkup;
+  replyTo: number;
+}
+
+export type FinalOutcome =
+  | { delivered: true; how: 'video' | 'smaller' | 'document'; note?: string }
+  | { delivered: false; note: string };
+
+/** Telegram's own limit is not always ours: after a "too big" answer, aim at this share of what was refused. */
+const SHRINK_FACTOR = 0.5;
+
+export async function sendFinalVideo(deps: FinalVideoDeps, v: FinalVideo): Promise<FinalOutcome> {
+  const { log } = deps;
+  let fitted;
+  try {
+    fitted = await fitVideoToSize(v.videoPath, deps.maxUploadBytes, { workDir: v.workDir, ...(v.seconds ? { durationSec: v.seconds } : {}) });
+  } catch (err) {
+    log.error({ jobId: v.jobId, err: describeApiError(err) }, 'telegram: the final video could not be fitted to the upload limit');
+    const why = err instanceof VideoTooLargeError ? err.message : 'it could not be re-encoded to fit the upload limit.';
+    return { delivered: false, note: `I could not send the video: ${lowerFirst(why)} It is kept on the server; press Re-roll to make a shorter one.` };
+  }
+  const shrunkNote = fitted.reencoded ? `Re-encoded to ${formatMB(fitted.bytes)} to fit Telegram's upload limit.` : undefined;
+
+  let lastError: unknown;
+  try {
+    await upload(deps, v, 'sendVideo', fitted.path, v.caption(shrunkNote));
+    return { delivered: true, how: 'video', ...(shrunkNote ? { note: shrunkNote } : {}) };
+  } catch (err) {
+    lastError = err;
+    log.warn({ jobId: v.jobId, method: 'sendVideo', err: describeApiError(err) }, 'telegram: sendVideo of the final video failed');
+  }
+
+  if (uploadFailureKind(lastError) === 'too_big') {
+    try {
+      const smaller = await fitVideoToSize(v.videoPath, Math.floor(Math.min(deps.maxUploadBytes, fitted.bytes) * SHRINK_FACTOR), {
+        workDir: v.workDir,
+        ...(v.seconds ? { durationSec: v.seconds } : {}),
+      });
+      const note = 'Telegram refused the upload (file too big). I sent a smaller version.';
+      await upload(deps, v, 'sendVideo', smaller.path, v.caption(`Re-encoded to ${formatMB(smaller.bytes)}.`));
+      return { delivered: true, how: 'smaller', note };
+    } catch (err) {
+      lastError = err;
+      log.warn({ jobId: v.jobId, method: 'sendVideo', err: describeApiError(err) }, 'telegram: sendVideo of a smaller version failed');
+    }
+  }
+
+  // Telegram may refuse a file as a video (bad dimensions, codec) yet take it as a document.
+  const refusedAsVideo = describeApiError(lastError);
+  try {
+    await upload(deps, v, 'sendDocument', fitted.path, v.caption(shrunkNote));
+    return { delivered: true, how: 'document', note: `Telegram did not take it as a video (${refusedAsVideo}), so I sent it as a file.` };
+  } catch (err) {
+    lastError = err;
+    log.error({ jobId: v.jobId, method: 'sendDocument', err: describeApiError(err) }, 'telegram: sendDocument of the final video failed; nothing was delivered');
+  }
+  const answer = uploadFailureKind(lastError) === 'transient' ? `Telegram could not be reached (${describeApiError(lastError)})` : `Telegram refused the upload (${describeApiError(lastError)})`;
+  return { delivered: false, note: `I could not send the video: ${answer}. It is kept on the server; press Re-roll to try again.` };
+}
+
+async function upload(deps: FinalVideoDeps, v: FinalVideo, method: 'sendVideo' | 'sendDocument', path: string, caption: string): Promise<void> {
+  const { telegram, caller, log } = deps;
+  const file = { source: path, filename: v.fileName };
+  const extra = { caption, reply_markup: v.markup, reply_parameters: multipartReplyParameters(v.replyTo) };
+  await withRetries(
+    () =>
+      caller.call(v.chatId, method, (): Promise<unknown> =>
+        method === 'sendVideo' ? telegram.sendVideo(v.chatId, file, { ...extra, supports_streaming: true }) : telegram.sendDocument(v.chatId, file, extra),
+      ),
+    {
+      delaysMs: deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
+      retryable: isTransient,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      onRetry: (err, attempt) => log.warn({ jobId: v.jobId, method, attempt, err: describeApiError(err) }, `telegram: ${method} failed, retrying`),
+    },
+  );
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
