@@ -2,7 +2,7 @@
 // retried on passing failures, re-encoded smaller when Telegram says the file is too big, sent as a
 // document when Telegram will not take it as a video, and otherwise an outcome with a sentence
 // that tells the user what happened and what to do. The video file is never deleted here.
-import type { Telegram } from 'telegraf';
+import { TelegramError, type Telegram } from 'telegraf';
 import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import { fitVideoToSize, VideoTooLargeError } from '../common/fit-video.ts';
@@ -25,8 +25,6 @@ export interface FinalVideo {
   chatId: number;
   videoPath: string;
   workDir: string;
-  /** Length of the video in seconds (for the bitrate of a re-encode). */
-  seconds?: number;
   fileName: string;
   /** The caption; `note` is a sentence about how the file was prepared, if any. */
   caption: (note: string | undefined) => string;
@@ -45,7 +43,7 @@ export async function sendFinalVideo(deps: FinalVideoDeps, v: FinalVideo): Promi
   const { log } = deps;
   let fitted;
   try {
-    fitted = await fitVideoToSize(v.videoPath, deps.maxUploadBytes, { workDir: v.workDir, ...(v.seconds ? { durationSec: v.seconds } : {}) });
+    fitted = await fitVideoToSize(v.videoPath, deps.maxUploadBytes, { workDir: v.workDir });
   } catch (err) {
     log.error({ jobId: v.jobId, err: describeApiError(err) }, 'telegram: the final video could not be fitted to the upload limit');
     const why = err instanceof VideoTooLargeError ? err.message : 'it could not be re-encoded to fit the upload limit.';
@@ -64,16 +62,14 @@ export async function sendFinalVideo(deps: FinalVideoDeps, v: FinalVideo): Promi
 
   if (uploadFailureKind(lastError) === 'too_big') {
     try {
-      const smaller = await fitVideoToSize(v.videoPath, Math.floor(Math.min(deps.maxUploadBytes, fitted.bytes) * SHRINK_FACTOR), {
-        workDir: v.workDir,
-        ...(v.seconds ? { durationSec: v.seconds } : {}),
-      });
+      const smaller = await fitVideoToSize(v.videoPath, Math.floor(Math.min(deps.maxUploadBytes, fitted.bytes) * SHRINK_FACTOR), { workDir: v.workDir });
       const note = 'Telegram refused the upload (file too big). I sent a smaller version.';
       await upload(deps, v, 'sendVideo', smaller.path, v.caption(`Re-encoded to ${formatMB(smaller.bytes)}.`));
       return { delivered: true, how: 'smaller', note };
     } catch (err) {
-      lastError = err;
-      log.warn({ jobId: v.jobId, method: 'sendVideo', err: describeApiError(err) }, 'telegram: sendVideo of a smaller version failed');
+      // A re-encode that cannot get small enough is not Telegram's answer: keep the upload error.
+      if (!(err instanceof VideoTooLargeError)) lastError = err;
+      log.warn({ jobId: v.jobId, method: 'sendVideo', err: describeApiError(err) }, 'telegram: a smaller version could not be made or sent');
     }
   }
 
@@ -86,7 +82,7 @@ export async function sendFinalVideo(deps: FinalVideoDeps, v: FinalVideo): Promi
     lastError = err;
     log.error({ jobId: v.jobId, method: 'sendDocument', err: describeApiError(err) }, 'telegram: sendDocument of the final video failed; nothing was delivered');
   }
-  const answer = uploadFailureKind(lastError) === 'transient' ? `Telegram could not be reached (${describeApiError(lastError)})` : `Telegram refused the upload (${describeApiError(lastError)})`;
+  const answer = lastError instanceof TelegramError ? `Telegram refused the upload (${describeApiError(lastError)})` : `Telegram could not be reached (${describeApiError(lastError)})`;
   return { delivered: false, note: `I could not send the video: ${answer}. It is kept on the server; press Re-roll to try again.` };
 }
 

@@ -259,7 +259,6 @@ export class JobPresenter {
         chatId: view.reply.chatId,
         videoPath,
         workDir: job.workDir,
-        seconds,
         fileName: `recurvid-${job.seq}.mp4`,
         caption: (note) => truncate(`Job #${job.seq} (${formatSeconds(seconds)})\n${describeSettings(job.options)}${note ? `\n${note}` : ''}`, CAPTION_LIMIT),
         markup: {

@@ -463,6 +463,13 @@ export class FakeBotApi {
         const video = this.uploadedVideo(files, 'video');
         return this.botMessage(params, { video, caption: params.caption as string | undefined });
       }
+      case 'sendDocument': {
+        const file = files.find((f) => f.field === 'document');
+        if (!file) throw new ApiError(400, 'Bad Request: there is no document in the request');
+        const stored = this.addFile(file.bytes, { ext: 'mp4' });
+        const document = { file_id: stored.file_id, file_unique_id: stored.file_unique_id, file_size: file.bytes.length, file_name: file.filename };
+        return this.botMessage(params, { document, caption: params.caption as string | undefined });
+      }
       case 'editMessageMedia': {
         const message = this.existing(params);
         if (!message.video) throw new ApiError(400, 'Bad Request: there is no media in the message to edit');
