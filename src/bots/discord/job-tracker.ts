@@ -217,6 +217,7 @@ export class JobTracker {
     const why = isTooLarge(cause) ? 'Discord refused the upload (file too big)' : `Discord did not accept the upload (${shortReason(cause)})`;
     const delivery = v.status.phase === 'done' && video ? `I could not attach the video: ${why}. It is kept on the server; press Re-roll to try again.` : v.status.delivery;
     const view: JobView = { ...v, finalVideo: undefined, status: { ...v.status, ...(delivery ? { delivery } : {}) } };
+    if (video) await this.markUndelivered(jobId);
     // Without a new upload this edit is small; it is retried like the others, then given up with a log line.
     const delays = this.opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     for (let attempt = 0; ; attempt++) {
@@ -228,7 +229,6 @@ export class JobTracker {
         await realSleep(delays[attempt]!);
       }
     }
-    if (video) await this.markUndelivered(jobId);
   }
 
   /** The job stays done (its video exists and is kept for retention); its record says the video never arrived. */

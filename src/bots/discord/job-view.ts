@@ -65,7 +65,7 @@ function filesFor(view: JobView): DesiredFile[] {
   }
   const files: DesiredFile[] = [];
   if (view.sectionVideo) {
-    files.push({ name: 'progress.mp4', key: `video:${view.sectionVideo.path}:${view.status.section ?? 0}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
+    files.push({ name: 'progress.mp4', key: `video:${view.sectionVideo.path}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
   }
   if (view.preview && view.status.phase === 'running') {
     files.push({ name: 'preview.png', key: `preview:${view.preview.seq}`, contentType: 'image/png', source: { data: view.preview.png } });

@@ -158,7 +158,7 @@ export function describeDiscordError(err: unknown): string {
   if (err instanceof DiscordAPIError || err instanceof HTTPError || err instanceof RateLimitError) {
     let route = err.url;
     try {
-      route = new URL(err.url).pathname.replace(/^\/api(\/v\d+)?/, '');
+      route = decodeURIComponent(new URL(err.url).pathname).replace(/^\/api(\/v\d+)?/, '');
     } catch {
       /* keep it as it is */
     }
