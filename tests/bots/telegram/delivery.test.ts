@@ -124,3 +124,33 @@ describe('telegram delivery', () => {
     }
   });
 });
+
+describe('telegram ETA wording', () => {
+  it('a queued job says when its video is ready ("ready in"), the running one what is left; never "starts in"', async () => {
+    const h = await startHarness({ videoPath: media.videoPath, sections: 2, bot: fast });
+    try {
+      // A first run gives the queue measured timings for this size/steps/TeaCache key.
+      const first = await submit(h, DM_ALICE, '/animate warm up steps=3 seconds=1');
+      await h.api.waitFor(() => /is done/.test(statusText(h, DM_ALICE.id, first.status)), 20_000, 'first job done');
+
+      const gate = h.engine.holdAt(2);
+      const running = await submit(h, DM_ALICE, '/animate running steps=3 seconds=1');
+      await gate.reached;
+      const mark = h.api.mark();
+      const bob = { id: 102, first_name: 'Bob' };
+      sendPhoto(h, bob, { id: 102, type: 'private' }, media.jpeg, '/animate waiting steps=3 seconds=1');
+      const queuedStatus = h.api.sentMessage(await h.api.waitForCall('sendMessage', (c) => c.seq >= mark && Number(c.params.chat_id) === 102));
+      await h.api.waitFor(() => /is queued/.test(statusText(h, 102, queuedStatus)), 5000, 'queued text');
+      expect(statusText(h, 102, queuedStatus).split('\n')[0]).toMatch(/^Job #\d+ is queued \(position 2, ready in (less than a minute|about \d+ min)\)\.$/);
+      await h.api.waitFor(() => /step 1\/3/.test(statusText(h, DM_ALICE.id, running.status)), 5000, 'running text');
+      const runningText = statusText(h, DM_ALICE.id, running.status);
+      expect(runningText.split('\n')[0]).toMatch(/^Job #\d+ is sampling section 1\/2, step 1\/3\.$/);
+      const all = h.api.callsOf('editMessageText').map((c) => String(c.params.text));
+      expect(all.some((t) => /starts in/.test(t))).toBe(false);
+      gate.release();
+      await h.api.waitFor(() => /is done/.test(statusText(h, 102, queuedStatus)), 20_000, 'queued job done');
+    } finally {
+      await h.close();
+    }
+  });
+});
