@@ -56,6 +56,8 @@ export interface TelegramBotOptions {
   clock?: Clock;
   /** Pauses between attempts of an upload or a final status edit (tests shorten them). */
   retryDelaysMs?: readonly number[];
+  /** Longest time one attempt of the final upload may take (default 5 min). */
+  uploadTimeoutMs?: number;
 }
 
 export interface TelegramBot {
@@ -89,6 +91,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     intervals: { ...DEFAULT_EDIT_INTERVALS, ...opts.editIntervals },
     clock,
     ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
+    ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
   const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);

@@ -15,8 +15,10 @@ export interface FinalVideoDeps {
   caller: ChatCaller;
   log: Logger;
   maxUploadBytes: number;
-  /** Pauses between attempts of one upload (network errors, 5xx). */
+  /** Pauses between attempts of one upload (network errors, 5xx, timeouts). */
   retryDelaysMs?: readonly number[];
+  /** An upload attempt that takes longer is abandoned (and retried): a hung connection must not hang the job's delivery. */
+  uploadTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -35,6 +37,10 @@ export interface FinalVideo {
 export type FinalOutcome =
   | { delivered: true; how: 'video' | 'smaller' | 'document'; note?: string }
   | { delivered: false; note: string };
+
+type CallApiOptions = NonNullable<Parameters<Telegram['callApi']>[2]>;
+
+export const DEFAULT_UPLOAD_TIMEOUT_MS = 5 * 60_000;
 
 /** Telegram's own limit is not always ours: after a "too big" answer, aim at this share of what was refused. */
 const SHRINK_FACTOR = 0.5;
@@ -89,12 +95,18 @@ export async function sendFinalVideo(deps: FinalVideoDeps, v: FinalVideo): Promi
 async function upload(deps: FinalVideoDeps, v: FinalVideo, method: 'sendVideo' | 'sendDocument', path: string, caption: string): Promise<void> {
   const { telegram, caller, log } = deps;
   const file = { source: path, filename: v.fileName };
-  const extra = { caption, reply_markup: v.markup, reply_parameters: multipartReplyParameters(v.replyTo) };
+  const common = { chat_id: v.chatId, caption, reply_markup: v.markup, reply_parameters: multipartReplyParameters(v.replyTo) };
+  const timeoutMs = deps.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
+  // callApi rather than sendVideo/sendDocument: only callApi takes an AbortSignal (the timeout).
   await withRetries(
     () =>
-      caller.call(v.chatId, method, (): Promise<unknown> =>
-        method === 'sendVideo' ? telegram.sendVideo(v.chatId, file, { ...extra, supports_streaming: true }) : telegram.sendDocument(v.chatId, file, extra),
-      ),
+      caller.call(v.chatId, method, (): Promise<unknown> => {
+        // telegraf types its signal as the abort-controller polyfill's; node-fetch accepts Node's own.
+        const timeout = { signal: AbortSignal.timeout(timeoutMs) } as unknown as CallApiOptions;
+        return method === 'sendVideo'
+          ? telegram.callApi('sendVideo', { ...common, video: file, supports_streaming: true }, timeout)
+          : telegram.callApi('sendDocument', { ...common, document: file }, timeout);
+      }),
     {
       delaysMs: deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
       retryable: isTransient,

@@ -57,6 +57,8 @@ export interface PresenterDeps {
   clock?: Clock;
   /** Pauses between attempts of an upload or a final status edit (tests shorten them). */
   retryDelaysMs?: readonly number[];
+  /** Longest time one attempt of the final upload may take. */
+  uploadTimeoutMs?: number;
 }
 
 export class JobPresenter {

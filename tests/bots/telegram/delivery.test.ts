@@ -50,6 +50,21 @@ describe('telegram delivery', () => {
     }
   });
 
+  it('a final upload that hangs is abandoned after the upload timeout and retried', async () => {
+    const h = await startHarness({ videoPath: media.videoPath, sections: 1, bot: { ...fast, uploadTimeoutMs: 400 } });
+    try {
+      h.api.stall('sendVideo', 1);
+      const { mark, status } = await submit(h);
+      await h.api.waitFor(() => /is done/.test(statusText(h, DM_ALICE.id, status)), 20_000, 'done text');
+      const sends = h.api.calls.filter((c) => c.seq >= mark && c.method === 'sendVideo');
+      expect(sends.map((c) => c.ok)).toEqual([false, true]);
+      expect(sends[1]!.at - sends[0]!.startedAt).toBeGreaterThanOrEqual(400);
+      expect(statusText(h, DM_ALICE.id, status)).not.toMatch(/could not/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('final upload fails every time: a clear sentence with Re-roll, the job is "done, delivery failed", the video is kept', async () => {
     const h = await startHarness({ videoPath: media.videoPath, sections: 1, bot: fast });
     try {
