@@ -93,7 +93,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
-  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log });
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log, now: () => clock.now() });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
 
   const tasks = new Set<Promise<unknown>>();
