@@ -165,7 +165,8 @@ export class JobTracker {
       if (fit.reencoded) v.notes.push(`The video was re-encoded to fit Discord's ${mib(limit)} upload limit.`);
     } catch (err) {
       this.opts.log.warn({ jobId: job.id, err: describeDiscordError(err) }, 'discord: the final video could not be fitted to the upload limit');
-      v.status = { ...v.status, delivery: `I could not attach the video: ${err instanceof VideoTooLargeError ? err.message : 'it could not be re-encoded.'} It is kept on the server; press Re-roll to make a shorter one.` };
+      const why = err instanceof VideoTooLargeError ? err.message.charAt(0).toLowerCase() + err.message.slice(1) : 'it could not be re-encoded.';
+      v.status = { ...v.status, delivery: `I could not attach the video: ${why} It is kept on the server; press Re-roll to make a shorter one.` };
       await this.markUndelivered(job.id);
     }
   }
