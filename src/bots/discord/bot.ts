@@ -15,6 +15,7 @@ import type { PromptHelper } from '../../prompting/types.ts';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../common/image.ts';
 import { buildCommands, registerCommands } from './commands.ts';
 import type { BotContext } from './context.ts';
+import type { Clock } from '../../queue/clock.ts';
 import { JobTracker } from './job-tracker.ts';
 import { handleMention } from './message-trigger.ts';
 import { routeInteraction } from './interaction-router.ts';
@@ -40,6 +41,10 @@ export interface DiscordBotOptions {
   editIntervalMs?: number;
   /** Least time between two latent previews on one status message (default 10 s). */
   previewIntervalMs?: number;
+  /** Clock for status timings (elapsed, preview spacing); real time when omitted. */
+  clock?: Clock;
+  /** Pauses between attempts of a final status edit (tests shorten them). */
+  retryDelaysMs?: readonly number[];
   imageLimits?: ImageLimits;
   /** The transformers the model set holds; `model` is offered and accepted accordingly (all when omitted). */
   models?: readonly ModelVariant[];
@@ -83,6 +88,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     log,
     editIntervalMs: opts.editIntervalMs ?? 1_500,
     previewIntervalMs: opts.previewIntervalMs ?? 10_000,
+    clock: opts.clock ?? { now },
+    ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
   });
   // Subscribe at once: the integrator creates the bot before queue.start() so no event is missed.
   tracker.start();

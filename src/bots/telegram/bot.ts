@@ -14,6 +14,7 @@ import { CallbackSigner } from './callback-data.ts';
 import { COMMAND_DESCRIPTIONS } from './commands.ts';
 import { handleMessage, type IncomingMessage } from './commands-handler.ts';
 import { limitsFor, type TelegramFileLimits } from './limits.ts';
+import { systemClock, type Clock } from '../../queue/clock.ts';
 import { DEFAULT_EDIT_INTERVALS, JobPresenter, type EditIntervals } from './presenter.ts';
 import type { ChatKind } from './reply-target.ts';
 import { SeenUpdates } from './seen-updates.ts';
@@ -59,6 +60,12 @@ export interface TelegramBotOptions {
   models?: readonly ModelVariant[];
   /** How long to wait for the rest of an album after its last photo (tests shorten it). */
   albumSettleMs?: number;
+  /** Time source for status timings and rate-limit pauses (real time when omitted). */
+  clock?: Clock;
+  /** Pauses between attempts of an upload or a final status edit (tests shorten them). */
+  retryDelaysMs?: readonly number[];
+  /** Longest time one attempt of the final upload may take (default 5 min). */
+  uploadTimeoutMs?: number;
 }
 
 export interface TelegramBot {
@@ -76,7 +83,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   // webhookReply off: every call goes over HTTP so we get results (message ids) back.
   const bot = new Telegraf(token, { telegram: { ...(apiRoot ? { apiRoot } : {}), webhookReply: false } });
   const telegram = bot.telegram;
-  const caller = new ChatCaller(log, opts.rateLimit);
+  const clock = opts.clock ?? systemClock;
+  const caller = new ChatCaller(log, { now: () => clock.now(), ...opts.rateLimit });
   const signer = new CallbackSigner(token);
   const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
   const seen = new SeenUpdates(store);
@@ -89,8 +97,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     log,
     maxUploadBytes: limits.maxUploadBytes,
     intervals: { ...DEFAULT_EDIT_INTERVALS, ...opts.editIntervals },
+    clock,
+    ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
+    ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
-  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log });
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log, now: () => clock.now() });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
 
   const tasks = new Set<Promise<unknown>>();

@@ -72,6 +72,8 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   const { options: o, signal, workDir } = job;
   const t0 = performance.now();
   const timings = new Timings();
+  // The pool outlives jobs (and may keep sessions warm): this job's loading is what it adds.
+  const loadMsAtStart = pool.loadMs;
   const emitStage = (stage: EngineStage, detail?: string) => job.onEvent(detail ? { type: 'stage', stage, detail } : { type: 'stage', stage });
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
     const s = performance.now();
@@ -129,7 +131,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       const plan = plans[k]!;
       const sectionNo = k + 1;
       emitStage('sampling', `section ${sectionNo}/${plans.length}`);
-      const transformer = await timed('loading', () => pool.get(transformerKind));
+      const transformer = await pool.get(transformerKind); // its load time is counted by the pool
       let lastStepAt = performance.now();
       let lastPreviewAt = -Infinity;
       const generated = await timed('sampling', () => sampleSection({
@@ -158,7 +160,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       throwIfCancelled(signal);
 
       emitStage('decoding', `section ${sectionNo}/${plans.length}`);
-      const vae = await timed('loading', () => pool.get('vae'));
+      const vae = await pool.get('vae');
       await timed('decoding', async () => {
         const decoded = await vae.decode(direction.decodeWindow(history, plan, window, first), { tiled: settings.tiledDecode ?? false });
         direction.mergePixels(pixels, decoded, window, first);
@@ -198,7 +200,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   await rm(finalPath, { force: true });
   await copyFile(`${finalPath}.partial`, finalPath);
   await rm(`${finalPath}.partial`, { force: true });
-  timings.add('loading', pool.loadMs);
+  timings.add('loading', pool.loadMs - loadMsAtStart);
   timings.add('total', performance.now() - t0);
   const frames = pixels.frames;
   emitStage('done');
