@@ -27,7 +27,7 @@ export interface AnimateRequest {
   /** The image: a Telegram file to fetch, or bytes we already have (re-roll). */
   image: { ref: ImageRef } | { bytes: Buffer; name: string };
   /** Optional end image (original model only): fetched and checked like the start image. */
-  endImage?: { ref: ImageRef };
+  endImage?: { ref: ImageRef } | { bytes: Buffer; name: string };
   /** "[prompt] [options]" as typed. */
   text: string;
   /** Settings to start from (user defaults, or a finished job's options). */
@@ -92,8 +92,14 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
   let end: { bytes: Buffer; name: string } | undefined;
   if (req.endImage) {
     let endBytes: Buffer;
+    let endName: string;
     try {
-      endBytes = await fetchTelegramFile(deps, req.endImage.ref);
+      if ('ref' in req.endImage) {
+        endBytes = await fetchTelegramFile(deps, req.endImage.ref);
+        endName = req.endImage.ref.fileName;
+      } else {
+        ({ bytes: endBytes, name: endName } = req.endImage);
+      }
     } catch (err) {
       deps.log.info({ err: describeApiError(err) }, 'end image download failed');
       return await refuse(`End image: ${downloadMessage(err, deps.maxDownloadBytes)}`);
@@ -101,7 +107,7 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
     // The same checks as the start image.
     const endCheck = await checkImage(endBytes, { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.maxDownloadBytes });
     if (!endCheck.ok) return await refuse(`End image: ${endCheck.message}`);
-    end = { bytes: endBytes, name: safeName(req.endImage.ref.fileName, endCheck.format) };
+    end = { bytes: endBytes, name: safeName(endName, endCheck.format) };
   }
 
   // A typed prompt wins; a re-roll or a chosen suggestion brings its prompt in `base`.
