@@ -11,6 +11,8 @@ import type { Logger } from './log.ts';
 import type { Engine } from './engine/types.ts';
 import { createFramePackEngine } from './engine/framepack.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
+import { readManifest } from './engine/modelset/manifest.ts';
+import type { ModelVariant } from './engine/types.ts';
 import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
@@ -60,6 +62,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
   const engine = await createFramePackEngine({ modelDir, provider: config.EXECUTION_PROVIDER, log, lowMemory });
   log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory }, 'engine ready');
+  // The bots offer `model` choices the set can run (F1 only when its transformer was converted).
+  const models: ModelVariant[] = (await readManifest(modelDir)).components.transformer_f1 ? ['original', 'f1'] : ['original'];
 
   const store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
   const queue = createJobQueue({
@@ -89,6 +93,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       promptHelper,
       config,
       log,
+      models,
       ...(config.DISCORD_API_BASE ? { clientOptions: { restApi: config.DISCORD_API_BASE } } : {}),
     });
     bots.push({ name: 'discord', start: () => discord.start(), stop: () => discord.stop() });
@@ -100,6 +105,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       promptHelper,
       config,
       log,
+      models,
       settingsStore: await openKeyv(config, 'telegram'),
     });
     bots.push({ name: 'telegram', start: () => telegram.start(), stop: () => telegram.stop() });

@@ -219,7 +219,9 @@ class FairJobQueue implements JobQueue {
     const id = randomUUID();
     const seq = this.index.nextSeq;
     const size = await sizeKeyOf(req.image);
-    const { imagePath, workDir } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName);
+    const { imagePath, workDir, endImagePath } = await saveJobFiles(
+      this.config.dataDir, id, req.image, req.imageName, req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined,
+    );
     const record: JobRecord = {
       id,
       seq,
@@ -228,6 +230,7 @@ class FairJobQueue implements JobQueue {
       ...(req.userName !== undefined && { userName: req.userName }),
       reply: { ...req.reply },
       imagePath,
+      ...(endImagePath !== undefined && { endImagePath }),
       workDir,
       options: { ...req.options },
       ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
@@ -317,6 +320,7 @@ class FairJobQueue implements JobQueue {
     try {
       const result = await this.engine.run({
         imagePath: record.imagePath,
+        ...(record.endImagePath !== undefined && { endImagePath: record.endImagePath }),
         options: record.options,
         workDir: record.workDir,
         signal: controller.signal,

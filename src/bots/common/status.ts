@@ -1,11 +1,14 @@
 // The status of a job as both chat adapters show it: one reducer turns queue events into status
 // state (so Discord and Telegram cannot drift apart) and plain-text rendering of that state.
 // Adapters escape or format the text for their platform; nothing here knows about Markdown or HTML.
-import { ANIMATE_LIMITS, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
+import { ANIMATE_LIMITS, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
 import type { JobRecord, QueueEvent } from '../../queue/types.ts';
 
 export const END_FIRST_NOTE =
   'FramePack makes the end of the video first, so early previews show the last seconds and the video grows toward the start.';
+/** F1 samples forward: the opposite order. */
+export const START_FIRST_NOTE =
+  'FramePack-F1 makes the start of the video first, so early previews show the first seconds and the video grows toward the end.';
 
 export interface StatusState {
   jobSeq: number;
@@ -177,8 +180,10 @@ export function describeSettings(options: AnimateOptions): string {
     `seed ${options.seed}`,
     `${options.seconds} s`,
     `${options.steps} steps`,
-    `TeaCache ${options.teacache ? 'on' : 'off'}`,
+    // Unchanged wording for TeaCache on/off (what users know); MagCache and F1 are named when chosen.
+    cacheModeOf(options) === 'magcache' ? 'MagCache' : `TeaCache ${cacheModeOf(options) === 'teacache' ? 'on' : 'off'}`,
   ];
+  if (modelOf(options) === 'f1') parts.push('model F1');
   if (options.distilledCfg !== ANIMATE_LIMITS.distilledCfg.default) parts.push(`cfg ${options.distilledCfg}`);
   const prompt = options.prompt.trim() || '(none)';
   return `Prompt: ${prompt}\nSettings: ${parts.join(', ')}`;
@@ -251,7 +256,7 @@ function runningLines(state: StatusState): string[] {
   if (state.elapsedMs !== undefined) timing.push(`elapsed ${formatDuration(state.elapsedMs)}`);
   if (state.etaMs !== undefined && state.etaMs !== null) timing.push(`ready in ${formatEta(state.etaMs)}`);
   if (timing.length) lines.push(capitalize(timing.join(', ')));
-  if (state.sections !== undefined && state.sections > 1) lines.push(END_FIRST_NOTE);
+  if (state.sections !== undefined && state.sections > 1) lines.push(modelOf(state.options) === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE);
   return lines;
 }
 

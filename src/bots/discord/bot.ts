@@ -8,6 +8,7 @@
 // (messageContentIntent) only if replies to other people's images in guilds must work without
 // the "Animate image" app command, since without it Discord hides other messages' attachments.
 import { Client, Events, GatewayIntentBits, Partials, type ClientOptions } from 'discord.js';
+import type { ModelVariant } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
@@ -45,6 +46,8 @@ export interface DiscordBotOptions {
   /** Pauses between attempts of a final status edit (tests shorten them). */
   retryDelaysMs?: readonly number[];
   imageLimits?: ImageLimits;
+  /** The transformers the model set holds; `model` is offered and accepted accordingly (all when omitted). */
+  models?: readonly ModelVariant[];
 }
 
 export interface DiscordBot {
@@ -77,6 +80,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     now,
     imageLimits: opts.imageLimits ?? DEFAULT_IMAGE_LIMITS,
     suggestions: new SuggestionStore(),
+    ...(opts.models ? { models: opts.models } : {}),
   };
   const tracker = new JobTracker({
     queue: opts.queue,
@@ -109,6 +113,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
         defaultSeconds: opts.config.DEFAULT_SECONDS,
         defaultSteps: opts.config.DEFAULT_STEPS,
         allowDms: opts.config.DISCORD_ALLOW_DMS,
+        ...(opts.models ? { models: opts.models } : {}),
       });
       await registerCommands(client.rest, client.application!.id, opts.config.DISCORD_GUILD_IDS, commands);
       log.info({ user: client.user?.tag, guilds: opts.config.DISCORD_GUILD_IDS.length || 'global' }, 'discord: ready, commands registered');

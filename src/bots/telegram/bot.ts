@@ -21,6 +21,9 @@ import { SeenUpdates } from './seen-updates.ts';
 import { UserSettings } from './settings.ts';
 import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
+import { MediaGroups } from './media-group.ts';
+import { cacheDefault } from '../common/options.ts';
+import type { ModelVariant } from '../../engine/types.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -32,7 +35,8 @@ export type TelegramBotConfig = Pick<
   | 'MAX_STEPS'
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
->;
+> &
+  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
 
 export interface TelegramBotOptions {
   token: string;
@@ -52,6 +56,10 @@ export interface TelegramBotOptions {
   rateLimit?: ChatCallerOptions;
   /** Interface the webhook server listens on (all interfaces when omitted). */
   webhookHost?: string;
+  /** The transformers the model set holds; `model=` is checked against them (all when omitted). */
+  models?: readonly ModelVariant[];
+  /** How long to wait for the rest of an album after its last photo (tests shorten it). */
+  albumSettleMs?: number;
   /** Time source for status timings and rate-limit pauses (real time when omitted). */
   clock?: Clock;
   /** Pauses between attempts of an upload or a final status edit (tests shorten them). */
@@ -78,9 +86,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const clock = opts.clock ?? systemClock;
   const caller = new ChatCaller(log, { now: () => clock.now(), ...opts.rateLimit });
   const signer = new CallbackSigner(token);
-  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS });
+  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
   const seen = new SeenUpdates(store);
-  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS };
+  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS, ...(opts.models ? { models: opts.models } : {}) };
   const presenter = new JobPresenter({
     telegram,
     queue,
@@ -105,6 +113,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const animate = (req: AnimateRequest) =>
     submitAnimation({ telegram, queue, caller, presenter, promptHelper, caps, maxDownloadBytes: limits.maxDownloadBytes, log }, req);
   const allowedChats = new Set(config.TELEGRAM_ALLOWED_CHAT_IDS);
+  const mediaGroups = new MediaGroups(opts.albumSettleMs ?? 1200);
 
   // Idempotency first: a re-delivered update stops here.
   bot.use(async (ctx, next) => {
@@ -118,6 +127,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   });
 
   bot.on('message', async (ctx) => {
+    mediaGroups.remember(ctx.message);
     const from = ctx.message.from;
     const msg: IncomingMessage = {
       message: ctx.message,
@@ -140,6 +150,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         },
         animate,
         spawn,
+        mediaGroups,
       },
       msg,
     );

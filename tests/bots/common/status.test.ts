@@ -9,6 +9,7 @@ import {
   progressBar,
   reduceStatus,
   renderJobStatus,
+  START_FIRST_NOTE,
   type StatusState,
 } from '../../../src/bots/common/status.ts';
 import { defaultAnimateOptions, type EngineEvent } from '../../../src/engine/types.ts';
@@ -78,6 +79,19 @@ describe('status text', () => {
     expect(renderJobStatus({ jobSeq: 5, phase: 'resumed', position: 1, options })).toMatch(
       /^Job #5 was picked up again after a restart \(next in line\)\./,
     );
+  });
+});
+
+describe('model and cache in the status', () => {
+  it('names MagCache and F1, and says which end of the video comes first', () => {
+    const base = { jobSeq: 3, phase: 'running' as const, section: 1, sections: 3, step: 1, steps: 5 };
+    const f1 = renderJobStatus({ ...base, options: defaultAnimateOptions({ model: 'f1', cache: 'magcache', teacache: false }) });
+    expect(f1).toContain('MagCache, model F1');
+    expect(f1).toContain(START_FIRST_NOTE);
+    expect(f1).not.toContain(END_FIRST_NOTE);
+    const original = renderJobStatus({ ...base, options: defaultAnimateOptions() });
+    expect(original).toContain('TeaCache on');
+    expect(original).toContain(END_FIRST_NOTE);
   });
 });
 

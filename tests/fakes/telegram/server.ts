@@ -65,6 +65,8 @@ export interface FakeMessage {
   animation?: Record<string, unknown>;
   video?: Record<string, unknown>;
   reply_to_message?: FakeMessage;
+  /** Albums: every message of one media group shares it. */
+  media_group_id?: string;
   reply_markup?: unknown;
   entities?: Array<{ type: string; offset: number; length: number }>;
   caption_entities?: Array<{ type: string; offset: number; length: number }>;
