@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { planSections, type Tensor } from '../src/engine/functions/index.ts';
+import type { Tensor } from '../src/engine/functions/index.ts';
+import { invertedDirection } from '../src/engine/direction/index.ts';
 import type { Conditioning } from '../src/engine/pipeline/run.ts';
 import { PREVIEW_INTERVAL_MS, sampleSection } from '../src/engine/pipeline/run.ts';
 import { NoiseGenerator } from '../src/engine/pipeline/prng.ts';
@@ -56,12 +57,13 @@ function conditioning(): Conditioning {
 /** Wall and process-CPU milliseconds per step (CPU time is the fairer number on a shared machine). */
 async function msPerStep(teacache: boolean, previews: boolean, steps = 25): Promise<{ wall: number; cpu: number }> {
   const options = defaultAnimateOptions({ steps, teacache, previews, windowSize: LATENT.t, seconds: 5 });
-  const plan = planSections(options.seconds, options.windowSize)[0]!;
-  const history = zeros([1, 16, 19, LATENT.h, LATENT.w]);
+  const plan = invertedDirection.planSections(options.seconds, options.windowSize)[0]!;
   const transformer = noOpTransformer(teacache);
   const cond = conditioning();
+  const context = invertedDirection.packContext(invertedDirection.initialHistory(cond.startLatent), cond.startLatent);
   const run = () => sampleSection({
-    transformer, cond, history, plan, options, rng: new NoiseGenerator(1),
+    transformer, cond, context, plan, options, rng: new NoiseGenerator(1),
+    cache: teacache ? { kind: 'teacache', numSteps: steps, threshold: 0.15 } : undefined,
     // The step callback does what the pipeline's does, minus emitting.
     onStep: previews ? async (_i, denoised) => void (await latentPreviewPng({ data: denoised, dims: [1, 16, LATENT.t, LATENT.h, LATENT.w] })) : undefined,
   });

@@ -15,6 +15,8 @@ import { RedisArtifactStore } from './queue/artifacts/redis.ts';
 import type { ArtifactStore } from './queue/artifacts/artifact-store.ts';
 import { createBullJobQueue } from './queue/bullmq/bull-job-queue.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
+import { readManifest } from './engine/modelset/manifest.ts';
+import type { ModelVariant } from './engine/types.ts';
 import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue, type JobStore } from './queue/index.ts';
 import { ignoreClientErrors } from './queue/store.ts';
@@ -75,6 +77,10 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   let queue: JobQueue;
   let store: JobStore;
   let artifacts: ArtifactStore | undefined;
+  // The bots offer `model` choices the set can run (F1 only when its transformer was converted).
+  // In scale-out mode the bots have no model set of their own: they offer what a local copy of the
+  // workers' set says, else the original model only.
+  let models: ModelVariant[] = ['original'];
   const queueConfig = {
     dataDir: config.DATA_DIR,
     queueMax: config.QUEUE_MAX,
@@ -89,6 +95,8 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
     artifacts = new RedisArtifactStore({ redisUrl: config.REDIS_URL, ttlHours: config.ARTIFACT_TTL_HOURS, maxMb: config.ARTIFACT_MAX_MB });
     queue = createBullJobQueue({ redisUrl: config.REDIS_URL, store, artifacts, config: queueConfig, log });
+    const localSet = resolve(config.MODELS_DIR, config.MODEL_SET);
+    if (existsSync(join(localSet, 'manifest.json')) && (await readManifest(localSet)).components.transformer_f1) models = ['original', 'f1'];
     log.info({ backend: 'bullmq' }, 'jobs go to BullMQ on Redis; GPU workers run them');
   } else {
     const modelDir = await ensureModelSet(config, log);
@@ -102,6 +110,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
       ...(config.GPU_DEVICE_ID !== undefined && { env: { CUDA_VISIBLE_DEVICES: String(config.GPU_DEVICE_ID) } }),
     });
     engine = processEngine;
+    if ((await readManifest(modelDir)).components.transformer_f1) models = ['original', 'f1'];
     log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory, pid: processEngine.pid }, 'engine worker process ready');
     store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
     queue = createJobQueue({ engine, store, log, config: queueConfig });
@@ -126,6 +135,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
       promptHelper,
       config,
       log,
+      models,
       ...(config.DISCORD_API_BASE ? { clientOptions: { restApi: config.DISCORD_API_BASE } } : {}),
     });
     bots.push({ name: 'discord', start: () => discord.start(), stop: () => discord.stop() });
@@ -137,6 +147,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
       promptHelper,
       config,
       log,
+      models,
       settingsStore: await openKeyv(config, 'telegram'),
     });
     bots.push({ name: 'telegram', start: () => telegram.start(), stop: () => telegram.stop() });

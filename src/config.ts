@@ -69,6 +69,7 @@ export const configSchema = z.object({
   MAX_STEPS: int(1, 100).default(100),
   DEFAULT_SECONDS: int(1, 120).default(5),
   DEFAULT_STEPS: int(1, 100).default(25),
+  DEFAULT_CACHE: z.enum(['none', 'teacache', 'magcache']).default('teacache'),
 
   PROMPT_HELPER_BASE_URL: z.url().optional(),
   PROMPT_HELPER_API_KEY: z.string().min(1).optional(),

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsStore } from '../engine/safetensors.ts';
 import {
-  calculateFluxMu, cropOrPadYieldMask, findNearestBucket, fluxSigmas, framesToUint8, planSections,
+  calculateFluxMu, cropOrPadYieldMask, findNearestBucket, fluxSigmas, framesToUint8Grid, planSections,
   softAppendBcthw, totalLatentSections, latentPaddings, vaeDecodeFake, type Tensor,
 } from '../engine/functions/index.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
@@ -44,6 +44,21 @@ export function exactLine(name: string, got: unknown, want: unknown): Conformanc
   return { name, maxAbs: same ? 0 : 1, maxRel: same ? 0 : 1, atol: 0, pass: same, ...(same ? {} : { note: `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}` }) };
 }
 
+/** A failed line for a case that threw: the set goes on with its other cases. */
+export function errorLine(name: string, err: unknown): ConformanceLine {
+  const message = (err instanceof Error ? err.message : String(err)).split('\n', 1)[0]!;
+  return { name, maxAbs: Infinity, maxRel: Infinity, atol: 0, pass: false, note: `threw: ${message}` };
+}
+
+/** Runs one case; an exception becomes that case's FAIL line instead of ending the set. */
+async function guarded(lines: ConformanceLine[], name: string, fn: () => ConformanceLine[] | Promise<ConformanceLine[]>): Promise<void> {
+  try {
+    lines.push(...(await fn()));
+  } catch (err) {
+    lines.push(errorLine(name, err));
+  }
+}
+
 async function readTensor(store: SafetensorsStore, name: string): Promise<Tensor> {
   return { data: await store.readFloat32(name), dims: store.info(name).shape };
 }
@@ -52,64 +67,97 @@ export async function runFunctionsConformance(dir: string): Promise<ConformanceL
   const json = JSON.parse(await readFile(join(dir, 'functions.json'), 'utf8')) as FunctionsJson;
   const lines: ConformanceLine[] = [];
 
-  json.flux.forEach((c, i) => {
-    const mu = calculateFluxMu(c.seq_length);
-    lines.push(floatLine(`flux[${i}].mu`, [mu], [c.mu], 1e-12, `seq ${c.seq_length}`));
-    lines.push(floatLine(`flux[${i}].sigmas`, fluxSigmas(c.num_inference_steps, c.mu), c.sigmas_float32, 1e-6, `${c.num_inference_steps} steps`));
-  });
+  for (const [i, c] of (json.flux ?? []).entries()) {
+    await guarded(lines, `flux[${i}]`, () => [
+      floatLine(`flux[${i}].mu`, [calculateFluxMu(c.seq_length)], [c.mu], 1e-12, `seq ${c.seq_length}`),
+      floatLine(`flux[${i}].sigmas`, fluxSigmas(c.num_inference_steps, c.mu), c.sigmas_float32, 1e-6, `${c.num_inference_steps} steps`),
+    ]);
+  }
 
-  json.latent_paddings.forEach((c, i) => {
+  for (const [i, c] of (json.latent_paddings ?? []).entries()) {
     const tag = `latent_paddings[${i}] (${c.total_second_length}s, window ${c.latent_window_size})`;
-    const total = totalLatentSections(c.total_second_length, c.latent_window_size);
-    lines.push(exactLine(`${tag}.total_latent_sections`, total, c.total_latent_sections));
-    lines.push(exactLine(`${tag}.latent_paddings`, latentPaddings(total), c.latent_paddings));
-    const got = planSections(c.total_second_length, c.latent_window_size).map((s) => ({
-      latent_padding: s.latentPadding, is_last_section: s.isLastSection, latent_padding_size: s.latentPaddingSize,
-      latent_indices: s.latentIndices, clean_latent_indices: s.cleanLatentIndices,
-      clean_latent_2x_indices: s.cleanLatent2xIndices, clean_latent_4x_indices: s.cleanLatent4xIndices,
-    }));
-    const want = c.sections.map((s) => ({
-      latent_padding: s.latent_padding, is_last_section: s.is_last_section, latent_padding_size: s.latent_padding_size,
-      latent_indices: s.latent_indices, clean_latent_indices: s.clean_latent_indices,
-      clean_latent_2x_indices: s.clean_latent_2x_indices, clean_latent_4x_indices: s.clean_latent_4x_indices,
-    }));
-    lines.push(exactLine(`${tag}.sections`, got, want));
-  });
+    await guarded(lines, tag, () => {
+      const total = totalLatentSections(c.total_second_length, c.latent_window_size);
+      const got = planSections(c.total_second_length, c.latent_window_size).map((s) => ({
+        latent_padding: s.latentPadding, is_last_section: s.isLastSection, latent_padding_size: s.latentPaddingSize,
+        latent_indices: s.latentIndices, clean_latent_indices: s.cleanLatentIndices,
+        clean_latent_2x_indices: s.cleanLatent2xIndices, clean_latent_4x_indices: s.cleanLatent4xIndices,
+      }));
+      const want = c.sections.map((s) => ({
+        latent_padding: s.latent_padding, is_last_section: s.is_last_section, latent_padding_size: s.latent_padding_size,
+        latent_indices: s.latent_indices, clean_latent_indices: s.clean_latent_indices,
+        clean_latent_2x_indices: s.clean_latent_2x_indices, clean_latent_4x_indices: s.clean_latent_4x_indices,
+      }));
+      return [
+        exactLine(`${tag}.total_latent_sections`, total, c.total_latent_sections),
+        exactLine(`${tag}.latent_paddings`, latentPaddings(total), c.latent_paddings),
+        exactLine(`${tag}.sections`, got, want),
+      ];
+    });
+  }
 
-  json.find_nearest_bucket.forEach((c, i) => {
-    const b = findNearestBucket(c.h, c.w);
-    lines.push(exactLine(`find_nearest_bucket[${i}] (${c.h}x${c.w})`, [b.height, b.width], c.bucket_hw));
-  });
+  for (const [i, c] of (json.find_nearest_bucket ?? []).entries()) {
+    const tag = `find_nearest_bucket[${i}] (${c.h}x${c.w})`;
+    await guarded(lines, tag, () => {
+      const b = findNearestBucket(c.h, c.w);
+      return [exactLine(tag, [b.height, b.width], c.bucket_hw)];
+    });
+  }
 
-  const store = await SafetensorsStore.open(join(dir, 'tensors.safetensors'));
-  const store8 = await SafetensorsStore.open(join(dir, 'tensors_uint8.safetensors'));
+  let store: SafetensorsStore | undefined;
+  let store8: SafetensorsStore | undefined;
   try {
-    for (const c of json.crop_or_pad_yield_mask) {
-      const x = await readTensor(store, `crop_or_pad.${c.case}.in.x`);
-      const { y, mask } = cropOrPadYieldMask(x, c.length);
-      const wantY = await readTensor(store, `crop_or_pad.${c.case}.out.y`);
-      lines.push(exactLine(`crop_or_pad[${c.case}].y.shape`, y.dims, wantY.dims));
-      lines.push(floatLine(`crop_or_pad[${c.case}].y`, y.data, wantY.data, 0));
-      lines.push(exactLine(`crop_or_pad[${c.case}].mask`, [...mask], [...(await store.readInt64(`crop_or_pad.${c.case}.out.mask`))].map(Number)));
+    await guarded(lines, 'tensors.safetensors', async () => {
+      store = await SafetensorsStore.open(join(dir, 'tensors.safetensors'));
+      return [];
+    });
+    await guarded(lines, 'tensors_uint8.safetensors', async () => {
+      store8 = await SafetensorsStore.open(join(dir, 'tensors_uint8.safetensors'));
+      return [];
+    });
+    if (!store) return lines;
+    const s = store;
+    for (const c of json.crop_or_pad_yield_mask ?? []) {
+      await guarded(lines, `crop_or_pad[${c.case}]`, async () => {
+        const x = await readTensor(s, `crop_or_pad.${c.case}.in.x`);
+        const { y, mask } = cropOrPadYieldMask(x, c.length);
+        const wantY = await readTensor(s, `crop_or_pad.${c.case}.out.y`);
+        const wantMask = [...(await s.readInt64(`crop_or_pad.${c.case}.out.mask`))].map(Number);
+        return [
+          exactLine(`crop_or_pad[${c.case}].y.shape`, y.dims, wantY.dims),
+          floatLine(`crop_or_pad[${c.case}].y`, y.data, wantY.data, 0),
+          exactLine(`crop_or_pad[${c.case}].mask`, [...mask], wantMask),
+        ];
+      });
     }
-    for (const c of json.soft_append_bcthw) {
+    for (const c of json.soft_append_bcthw ?? []) {
       const p = `soft_append.${c.case}`;
-      const out = softAppendBcthw(await readTensor(store, `${p}.in.history`), await readTensor(store, `${p}.in.current`), c.overlap);
-      const want = await readTensor(store, `${p}.out`);
-      lines.push(exactLine(`${p}.shape`, out.dims, want.dims));
-      lines.push(floatLine(`${p}.out`, out.data, want.data, 1e-6));
+      await guarded(lines, p, async () => {
+        const out = softAppendBcthw(await readTensor(s, `${p}.in.history`), await readTensor(s, `${p}.in.current`), c.overlap);
+        const want = await readTensor(s, `${p}.out`);
+        return [exactLine(`${p}.shape`, out.dims, want.dims), floatLine(`${p}.out`, out.data, want.data, 1e-6)];
+      });
     }
-    const fake = vaeDecodeFake(await readTensor(store, 'vae_decode_fake.in.latents'));
-    lines.push(floatLine('vae_decode_fake.out', fake.data, (await readTensor(store, 'vae_decode_fake.out')).data, 1e-6));
-    for (const name of store8.keys().filter((k) => k.endsWith('.out.frames_uint8'))) {
-      const inName = name.replace('.out.frames_uint8', '.in.x');
-      const got = framesToUint8(await readTensor(store, inName));
-      const want = await store8.readRaw(name);
-      lines.push(floatLine(name, got, want, 0, 'uint8, exact'));
+    await guarded(lines, 'vae_decode_fake', async () => {
+      const fake = vaeDecodeFake(await readTensor(s, 'vae_decode_fake.in.latents'));
+      return [floatLine('vae_decode_fake.out', fake.data, (await readTensor(s, 'vae_decode_fake.out')).data, 1e-6)];
+    });
+    const s8 = store8;
+    for (const name of s8 ? s8.keys().filter((k) => k.endsWith('.out.frames_uint8')) : []) {
+      await guarded(lines, name, async () => {
+        const x = await readTensor(s, name.replace('.out.frames_uint8', '.in.x'));
+        const got = framesToUint8Grid(x);
+        const want = await s8!.readRaw(name);
+        const batch = x.dims[0]!;
+        return [
+          exactLine(`${name}.shape`, [got.frames, got.height, got.width, 3], s8!.info(name).shape),
+          floatLine(name, got.data, want, 0, `uint8, exact${batch > 1 ? `, batch ${batch} as a grid` : ''}`),
+        ];
+      });
     }
   } finally {
-    await store.close();
-    await store8.close();
+    await (store as SafetensorsStore | undefined)?.close();
+    await (store8 as SafetensorsStore | undefined)?.close();
   }
   return lines;
 }

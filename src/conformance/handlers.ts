@@ -5,11 +5,16 @@ import { samplerConformance } from './sampler.ts';
 import { vaeConformance } from './vae.ts';
 import { transformerConformance } from './transformer.ts';
 import { textEncoderConformanceHandlers } from './text_encoders.ts';
+import { endframeSectionsConformance, f1SectionsConformance } from './sections.ts';
+import { magcacheConformance } from './magcache.ts';
 
 export const conformanceHandlers: ConformanceHandler[] = [
   vaeConformance,
   transformerConformance,
   functionsConformance,
   samplerConformance,
+  f1SectionsConformance,
+  endframeSectionsConformance,
+  magcacheConformance,
   ...textEncoderConformanceHandlers,
 ];

@@ -9,6 +9,7 @@ import { PackedTransformer } from './transformer/runtime.ts';
 import { ComponentPool, type ComponentLoaders } from './pipeline/components.ts';
 import { runFramePackJob, type PipelineSettings } from './pipeline/run.ts';
 import type { ExecutionProvider } from './runtime/session.ts';
+import type { MagCacheParams } from './sampler/magcache.ts';
 import type { Engine, EngineJob, EngineResult } from './types.ts';
 
 export interface FramePackEngineOptions {
@@ -22,6 +23,8 @@ export interface FramePackEngineOptions {
   /** Bucket resolution. Default 640 (FramePack's); the tiny set defaults to TINY_RESOLUTION. */
   resolution?: number;
   teacacheThreshold?: number;
+  /** MagCache threshold / max consecutive skips / retention ratio (FramePack-Studio's defaults otherwise). */
+  magcache?: Partial<MagCacheParams>;
   /** Replace the networks (tests, benchmarks); defaults to the ONNX runtimes of `modelDir`. */
   loaders?: ComponentLoaders;
 }
@@ -35,24 +38,27 @@ export function onnxLoaders(modelDir: string, provider: ExecutionProvider, lowMe
     image: () => ImageEncoder.load(modelDir, { provider }),
     vae: () => HunyuanVae.load(modelDir, { provider }),
     transformer: () => PackedTransformer.load(modelDir, { provider, lowMemory }),
+    transformerF1: () => PackedTransformer.load(modelDir, { provider, lowMemory, component: 'transformer_f1' }),
   };
 }
 
 export async function createFramePackEngine(opts: FramePackEngineOptions): Promise<Engine> {
   const manifest = await readManifest(opts.modelDir);
   const settings: PipelineSettings = {
+    models: manifest.components.transformer_f1 ? ['original', 'f1'] : ['original'],
     modelIdentity: `${manifest.name}@${manifest.createdAt}`,
     resolution: opts.resolution ?? (manifest.tiny ? TINY_RESOLUTION : 640),
     lowMemory: opts.lowMemory ?? false,
     // As FramePack: below its high-VRAM threshold the VAE decodes in tiles too.
     tiledDecode: opts.lowMemory ?? false,
     ...(opts.teacacheThreshold !== undefined ? { teacacheThreshold: opts.teacacheThreshold } : {}),
+    ...(opts.magcache ? { magcache: opts.magcache } : {}),
   };
   const pool = new ComponentPool(opts.loaders ?? onnxLoaders(opts.modelDir, opts.provider, settings.lowMemory ?? false), opts.keepWarm ?? false);
   let running: Promise<unknown> = Promise.resolve();
   const description =
     `FramePack ${manifest.tiny ? 'tiny model set (random weights: the video is noise)' : 'model set'} "${manifest.name}" on ${opts.provider}` +
-    `, ${settings.resolution}-bucket`;
+    `, ${settings.resolution}-bucket${manifest.components.transformer_f1 ? ', original + F1 transformers' : ''}`;
   return {
     describe: () => description,
     run(job: EngineJob): Promise<EngineResult> {

@@ -24,6 +24,31 @@ export interface AnimateOptions {
   crf: number;
   /** Produce a small PNG latent preview with each step event. */
   previews: boolean;
+  /** Which transformer: the original model (inverted sampling, default) or F1 (forward sampling). */
+  model?: ModelVariant;
+  /**
+   * Block cache: none, TeaCache or MagCache. When absent, `teacache` decides (teacache or none), so
+   * option objects written before MagCache existed keep their meaning and their job hash.
+   */
+  cache?: CacheMode;
+  /** End image influence, 0.05–1.0 (default 1.0); only used when the job has an end image. */
+  endFrameStrength?: number;
+}
+
+export type ModelVariant = 'original' | 'f1';
+export const MODEL_VARIANTS = ['original', 'f1'] as const satisfies readonly ModelVariant[];
+export type CacheMode = 'none' | 'teacache' | 'magcache';
+export const CACHE_MODES = ['none', 'teacache', 'magcache'] as const satisfies readonly CacheMode[];
+
+/** FramePack-Studio's "End Frame Influence" slider. */
+export const END_FRAME_STRENGTH = { min: 0.05, max: 1, default: 1 } as const;
+
+export function modelOf(o: Pick<AnimateOptions, 'model'>): ModelVariant {
+  return o.model ?? 'original';
+}
+
+export function cacheModeOf(o: Pick<AnimateOptions, 'cache' | 'teacache'>): CacheMode {
+  return o.cache ?? (o.teacache ? 'teacache' : 'none');
 }
 
 export const ANIMATE_LIMITS = {
@@ -102,6 +127,8 @@ export type EngineEvent =
 export interface EngineJob {
   /** The input image on disk (any format sharp reads). */
   imagePath: string;
+  /** Optional end image on disk (original model only): the video ends on it. */
+  endImagePath?: string;
   options: AnimateOptions;
   /**
    * A directory owned by this job. The engine writes section videos, the final video and its

@@ -48,6 +48,7 @@ export type FakeRunOutcome = 'running' | 'done' | 'cancelled' | 'failed';
 
 export interface FakeEngineCall {
   imagePath: string;
+  endImagePath?: string;
   workDir: string;
   options: AnimateOptions;
   /** Sections already done from a checkpoint when the run began (0 = fresh start). */
@@ -129,7 +130,10 @@ export class FakeEngine implements Engine {
     this.pendingFailure = undefined;
     await mkdir(workDir, { recursive: true });
     const startSection = await readCheckpoint(workDir);
-    const call: FakeEngineCall = { imagePath: job.imagePath, workDir, options, startSection, outcome: 'running', steps: 0 };
+    const call: FakeEngineCall = {
+      imagePath: job.imagePath, ...(job.endImagePath !== undefined && { endImagePath: job.endImagePath }),
+      workDir, options, startSection, outcome: 'running', steps: 0,
+    };
     this.calls.push(call);
     for (const w of this.runWatchers.filter((w) => this.calls.length >= w.count)) {
       this.runWatchers.splice(this.runWatchers.indexOf(w), 1);

@@ -1,4 +1,5 @@
-// Where a job's files live: `${dataDir}/jobs/<id>/input.<ext>` and `${dataDir}/jobs/<id>/work`.
+// Where a job's files live: `${dataDir}/jobs/<id>/input.<ext>`, the optional `end.<ext>` (end image)
+// and `${dataDir}/jobs/<id>/work`.
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -16,13 +17,14 @@ export function safeExtension(imageName: string): string {
   return /^[a-z0-9]{1,5}$/.test(ext) ? ext : 'img';
 }
 
-/** Writes the input image and creates the work dir; resolves once both are on disk. */
+/** Writes the input image (and end image) and creates the work dir; resolves once all are on disk. */
 export async function saveJobFiles(
   dataDir: string,
   id: string,
   image: Buffer,
   imageName: string,
-): Promise<{ imagePath: string; workDir: string }> {
+  end?: { image: Buffer; name: string },
+): Promise<{ imagePath: string; workDir: string; endImagePath?: string }> {
   const dir = jobDir(dataDir, id);
   const workDir = path.join(dir, 'work');
   await mkdir(workDir, { recursive: true });
@@ -30,7 +32,10 @@ export async function saveJobFiles(
   // No fsync: the store (SQLite WAL, synchronous=NORMAL) survives a process crash, not a power
   // cut, and the image gets the same guarantee.
   await writeFile(imagePath, image);
-  return { imagePath, workDir };
+  if (!end) return { imagePath, workDir };
+  const endImagePath = path.join(dir, `end.${safeExtension(end.name)}`);
+  await writeFile(endImagePath, end.image);
+  return { imagePath, workDir, endImagePath };
 }
 
 export async function removeJobFiles(dataDir: string, id: string): Promise<void> {

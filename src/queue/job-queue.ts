@@ -144,7 +144,9 @@ class FairJobQueue implements JobQueue {
     const id = randomUUID();
     const seq = this.ledger.nextSeq;
     const size = await sizeKeyOf(req.image);
-    const { imagePath, workDir } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName);
+    const { imagePath, workDir, endImagePath } = await saveJobFiles(
+      this.config.dataDir, id, req.image, req.imageName, req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined,
+    );
     const record: JobRecord = {
       id,
       seq,
@@ -153,6 +155,7 @@ class FairJobQueue implements JobQueue {
       ...(req.userName !== undefined && { userName: req.userName }),
       reply: { ...req.reply },
       imagePath,
+      ...(endImagePath !== undefined && { endImagePath }),
       workDir,
       options: { ...req.options },
       ...(req.promptSource !== undefined && { promptSource: req.promptSource }),

@@ -35,6 +35,7 @@ export class JobRunner {
     try {
       const result = await this.engine.run({
         imagePath: record.imagePath,
+        ...(record.endImagePath !== undefined && { endImagePath: record.endImagePath }),
         options: record.options,
         workDir: record.workDir,
         signal: controller.signal,

@@ -1,7 +1,7 @@
 // Measured timings and the ETA arithmetic built on them. Samples come from real runs (per-step ms
 // from the engine's step events, section overhead and setup from the queue's clock); nothing here
 // is a constant guess, and an estimate is null until a run with the same key has finished.
-import type { AnimateOptions, EngineEvent } from '../engine/types.ts';
+import { cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../engine/types.ts';
 import type { JobProgress } from './types.ts';
 import { totalLatentSections } from '../engine/functions/sections.ts';
 
@@ -24,9 +24,15 @@ export type TimingEstimate = Omit<TimingSample, 'at'>;
 
 export const MAX_SAMPLES_PER_KEY = 10;
 
-/** Jobs are comparable when the bucket, steps and TeaCache setting match. */
-export function timingKey(sizeKey: string, options: Pick<AnimateOptions, 'steps' | 'teacache'>): string {
-  return `${sizeKey}|steps=${options.steps}|teacache=${options.teacache ? 'on' : 'off'}`;
+/**
+ * Jobs are comparable when the bucket, steps, cache mode and model match. Original-model jobs with
+ * TeaCache on/off keep the key format they had before MagCache and F1 existed, so learned timings
+ * survive; MagCache adds `cache=magcache`, F1 adds `model=f1`.
+ */
+export function timingKey(sizeKey: string, options: Pick<AnimateOptions, 'steps' | 'teacache' | 'cache' | 'model'>): string {
+  const mode = cacheModeOf(options);
+  const cache = mode === 'magcache' ? 'cache=magcache' : `teacache=${mode === 'teacache' ? 'on' : 'off'}`;
+  return `${sizeKey}|steps=${options.steps}|${cache}${modelOf(options) === 'f1' ? '|model=f1' : ''}`;
 }
 
 /** FramePack's section count (demo_gradio.py): round(seconds·30 / (window·4)), at least 1; Python rounds half to even. */

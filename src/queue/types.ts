@@ -18,6 +18,9 @@ export interface JobRequest {
   image: Buffer;
   /** Original file name or a safe default, used for the saved copy's extension. */
   imageName: string;
+  /** Optional end image (original model only): the video ends on it. Checked like the start image. */
+  endImage?: Buffer;
+  endImageName?: string;
   options: AnimateOptions;
   /** True when the prompt was written by the prompt helper or is the default prompt. */
   promptSource?: 'user' | 'helper' | 'default';
@@ -40,6 +43,8 @@ export interface JobRecord {
   userName?: string;
   reply: ReplyTarget;
   imagePath: string;
+  /** The saved end image, when the job has one. */
+  endImagePath?: string;
   workDir: string;
   options: AnimateOptions;
   promptSource?: JobRequest['promptSource'];

@@ -19,8 +19,8 @@ export class FfmpegMissingError extends Error {
   constructor(tried: string[]) {
     super(
       `No usable ffmpeg with libx264 was found. Tried: ${tried.join('; ')}. ` +
-        'Set FFMPEG_PATH to an ffmpeg binary, install the optional npm package ffmpeg-static, ' +
-        'or install the system package (apt-get install ffmpeg).',
+        'Run `npm install` again (it brings @ffmpeg-installer/ffmpeg, and ffmpeg-static where its download works), ' +
+        'set FFMPEG_PATH to an ffmpeg binary, or install the system package (apt-get install ffmpeg).',
     );
     this.name = 'FfmpegMissingError';
   }
@@ -52,37 +52,54 @@ async function probe(path: string): Promise<{ version: string; hasX264: boolean 
   }
 }
 
+/** Where each candidate lives; tests replace them to check the order and the fallbacks. */
+export interface FfmpegSources {
+  ffmpegStatic: () => string | undefined;
+  ffmpegInstaller: () => string | undefined;
+  /** The command looked up on PATH. */
+  system: string;
+}
+
+export const npmFfmpegSources: FfmpegSources = { ffmpegStatic: ffmpegStaticPath, ffmpegInstaller: ffmpegInstallerPath, system: 'ffmpeg' };
+
+/** The first candidate, in order FFMPEG_PATH → ffmpeg-static → @ffmpeg-installer → system, that runs and has libx264. */
+export async function findFfmpeg(envPath: string | undefined, sources: FfmpegSources): Promise<FfmpegInfo> {
+  const candidates: Array<[FfmpegInfo['source'], string | undefined]> = [
+    ['FFMPEG_PATH', envPath],
+    ['ffmpeg-static', sources.ffmpegStatic()],
+    ['@ffmpeg-installer', sources.ffmpegInstaller()],
+    ['system', sources.system],
+  ];
+  const tried: string[] = [];
+  for (const [source, path] of candidates) {
+    if (!path) {
+      tried.push(`${source} (not set or not installed)`);
+      continue;
+    }
+    const info = await probe(path);
+    if (info?.hasX264) return { path, source, ...info };
+    tried.push(`${source} ${path} (${info ? 'no libx264' : 'not runnable'})`);
+  }
+  throw new FfmpegMissingError(tried);
+}
+
 let cached: Promise<FfmpegInfo> | undefined;
 
 export function resolveFfmpeg(envPath = process.env.FFMPEG_PATH): Promise<FfmpegInfo> {
   if (envPath === process.env.FFMPEG_PATH && cached) return cached;
-  const found = (async () => {
-    const candidates: Array<[FfmpegInfo['source'], string | undefined]> = [
-      ['FFMPEG_PATH', envPath],
-      ['ffmpeg-static', ffmpegStaticPath()],
-      ['@ffmpeg-installer', ffmpegInstallerPath()],
-      ['system', 'ffmpeg'],
-    ];
-    const tried: string[] = [];
-    for (const [source, path] of candidates) {
-      if (!path) {
-        tried.push(`${source} (not set or not installed)`);
-        continue;
-      }
-      const info = await probe(path);
-      if (info?.hasX264) return { path, source, ...info };
-      tried.push(`${source} ${path} (${info ? 'no libx264' : 'not runnable'})`);
-    }
-    throw new FfmpegMissingError(tried);
-  })();
+  const found = findFfmpeg(envPath, npmFfmpegSources);
   if (envPath === process.env.FFMPEG_PATH) cached = found;
   return found;
 }
 
+/** ffprobe next to the given ffmpeg, else @ffprobe-installer's binary, else the system one. */
+export function ffprobeFor(ffmpegPath: string, installer: () => string | undefined = ffprobeInstallerPath): string {
+  const sibling = ffmpegPath.replace(/ffmpeg(\.exe)?$/, 'ffprobe$1');
+  if (sibling !== ffmpegPath && existsSync(sibling)) return sibling;
+  return installer() ?? 'ffprobe';
+}
+
 /** ffprobe next to the resolved ffmpeg, else @ffprobe-installer's binary, else the system one. */
 export async function resolveFfprobe(): Promise<string> {
-  const ff = await resolveFfmpeg();
-  const sibling = ff.path.replace(/ffmpeg(\.exe)?$/, 'ffprobe$1');
-  if (sibling !== ff.path && existsSync(sibling)) return sibling;
-  return ffprobeInstallerPath() ?? 'ffprobe';
+  return ffprobeFor((await resolveFfmpeg()).path);
 }

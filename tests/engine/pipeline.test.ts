@@ -185,4 +185,18 @@ describe('FramePack pipeline on the tiny model set', () => {
     expect(a.length).toBeGreaterThan(0);
     expect(a.equals(b)).toBe(true);
   });
+
+  it("reports each job's own model loading time, not a running total of the engine's", async () => {
+    const e = await createFramePackEngine({ modelDir: models, provider: 'cpu', resolution: RESOLUTION, keepWarm: true });
+    try {
+      const o = opts({ seconds: 0.4, previews: false });
+      const job = (dir: string) => e.run({ imagePath: image, workDir: join(root, dir), options: o, signal: new AbortController().signal, onEvent: () => undefined });
+      const first = await job('loading-1');
+      const second = await job('loading-2'); // every session is still open: nothing to load
+      expect(first.timings.loading).toBeGreaterThan(0);
+      expect(second.timings.loading).toBe(0);
+    } finally {
+      await e.close();
+    }
+  });
 });

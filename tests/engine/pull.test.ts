@@ -174,4 +174,26 @@ describe('recurvid models pull (loopback fake hub)', () => {
     expect(bigRequests[1]!.range).toMatch(/^bytes=[1-9]\d*-299999$/);
     expect(Buffer.compare(await readFile(join(downloads, 'hunyuan', BIG)), big)).toBe(0);
   });
+
+  it('--f1 also plans and converts lllyasviel/FramePack_F1_I2V_HY_20250503 (only then)', async () => {
+    const F1 = 'lllyasviel/FramePack_F1_I2V_HY_20250503';
+    hub.add(F1, 'config.json', Buffer.from('{}'));
+    hub.add(F1, 'diffusion_pytorch_model-00001-of-00002.safetensors', randomBytes(500));
+    hub.add(F1, 'README.md', Buffer.from('readme'));
+    const without = await planDownloads({ hubUrl: hub.url });
+    expect(without.some((f) => f.source === 'framepack_f1')).toBe(false);
+    const plan = await planDownloads({ hubUrl: hub.url, f1: true });
+    expect(plan.filter((f) => f.source === 'framepack_f1').map((f) => f.path).sort()).toEqual([
+      'config.json', 'diffusion_pytorch_model-00001-of-00002.safetensors',
+    ]);
+    const calls: ConvertModelSetOptions[] = [];
+    const downloads = join(dir, 'dl-f1');
+    hub.cut.clear();
+    await pullModelSet({
+      out: join(dir, 'set-f1'), storage: 'bf16', downloadDir: downloads, hubUrl: hub.url, f1: true, say: () => {},
+      convert: async (o) => { calls.push(o); },
+    });
+    expect(calls[0]!.sources.framepack_f1).toBe(join(downloads, 'framepack_f1'));
+    expect(existsSync(join(downloads, 'framepack_f1', 'config.json'))).toBe(true);
+  });
 });

@@ -26,10 +26,20 @@ describe('recurvid CLI', () => {
     expect(r.stdout).toMatch(/Node\.js\s+\d+\./);
     expect(r.stdout).toMatch(/ffmpeg/);
     expect(r.stdout).toMatch(/onnxruntime\s+providers: cpu/);
-    expect(r.stdout).toMatch(/DISCORD_TOKEN\s+set/);
-    expect(r.stdout).toMatch(/TELEGRAM_TOKEN\s+not set/);
+    expect(r.stdout).toMatch(/^ok\s+DISCORD_TOKEN\s+set \(the Discord bot starts\)/m);
+    expect(r.stdout).toMatch(/^off\s+TELEGRAM_TOKEN\s+not set \(the Telegram bot does not start\)/m);
+    expect(r.stdout).toMatch(/^ok\s+bots\s+`npm start` starts the Discord bot$/m);
     expect(r.stdout).toMatch(/MISSING\s+model sets/);
     expect(r.stdout + r.stderr).not.toContain('super-secret-token-1234');
+  });
+
+  it('doctor says a missing bot token is not ok: npm start needs at least one', async () => {
+    const none = await cli(['doctor'], { MODELS_DIR: '/nonexistent-models' });
+    expect(none.stdout).toMatch(/^off\s+DISCORD_TOKEN\s+not set/m);
+    expect(none.stdout).toMatch(/^MISSING\s+bots\s+`npm start` needs at least one bot token: set DISCORD_TOKEN and\/or TELEGRAM_TOKEN/m);
+    expect(none.stdout).not.toMatch(/^ok\s+(DISCORD|TELEGRAM)_TOKEN/m);
+    const both = await cli(['doctor'], { MODELS_DIR: '/nonexistent-models', DISCORD_TOKEN: 'a-b-c', TELEGRAM_TOKEN: '1:abc' });
+    expect(both.stdout).toMatch(/^ok\s+bots\s+`npm start` starts the Discord and Telegram bots$/m);
   });
 
   it('a bad configuration stops the program with the key named', async () => {

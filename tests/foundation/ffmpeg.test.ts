@@ -17,6 +17,7 @@ describe('ffmpeg resolution', () => {
     const e = new FfmpegMissingError(['FFMPEG_PATH (not set or not installed)']);
     expect(e.message).toMatch(/FFMPEG_PATH/);
     expect(e.message).toMatch(/ffmpeg-static/);
+    expect(e.message).toMatch(/npm install/);
     expect(e.message).toMatch(/apt-get install ffmpeg/);
   });
 });

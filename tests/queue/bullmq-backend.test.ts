@@ -80,6 +80,23 @@ describe('BullMQ backend', () => {
     expect(queue.stats()).toEqual({ queued: 0, running: 0 });
   });
 
+  it('an end image travels to the worker through the artifact store', async () => {
+    const { queue, events } = await botQueue();
+    const seen: Array<Buffer | undefined> = [];
+    class ReadingEngine extends FakeEngine {
+      override async run(job: Parameters<FakeEngine['run']>[0]) {
+        seen.push(job.endImagePath ? await readFile(job.endImagePath) : undefined);
+        return super.run(job);
+      }
+    }
+    await gpuWorker(new ReadingEngine({ realTime: true, stepMs: 2 }), 'gpu-a');
+    const endImage = Buffer.from('end image bytes');
+    const { job } = await queue.submit(await request('u1', {}, { endImage, endImageName: 'last.png' }));
+    expect(job.endImagePath).toMatch(/end\.png$/);
+    await events.waitFor('done', job.id);
+    expect(seen).toEqual([endImage]);
+  });
+
   it('per-user limits and fair order hold across processes: 3 users × 2 jobs start round by round', async () => {
     const { queue, events } = await botQueue({ perUser: 2 });
     const seqs: Record<string, number> = {};

@@ -1,12 +1,34 @@
-// Chat options: "seconds=10 seed=42 steps=25 teacache=off cfg=10" or "--seconds 10 --teacache off",
+// Chat options: "seconds=10 seed=42 steps=25 teacache=off cfg=10 model=f1 cache=magcache" or "--seconds 10 --teacache off",
 // anywhere in a message; the rest of the text is the prompt. Discord's typed options reuse the
 // same range checks through validateOptions, so both platforms answer with the same sentences.
-import { ANIMATE_LIMITS, defaultAnimateOptions, type AnimateOptions } from '../../engine/types.ts';
+import {
+  ANIMATE_LIMITS, CACHE_MODES, END_FRAME_STRENGTH, MODEL_VARIANTS, defaultAnimateOptions, modelOf,
+  type AnimateOptions, type CacheMode, type ModelVariant,
+} from '../../engine/types.ts';
 
 export interface OptionCaps {
   /** Server-configured ceilings (MAX_SECONDS, MAX_STEPS), at most FramePack's own limits. */
   maxSeconds: number;
   maxSteps: number;
+  /** The transformers the model set holds; when given, a job asking for another is refused. */
+  models?: readonly ModelVariant[];
+}
+
+/**
+ * The server's DEFAULT_CACHE as base options. TeaCache (the default) adds nothing, so option objects,
+ * job hashes and timing keys stay what they were before MagCache existed.
+ */
+export function cacheDefault(mode: CacheMode): Partial<AnimateOptions> {
+  return mode === 'teacache' ? {} : { cache: mode, teacache: false };
+}
+
+/** The sentence for an end image with F1 (the reference has no forward end frame). */
+export const END_IMAGE_NEEDS_ORIGINAL =
+  'An end image works only with model=original: F1 samples forward from the start image and has no end frame. Drop the end image or use model=original.';
+
+/** Problems of the option set as a whole, once we know whether an end image came with it. */
+export function combinationErrors(options: AnimateOptions, hasEndImage: boolean): string[] {
+  return hasEndImage && modelOf(options) === 'f1' ? [END_IMAGE_NEEDS_ORIGINAL] : [];
 }
 
 export interface ParsedAnimateText {
@@ -16,7 +38,7 @@ export interface ParsedAnimateText {
 }
 
 /** The option names users type, in the order we list them. */
-export const KNOWN_OPTIONS = ['seconds', 'seed', 'steps', 'teacache', 'cfg'] as const;
+export const KNOWN_OPTIONS = ['seconds', 'seed', 'steps', 'teacache', 'cfg', 'model', 'cache', 'end_strength'] as const;
 type KnownOption = (typeof KNOWN_OPTIONS)[number];
 
 const TRUE_WORDS = ['on', 'true', 'yes', '1'];
@@ -109,7 +131,29 @@ export function validateOptions(
   check('windowSize', 'window size', ANIMATE_LIMITS.windowSize.min, ANIMATE_LIMITS.windowSize.max, true);
   check('crf', 'crf', ANIMATE_LIMITS.crf.min, ANIMATE_LIMITS.crf.max, true);
 
-  if (partial.teacache !== undefined) options.teacache = partial.teacache;
+  if (partial.teacache !== undefined) {
+    options.teacache = partial.teacache;
+    if (partial.cache === undefined) delete options.cache; // "teacache=off" overrides a default cache mode
+  }
+  if (partial.cache !== undefined) {
+    options.cache = partial.cache;
+    options.teacache = partial.cache === 'teacache'; // keeps the older flag truthful for displays
+  }
+  if (partial.model !== undefined) {
+    if (caps.models && !caps.models.includes(partial.model)) {
+      errors.push(`This server's model set has no ${partial.model === 'f1' ? 'F1' : partial.model} transformer; use model=${caps.models.join(' or model=')}.`);
+    } else {
+      options.model = partial.model;
+    }
+  }
+  if (partial.endFrameStrength !== undefined) {
+    const v = partial.endFrameStrength;
+    if (!Number.isFinite(v) || v < END_FRAME_STRENGTH.min || v > END_FRAME_STRENGTH.max) {
+      errors.push(`end_strength must be a number from ${END_FRAME_STRENGTH.min} to ${END_FRAME_STRENGTH.max} (got ${String(v)}).`);
+    } else {
+      options.endFrameStrength = v;
+    }
+  }
   if (partial.previews !== undefined) options.previews = partial.previews;
   if (partial.prompt !== undefined) options.prompt = partial.prompt.trim();
   if (partial.negativePrompt !== undefined) options.negativePrompt = partial.negativePrompt.trim();
@@ -127,7 +171,10 @@ function isBooleanWord(token: string | undefined): boolean {
 }
 
 function example(name: KnownOption): string {
-  return { seconds: 'seconds=5', seed: 'seed=42', steps: 'steps=25', teacache: 'teacache=off', cfg: 'cfg=10' }[name];
+  return {
+    seconds: 'seconds=5', seed: 'seed=42', steps: 'steps=25', teacache: 'teacache=off', cfg: 'cfg=10',
+    model: 'model=f1', cache: 'cache=magcache', end_strength: 'end_strength=0.8',
+  }[name];
 }
 
 /** Converts one typed value; returns an error sentence when it is not even the right kind. */
@@ -137,6 +184,17 @@ function parseValue(name: KnownOption, value: string): Partial<AnimateOptions> |
     if (TRUE_WORDS.includes(word)) return { teacache: true };
     if (FALSE_WORDS.includes(word)) return { teacache: false };
     return `teacache must be on or off (got '${value}').`;
+  }
+  if (name === 'model') {
+    const word = value.toLowerCase();
+    if ((MODEL_VARIANTS as readonly string[]).includes(word)) return { model: word as ModelVariant };
+    return `model must be ${MODEL_VARIANTS.join(' or ')} (got '${value}').`;
+  }
+  if (name === 'cache') {
+    const word = value.toLowerCase();
+    if (word === 'off') return { cache: 'none' };
+    if ((CACHE_MODES as readonly string[]).includes(word)) return { cache: word as CacheMode };
+    return `cache must be ${CACHE_MODES.join(', ')} (got '${value}').`;
   }
   if (name === 'seed' && value.toLowerCase() === 'random') {
     return { seed: Math.floor(Math.random() * (ANIMATE_LIMITS.seed.max + 1)) };
@@ -154,5 +212,7 @@ function parseValue(name: KnownOption, value: string): Partial<AnimateOptions> |
       return { steps: number };
     case 'cfg':
       return { distilledCfg: number };
+    case 'end_strength':
+      return { endFrameStrength: number };
   }
 }

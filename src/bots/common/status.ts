@@ -1,23 +1,141 @@
-// Plain-text status rendering shared by the Discord and Telegram adapters. Adapters escape or
-// format the text for their platform; nothing here knows about Markdown or HTML.
-import { ANIMATE_LIMITS, type AnimateOptions } from '../../engine/types.ts';
+// The status of a job as both chat adapters show it: one reducer turns queue events into status
+// state (so Discord and Telegram cannot drift apart) and plain-text rendering of that state.
+// Adapters escape or format the text for their platform; nothing here knows about Markdown or HTML.
+import { ANIMATE_LIMITS, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
+import type { JobRecord, QueueEvent } from '../../queue/types.ts';
 
 export const END_FIRST_NOTE =
   'FramePack makes the end of the video first, so early previews show the last seconds and the video grows toward the start.';
+/** F1 samples forward: the opposite order. */
+export const START_FIRST_NOTE =
+  'FramePack-F1 makes the start of the video first, so early previews show the first seconds and the video grows toward the end.';
 
 export interface StatusState {
   jobSeq: number;
   phase: 'queued' | 'resumed' | 'running' | 'done' | 'failed' | 'cancelled';
   position?: number;
+  /**
+   * Queued: the queue's estimate of when the video is ready (its wait plus its own run).
+   * Running: the estimated time left of this job. Never "time until it starts".
+   */
   etaMs?: number | null;
+  /** What the engine is doing now (an EngineStage, or 'starting'). */
   stage?: string;
+  /** The engine's detail for the stage, e.g. "text encoders" while loading. */
+  stageDetail?: string;
   section?: number;
   sections?: number;
   step?: number;
   steps?: number;
   error?: string;
   options: AnimateOptions;
+  startedAt?: number;
   elapsedMs?: number;
+  /** Mean measured time per sampling step of this run (from the engine's step events). */
+  stepMs?: number;
+  /** How delivering the finished video went, when it needs saying (said after "is done"). */
+  delivery?: string;
+}
+
+/** The first status of a job, before any event. */
+export function initialStatus(job: Pick<JobRecord, 'seq' | 'options'>): StatusState {
+  return { jobSeq: job.seq, phase: 'queued', options: job.options };
+}
+
+export function isTerminal(state: Pick<StatusState, 'phase'>): boolean {
+  return state.phase === 'done' || state.phase === 'failed' || state.phase === 'cancelled';
+}
+
+/**
+ * The one place a queue event becomes status state, for every platform: adapters keep the
+ * returned state and only render and send it. Pure; `now` is the adapter's injected clock.
+ * A finished job's state never changes again (late events are ignored).
+ */
+export function reduceStatus(prev: StatusState, event: QueueEvent, now: number): StatusState {
+  if (isTerminal(prev)) return prev;
+  const s: StatusState = { ...prev, options: event.job.options };
+  switch (event.type) {
+    case 'queued':
+    case 'position':
+      if (s.phase === 'queued' || s.phase === 'resumed') {
+        s.position = event.position;
+        s.etaMs = event.etaMs;
+      }
+      break;
+    case 'resumed':
+      s.phase = 'resumed';
+      s.position = event.position;
+      delete s.etaMs;
+      break;
+    case 'started':
+      s.phase = 'running';
+      s.stage = 'starting';
+      s.startedAt = event.job.startedAt ?? now;
+      delete s.position;
+      delete s.etaMs;
+      break;
+    case 'engine':
+      if (s.phase !== 'running') {
+        s.phase = 'running';
+        delete s.position;
+        delete s.etaMs;
+      }
+      s.startedAt ??= event.job.startedAt ?? now;
+      applyEngineEvent(s, event.event);
+      break;
+    case 'done':
+      s.phase = 'done';
+      s.stage = 'done';
+      delete s.etaMs;
+      delete s.position;
+      break;
+    case 'failed':
+      s.phase = 'failed';
+      s.error = event.reason;
+      delete s.etaMs;
+      break;
+    case 'cancelled':
+      s.phase = 'cancelled';
+      delete s.etaMs;
+      break;
+  }
+  if (event.job.startedAt !== undefined) s.startedAt = event.job.startedAt;
+  if (s.startedAt !== undefined) s.elapsedMs = Math.max(0, (event.job.finishedAt ?? now) - s.startedAt);
+  return s;
+}
+
+function applyEngineEvent(s: StatusState, e: EngineEvent): void {
+  switch (e.type) {
+    case 'stage': {
+      s.stage = e.stage;
+      delete s.stageDetail;
+      const of = e.detail ? /^section (\d+)\/(\d+)$/.exec(e.detail) : null;
+      if (of) {
+        const section = Number(of[1]);
+        if (section !== s.section && e.stage === 'sampling') s.step = 0; // a new section starts from step 0
+        s.section = section;
+        s.sections = Number(of[2]);
+      } else if (e.detail) {
+        s.stageDetail = e.detail;
+      }
+      if (e.stage === 'decoding' || e.stage === 'writing') s.step = s.steps; // that section's sampling is over
+      break;
+    }
+    case 'step':
+      Object.assign(s, { stage: 'sampling', section: e.section, sections: e.sections, step: e.step, steps: e.steps });
+      delete s.stageDetail;
+      // Smoothed, so one slow step (a preview, a GC pause) does not swing the estimate.
+      if (e.stepMs > 0) s.stepMs = s.stepMs === undefined ? e.stepMs : s.stepMs * 0.8 + e.stepMs * 0.2;
+      if (s.stepMs !== undefined) s.etaMs = Math.round(((e.sections - e.section) * e.steps + (e.steps - e.step)) * s.stepMs);
+      break;
+    case 'section':
+      Object.assign(s, { section: e.section, sections: e.sections });
+      break;
+    case 'done':
+      s.stage = 'finishing';
+      delete s.etaMs;
+      break;
+  }
 }
 
 /** "█████░░░░░ 50%": the fraction is clamped to 0–1. */
@@ -43,12 +161,17 @@ export function formatEta(ms: number | null): string {
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '0 s';
   const seconds = ms / 1000;
-  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
+  if (seconds < 9.95) return `${seconds.toFixed(1)} s`;
   const total = Math.round(seconds);
   if (total < 60) return `${total} s`;
   const minutes = Math.floor(total / 60);
   if (minutes < 60) return `${minutes} min${total % 60 ? ` ${total % 60} s` : ''}`;
   return `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+}
+
+/** A video length: "6.0 s" (one decimal, whatever float the frame count gave). */
+export function formatSeconds(seconds: number): string {
+  return Number.isFinite(seconds) && seconds >= 0 ? `${seconds.toFixed(1)} s` : '? s';
 }
 
 /** The settings a user needs to reproduce a video. */
@@ -57,8 +180,10 @@ export function describeSettings(options: AnimateOptions): string {
     `seed ${options.seed}`,
     `${options.seconds} s`,
     `${options.steps} steps`,
-    `TeaCache ${options.teacache ? 'on' : 'off'}`,
+    // Unchanged wording for TeaCache on/off (what users know); MagCache and F1 are named when chosen.
+    cacheModeOf(options) === 'magcache' ? 'MagCache' : `TeaCache ${cacheModeOf(options) === 'teacache' ? 'on' : 'off'}`,
   ];
+  if (modelOf(options) === 'f1') parts.push('model F1');
   if (options.distilledCfg !== ANIMATE_LIMITS.distilledCfg.default) parts.push(`cfg ${options.distilledCfg}`);
   const prompt = options.prompt.trim() || '(none)';
   return `Prompt: ${prompt}\nSettings: ${parts.join(', ')}`;
@@ -75,8 +200,10 @@ export function renderJobStatus(state: StatusState): string {
       return [`${head} was picked up again after a restart${positionText(state)}.`, settings].join('\n');
     case 'running':
       return [...runningLines(state), settings].join('\n');
-    case 'done':
-      return [`${head} is done${state.elapsedMs !== undefined ? ` in ${formatDuration(state.elapsedMs)}` : ''}.`, settings].join('\n');
+    case 'done': {
+      const took = state.elapsedMs !== undefined ? ` in ${formatDuration(state.elapsedMs)}` : '';
+      return [`${head} is done${took}.`, ...(state.delivery ? [state.delivery] : []), settings].join('\n');
+    }
     case 'failed':
       return [`${head} failed: ${state.error?.trim() || 'an unknown error.'}`, settings].join('\n');
     case 'cancelled':
@@ -87,23 +214,49 @@ export function renderJobStatus(state: StatusState): string {
 function positionText(state: StatusState): string {
   if (state.position === undefined) return '';
   const where = state.position <= 1 ? 'next in line' : `position ${state.position}`;
-  const eta = state.etaMs === undefined || state.etaMs === null ? '' : `, starts in ${formatEta(state.etaMs)}`;
+  // The queue's estimate covers the jobs ahead and this job's own run: it is when the video is ready.
+  const eta = state.etaMs === undefined || state.etaMs === null ? '' : `, ready in ${formatEta(state.etaMs)}`;
   return ` (${where}${eta})`;
 }
 
+/** What the engine is doing, in words: "sampling section 1/2, step 3/8", "decoding section 2/2". */
+export function describeStage(state: Pick<StatusState, 'stage' | 'stageDetail' | 'section' | 'sections' | 'step' | 'steps'>): string {
+  const ofSections = state.section !== undefined && state.sections ? ` section ${state.section}/${state.sections}` : '';
+  switch (state.stage) {
+    case undefined:
+    case 'starting':
+      return 'starting';
+    case 'loading':
+      return `loading models${state.stageDetail ? ` (${state.stageDetail})` : ''}`;
+    case 'encoding_text':
+      return 'encoding the prompt';
+    case 'encoding_image':
+      return 'encoding the image';
+    case 'sampling': {
+      const step = state.step !== undefined && state.steps ? `, step ${state.step}/${state.steps}` : '';
+      return `sampling${ofSections}${step}`;
+    }
+    case 'decoding':
+      return `decoding${ofSections} into frames`;
+    case 'writing':
+      return `writing the video${ofSections ? ` (${ofSections.trim()})` : ''}`;
+    case 'finishing':
+    case 'done':
+      return 'finishing the video';
+    default:
+      return state.stage.replace(/_/g, ' ');
+  }
+}
+
 function runningLines(state: StatusState): string[] {
-  const lines: string[] = [];
-  const where: string[] = [];
-  if (state.section !== undefined && state.sections) where.push(`section ${state.section}/${state.sections}`);
-  if (state.step !== undefined && state.steps) where.push(`step ${state.step}/${state.steps}`);
-  lines.push(`Job #${state.jobSeq} is running${state.stage ? ` (${state.stage.replace(/_/g, ' ')})` : ''}${where.length ? `: ${where.join(', ')}` : ''}.`);
+  const lines: string[] = [`Job #${state.jobSeq} is ${describeStage(state)}.`];
   const fraction = overallFraction(state);
   if (fraction !== undefined) lines.push(progressBar(fraction));
   const timing: string[] = [];
   if (state.elapsedMs !== undefined) timing.push(`elapsed ${formatDuration(state.elapsedMs)}`);
-  if (state.etaMs !== undefined && state.etaMs !== null) timing.push(`remaining ${formatEta(state.etaMs)}`);
+  if (state.etaMs !== undefined && state.etaMs !== null) timing.push(`ready in ${formatEta(state.etaMs)}`);
   if (timing.length) lines.push(capitalize(timing.join(', ')));
-  if (state.sections !== undefined && state.sections > 1) lines.push(END_FIRST_NOTE);
+  if (state.sections !== undefined && state.sections > 1) lines.push(modelOf(state.options) === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE);
   return lines;
 }
 

@@ -1,6 +1,6 @@
 // /animate and the "Animate image" message command.
 import type { ChatInputCommandInteraction, MessageContextMenuCommandInteraction } from 'discord.js';
-import type { AnimateOptions } from '../../engine/types.ts';
+import type { AnimateOptions, CacheMode, ModelVariant } from '../../engine/types.ts';
 import { validateOptions } from '../common/options.ts';
 import { optionBase, optionCaps, type BotContext } from './context.ts';
 import { attachmentInfo, pickAttachment } from './image-input.ts';
@@ -15,18 +15,25 @@ export async function handleAnimateCommand(ctx: BotContext, interaction: ChatInp
   const steps = o.getInteger('steps');
   const teacache = o.getBoolean('teacache');
   const cfg = o.getNumber('distilled_cfg');
+  const model = o.getString('model');
+  const cache = o.getString('cache');
   if (prompt !== null) partial.prompt = prompt;
   if (seconds !== null) partial.seconds = seconds;
   if (seed !== null) partial.seed = seed;
   if (steps !== null) partial.steps = steps;
   if (teacache !== null) partial.teacache = teacache;
   if (cfg !== null) partial.distilledCfg = cfg;
+  // Discord only offers the registered choices; validateOptions still checks them against the set.
+  if (model !== null) partial.model = model as ModelVariant;
+  if (cache !== null) partial.cache = cache as CacheMode;
   // Discord enforces the ranges we registered, but caps can change after registration.
-  const { options, errors } = validateOptions(partial, optionCaps(ctx.config, interaction.guildId), optionBase(ctx.config, interaction.guildId));
+  const { options, errors } = validateOptions(partial, optionCaps(ctx.config, interaction.guildId, ctx.models), optionBase(ctx.config, interaction.guildId));
   if (errors.length) return replyEphemeral(interaction, errors.join('\n'));
   const image = o.getAttachment('image');
+  const endImage = o.getAttachment('end_image');
   await startJobFromInteraction(ctx, interaction, {
     source: { kind: 'attachment', info: image ? attachmentInfo(image) : undefined },
+    ...(endImage ? { endSource: { kind: 'attachment' as const, info: attachmentInfo(endImage) } } : {}),
     options,
   });
 }

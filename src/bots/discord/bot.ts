@@ -8,12 +8,14 @@
 // (messageContentIntent) only if replies to other people's images in guilds must work without
 // the "Animate image" app command, since without it Discord hides other messages' attachments.
 import { Client, Events, GatewayIntentBits, Partials, type ClientOptions } from 'discord.js';
+import type { ModelVariant } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../common/image.ts';
 import { buildCommands, registerCommands } from './commands.ts';
 import type { BotContext } from './context.ts';
+import type { Clock } from '../../queue/clock.ts';
 import { JobTracker } from './job-tracker.ts';
 import { handleMention } from './message-trigger.ts';
 import { routeInteraction } from './interaction-router.ts';
@@ -39,7 +41,13 @@ export interface DiscordBotOptions {
   editIntervalMs?: number;
   /** Least time between two latent previews on one status message (default 10 s). */
   previewIntervalMs?: number;
+  /** Clock for status timings (elapsed, preview spacing); real time when omitted. */
+  clock?: Clock;
+  /** Pauses between attempts of a final status edit (tests shorten them). */
+  retryDelaysMs?: readonly number[];
   imageLimits?: ImageLimits;
+  /** The transformers the model set holds; `model` is offered and accepted accordingly (all when omitted). */
+  models?: readonly ModelVariant[];
 }
 
 export interface DiscordBot {
@@ -72,6 +80,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     now,
     imageLimits: opts.imageLimits ?? DEFAULT_IMAGE_LIMITS,
     suggestions: new SuggestionStore(),
+    ...(opts.models ? { models: opts.models } : {}),
   };
   const tracker = new JobTracker({
     queue: opts.queue,
@@ -79,6 +88,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     log,
     editIntervalMs: opts.editIntervalMs ?? 1_500,
     previewIntervalMs: opts.previewIntervalMs ?? 10_000,
+    clock: opts.clock ?? { now },
+    ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
   });
   // Subscribe at once: the integrator creates the bot before queue.start() so no event is missed.
   tracker.start();
@@ -102,6 +113,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
         defaultSeconds: opts.config.DEFAULT_SECONDS,
         defaultSteps: opts.config.DEFAULT_STEPS,
         allowDms: opts.config.DISCORD_ALLOW_DMS,
+        ...(opts.models ? { models: opts.models } : {}),
       });
       await registerCommands(client.rest, client.application!.id, opts.config.DISCORD_GUILD_IDS, commands);
       log.info({ user: client.user?.tag, guilds: opts.config.DISCORD_GUILD_IDS.length || 'global' }, 'discord: ready, commands registered');

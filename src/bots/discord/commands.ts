@@ -26,6 +26,8 @@ export interface CommandCaps {
   defaultSeconds: number;
   defaultSteps: number;
   allowDms: boolean;
+  /** The transformers the model set holds; the `model` option is registered only when F1 is among them (or unknown). */
+  models?: readonly string[];
 }
 
 export function buildCommands(caps: CommandCaps): RESTPostAPIApplicationCommandsJSONBody[] {
@@ -61,6 +63,22 @@ export function buildCommands(caps: CommandCaps): RESTPostAPIApplicationCommands
         .setMaxValue(maxSteps),
     )
     .addBooleanOption((o) => o.setName('teacache').setDescription('TeaCache: faster, slightly worse hands and fingers (default on)'))
+    .addAttachmentOption((o) => o.setName('end_image').setDescription('Optional last frame: the video ends on this image (original model only)'))
+    .addStringOption((o) =>
+      o
+        .setName('cache')
+        .setDescription('Skip transformer steps: none, TeaCache or MagCache (overrides teacache)')
+        .addChoices({ name: 'none', value: 'none' }, { name: 'TeaCache', value: 'teacache' }, { name: 'MagCache', value: 'magcache' }),
+    );
+  if (!caps.models || caps.models.includes('f1')) {
+    animate.addStringOption((o) =>
+      o
+        .setName('model')
+        .setDescription('original (anti-drifting, default) or F1 (forward, more motion; needs the F1 transformer)')
+        .addChoices({ name: 'original', value: 'original' }, { name: 'F1', value: 'f1' }),
+    );
+  }
+  animate
     .addNumberOption((o) =>
       o
         .setName('distilled_cfg')

@@ -1,9 +1,10 @@
 // Everything the handlers share: the queue, the prompt helper, configuration and the clock.
-import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import { ANIMATE_LIMITS, type ModelVariant } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
 import type { ImageLimits } from '../common/image.ts';
+import { cacheDefault, type OptionCaps } from '../common/options.ts';
 import type { DiscordBotConfig } from './settings.ts';
 import type { SuggestionStore } from './suggestions.ts';
 
@@ -16,12 +17,15 @@ export interface BotContext {
   now: () => number;
   imageLimits: ImageLimits;
   suggestions: SuggestionStore;
+  /** The transformers the model set holds (all when unknown). */
+  models?: readonly ModelVariant[];
 }
 
 /** The caps in force where the request came from: the stricter of the server's (DISCORD_GUILD_LIMITS) and the global ones. */
-export function optionCaps(config: DiscordBotConfig, guildId: string | null): { maxSeconds: number; maxSteps: number } {
+export function optionCaps(config: DiscordBotConfig, guildId: string | null, models?: readonly ModelVariant[]): OptionCaps {
   const guild = guildId ? config.DISCORD_GUILD_LIMITS[guildId] : undefined;
   return {
+    ...(models ? { models } : {}),
     maxSeconds: Math.min(config.MAX_SECONDS, guild?.maxSeconds ?? Infinity, ANIMATE_LIMITS.seconds.max),
     maxSteps: Math.min(config.MAX_STEPS, guild?.maxSteps ?? Infinity, ANIMATE_LIMITS.steps.max),
   };
@@ -29,5 +33,9 @@ export function optionCaps(config: DiscordBotConfig, guildId: string | null): { 
 
 export function optionBase(config: DiscordBotConfig, guildId: string | null): { seconds: number; steps: number } {
   const caps = optionCaps(config, guildId);
-  return { seconds: Math.min(config.DEFAULT_SECONDS, caps.maxSeconds), steps: Math.min(config.DEFAULT_STEPS, caps.maxSteps) };
+  return {
+    seconds: Math.min(config.DEFAULT_SECONDS, caps.maxSeconds),
+    steps: Math.min(config.DEFAULT_STEPS, caps.maxSteps),
+    ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache'),
+  };
 }

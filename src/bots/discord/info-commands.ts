@@ -26,12 +26,13 @@ export function helpText(ctx: BotContext, guildId: string | null): string {
   const { maxSeconds, maxSteps } = optionCaps(ctx.config, guildId);
   return [
     '**RecurVid** turns one still image into a short video with FramePack.',
-    `• \`/animate image:<file> [prompt] [seconds 1–${maxSeconds}] [seed] [steps 1–${maxSteps}] [teacache] [distilled_cfg]\``,
+    `• \`/animate image:<file> [prompt] [seconds 1–${maxSeconds}] [seed] [steps 1–${maxSteps}] [teacache] [end_image] [model] [cache] [distilled_cfg]\``,
+    '• `end_image`: the video ends on that image (original model only). `model`: original or F1 (forward, more motion). `cache`: none, TeaCache or MagCache.',
     '• Reply to a message with an image and mention me, with a prompt: `@RecurVid the girl dances gracefully` (options like `seconds=10 seed=42` work too).',
     '• Right-click a message with an image → Apps → **Animate image** or **Suggest motion prompt**.',
     '• `/prompt image:<file>`: a motion prompt suggestion you can use or edit first.',
     '• `/queue`: your jobs and the queue length.',
-    'FramePack makes the end of the video first, so the progress video grows toward the start.',
+    'FramePack makes the end of the video first, so the progress video grows toward the start (F1: the start first).',
     `Prompt helper: ${ctx.promptHelper?.configured ? 'on' : 'off (empty prompts use the default motion prompt)'}.`,
   ].join('\n');
 }

@@ -7,6 +7,7 @@ import type { JobRecord } from '../../queue/types.ts';
 import type { BotContext } from './context.ts';
 import { loadImage, precheckAttachment, type AttachmentInfo, type ImageInput } from './image-input.ts';
 import { submitJob } from './submit.ts';
+import { combinationErrors } from '../common/options.ts';
 import { DEFAULT_UPLOAD_LIMIT } from './settings.ts';
 import type { StatusTarget } from './status-messenger.ts';
 
@@ -14,6 +15,8 @@ export type ImageSource = { kind: 'attachment'; info: AttachmentInfo | undefined
 
 export interface InteractionJob {
   source: ImageSource;
+  /** The `end_image` option: the video ends on it (original model only). */
+  endSource?: ImageSource;
   options: AnimateOptions;
   promptSource?: JobRecord['promptSource'];
 }
@@ -30,6 +33,12 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
     const early = precheckAttachment(job.source.info, ctx.imageLimits);
     if (early) return replyEphemeral(interaction, early);
   }
+  if (job.endSource?.kind === 'attachment') {
+    const early = precheckAttachment(job.endSource.info, ctx.imageLimits);
+    if (early) return replyEphemeral(interaction, `End image: ${early}`);
+  }
+  const combination = combinationErrors(job.options, job.endSource !== undefined);
+  if (combination.length) return replyEphemeral(interaction, combination.join('\n'));
   const response = await interaction.deferReply({ withResponse: true });
   // The callback response names the new message; if it does not, ask for it (one extra GET).
   const messageId =
@@ -51,6 +60,15 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
     if (!loaded.ok) return fail(loaded.message);
     image = loaded.image;
   }
+  let endImage: ImageInput | undefined;
+  if (job.endSource?.kind === 'ready') {
+    endImage = job.endSource.image;
+  } else if (job.endSource) {
+    // The same download cap and checks as the start image.
+    const loaded = await loadImage(job.endSource.info!, ctx.imageLimits);
+    if (!loaded.ok) return fail(`End image: ${loaded.message}`);
+    endImage = loaded.image;
+  }
   if (!messageId || !interaction.channelId) return fail('Discord did not tell me where my reply is, so I cannot show progress. Please try again.');
 
   if (!job.options.prompt.trim() && !job.promptSource && ctx.promptHelper?.configured) {
@@ -68,6 +86,7 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
     userId: interaction.user.id,
     userName: interaction.user.username,
     image,
+    ...(endImage ? { endImage } : {}),
     options: job.options,
     ...(job.promptSource ? { promptSource: job.promptSource } : {}),
     target,

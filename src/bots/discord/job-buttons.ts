@@ -49,7 +49,13 @@ async function rerun(ctx: BotContext, interaction: ButtonInteraction, job: JobRe
   } catch {
     return replyEphemeral(interaction, `The image of job #${job.seq} is no longer stored, so I cannot run it again. Please send it again.`);
   }
+  // An end-frame job runs again with its end image.
+  const endBytes = job.endImagePath ? await readFile(job.endImagePath).catch(() => undefined) : undefined;
+  if (job.endImagePath && !endBytes) {
+    return replyEphemeral(interaction, `The end image of job #${job.seq} is no longer stored, so I cannot run it again. Please send both images again.`);
+  }
   await startJobFromInteraction(ctx, interaction, {
+    ...(endBytes && job.endImagePath ? { endSource: { kind: 'ready' as const, image: { bytes: endBytes, name: basename(job.endImagePath), width: 0, height: 0 } } } : {}),
     // Width/height are not needed again: the image was checked when the job was first made.
     source: { kind: 'ready', image: { bytes, name: basename(job.imagePath), width: 0, height: 0 } },
     options: { ...job.options, ...change },

@@ -8,11 +8,13 @@ import type { MessageRow } from './status-messenger.ts';
 
 export type Phase = StatusState['phase'];
 
-/** The shared status fields (phase, position, progress, error, elapsed…) plus what only Discord shows. */
-export interface JobView extends Omit<StatusState, 'jobSeq'> {
+/** The shared status state (from the common reducer) plus what only Discord shows. */
+export interface JobView {
   jobId: string;
   seq: number;
   ownerId: string;
+  /** Phase, position, progress, error, elapsed…: owned by bots/common/status.ts's reducer. */
+  status: StatusState;
   promptSource?: 'user' | 'helper' | 'default';
   /** How the prompt was chosen, as said when the job was submitted (already escaped). */
   notice?: string;
@@ -43,8 +45,8 @@ export interface RenderedStatus {
 const MAX_CONTENT = 2000;
 
 export function renderStatus(view: JobView): RenderedStatus {
-  const shown: AnimateOptions = { ...view.options, prompt: escapeMarkdown(view.options.prompt) };
-  const state: StatusState = { ...view, jobSeq: view.seq, options: shown };
+  const shown: AnimateOptions = { ...view.status.options, prompt: escapeMarkdown(view.status.options.prompt) };
+  const state: StatusState = { ...view.status, options: shown };
   const lines = [renderJobStatus(state)];
   if (view.notice) lines.push(view.notice);
   else if (view.promptSource === 'helper') lines.push('The prompt was suggested by the prompt helper.');
@@ -56,16 +58,16 @@ export function renderStatus(view: JobView): RenderedStatus {
 }
 
 function filesFor(view: JobView): DesiredFile[] {
-  if (view.phase === 'done') {
+  if (view.status.phase === 'done') {
     return view.finalVideo
       ? [{ name: `recurvid-${view.seq}.mp4`, key: `final:${view.finalVideo.path}`, contentType: 'video/mp4', source: { path: view.finalVideo.path } }]
       : [];
   }
   const files: DesiredFile[] = [];
   if (view.sectionVideo) {
-    files.push({ name: 'progress.mp4', key: `video:${view.sectionVideo.path}:${view.section ?? 0}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
+    files.push({ name: 'progress.mp4', key: `video:${view.sectionVideo.path}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
   }
-  if (view.preview && view.phase === 'running') {
+  if (view.preview && view.status.phase === 'running') {
     files.push({ name: 'preview.png', key: `preview:${view.preview.seq}`, contentType: 'image/png', source: { data: view.preview.png } });
   }
   return files;
@@ -73,11 +75,12 @@ function filesFor(view: JobView): DesiredFile[] {
 
 function buttonsFor(view: JobView): MessageRow[] {
   const buttons: ButtonBuilder[] = [];
-  if (view.phase === 'queued' || view.phase === 'resumed' || view.phase === 'running') {
+  const { phase } = view.status;
+  if (phase === 'queued' || phase === 'resumed' || phase === 'running') {
     buttons.push(new ButtonBuilder().setCustomId(encodeCustomId('cancel', view.jobId)).setLabel('Cancel').setStyle(ButtonStyle.Danger));
   } else {
     buttons.push(new ButtonBuilder().setCustomId(encodeCustomId('reroll', view.jobId)).setLabel('Re-roll').setStyle(ButtonStyle.Primary));
-    if (view.phase === 'done') {
+    if (phase === 'done') {
       buttons.push(
         new ButtonBuilder().setCustomId(encodeCustomId('longer', view.jobId)).setLabel('Same seed, longer').setStyle(ButtonStyle.Secondary),
       );

@@ -21,7 +21,7 @@ export async function handleMention(ctx: BotContext, message: Message, botId: st
   if (!isAllowedPlace(ctx.config, { guildId: message.guildId, channelId: message.channelId })) return;
 
   const text = message.content.replace(new RegExp(`<@!?${botId}>`, 'g'), ' ').trim();
-  const parsed = parseAnimateText(text, optionCaps(ctx.config, message.guildId), optionBase(ctx.config, message.guildId));
+  const parsed = parseAnimateText(text, optionCaps(ctx.config, message.guildId, ctx.models), optionBase(ctx.config, message.guildId));
   const say = (content: string) => message.reply({ content, allowedMentions: { parse: [], repliedUser: false } });
   if (parsed.errors.length) {
     await say(parsed.errors.join('\n'));

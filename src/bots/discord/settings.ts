@@ -12,7 +12,8 @@ export type DiscordBotConfig = Pick<
   | 'MAX_STEPS'
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
->;
+> &
+  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
 
 /** Discord's default upload limit for bots when the interaction does not say otherwise. */
 export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;

@@ -2,7 +2,7 @@
 // fresh we edit through the interaction webhook; tokens die after 15 minutes, so later edits go
 // through the channel message route with the bot token, and if even that message is out of reach
 // (ephemeral, deleted, no access) a new channel message takes over as the status message.
-import { DiscordAPIError, Routes, type REST, type APIMessage, type APIActionRowComponent, type APIComponentInMessageActionRow } from 'discord.js';
+import { DiscordAPIError, HTTPError, RateLimitError, Routes, type REST, type APIMessage, type APIActionRowComponent, type APIComponentInMessageActionRow } from 'discord.js';
 import type { ReplyTarget } from '../../queue/types.ts';
 import { DEFAULT_UPLOAD_LIMIT } from './settings.ts';
 
@@ -141,4 +141,30 @@ export function isMessageUnreachable(err: unknown): boolean {
 export function isTooLarge(err: unknown): boolean {
   const e = apiCode(err);
   return e !== undefined && (e.code === 40005 || e.status === 413);
+}
+
+/** A Discord failure worth another try: network errors, timeouts, rate limits, HTTP 5xx. */
+export function isTransientDiscord(err: unknown): boolean {
+  if (err instanceof DiscordAPIError || err instanceof HTTPError) return err.status >= 500;
+  if (err instanceof RateLimitError) return true;
+  return err instanceof Error && !(err.name === 'VideoTooLargeError');
+}
+
+/**
+ * "PATCH /webhooks/1/[token]/messages/@original → 413 40005 Request entity too large": the method
+ * and route that failed, for logs. Interaction tokens in the route are masked.
+ */
+export function describeDiscordError(err: unknown): string {
+  if (err instanceof DiscordAPIError || err instanceof HTTPError || err instanceof RateLimitError) {
+    let route = err.url;
+    try {
+      route = decodeURIComponent(new URL(err.url).pathname).replace(/^\/api(\/v\d+)?/, '');
+    } catch {
+      /* keep it as it is */
+    }
+    route = route.replace(/\/webhooks\/(\d+)\/[^/?]+/, '/webhooks/$1/[token]');
+    const status = err instanceof RateLimitError ? '429' : `${err.status}${err instanceof DiscordAPIError ? ` ${err.code}` : ''}`;
+    return `${err.method.toUpperCase()} ${route} → ${status} ${err.message.replace(/\/webhooks\/(\d+)\/[^/?\s]+/g, '/webhooks/$1/[token]')}`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }

@@ -11,6 +11,8 @@ export interface NewJob {
   userId: string;
   userName: string;
   image: ImageInput;
+  /** Optional end image (original model only), checked like the start image. */
+  endImage?: ImageInput;
   /** An empty prompt asks the prompt helper (or falls back to the default prompt). */
   options: AnimateOptions;
   /** Set when re-running a job whose prompt was already settled. */
@@ -35,6 +37,7 @@ export async function submitJob(ctx: BotContext, req: NewJob): Promise<SubmitOut
       reply,
       image: req.image.bytes,
       imageName: req.image.name,
+      ...(req.endImage ? { endImage: req.endImage.bytes, endImageName: req.endImage.name } : {}),
       options: { ...req.options, prompt: resolved.prompt },
       promptSource: resolved.source,
     });

@@ -14,12 +14,16 @@ import { CallbackSigner } from './callback-data.ts';
 import { COMMAND_DESCRIPTIONS } from './commands.ts';
 import { handleMessage, type IncomingMessage } from './commands-handler.ts';
 import { limitsFor, type TelegramFileLimits } from './limits.ts';
+import { systemClock, type Clock } from '../../queue/clock.ts';
 import { DEFAULT_EDIT_INTERVALS, JobPresenter, type EditIntervals } from './presenter.ts';
 import type { ChatKind } from './reply-target.ts';
 import { SeenUpdates } from './seen-updates.ts';
 import { UserSettings } from './settings.ts';
 import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
+import { MediaGroups } from './media-group.ts';
+import { cacheDefault } from '../common/options.ts';
+import type { ModelVariant } from '../../engine/types.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -31,7 +35,8 @@ export type TelegramBotConfig = Pick<
   | 'MAX_STEPS'
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
->;
+> &
+  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
 
 export interface TelegramBotOptions {
   token: string;
@@ -51,6 +56,16 @@ export interface TelegramBotOptions {
   rateLimit?: ChatCallerOptions;
   /** Interface the webhook server listens on (all interfaces when omitted). */
   webhookHost?: string;
+  /** The transformers the model set holds; `model=` is checked against them (all when omitted). */
+  models?: readonly ModelVariant[];
+  /** How long to wait for the rest of an album after its last photo (tests shorten it). */
+  albumSettleMs?: number;
+  /** Time source for status timings and rate-limit pauses (real time when omitted). */
+  clock?: Clock;
+  /** Pauses between attempts of an upload or a final status edit (tests shorten them). */
+  retryDelaysMs?: readonly number[];
+  /** Longest time one attempt of the final upload may take (default 5 min). */
+  uploadTimeoutMs?: number;
 }
 
 export interface TelegramBot {
@@ -68,11 +83,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   // webhookReply off: every call goes over HTTP so we get results (message ids) back.
   const bot = new Telegraf(token, { telegram: { ...(apiRoot ? { apiRoot } : {}), webhookReply: false } });
   const telegram = bot.telegram;
-  const caller = new ChatCaller(log, opts.rateLimit);
+  const clock = opts.clock ?? systemClock;
+  const caller = new ChatCaller(log, { now: () => clock.now(), ...opts.rateLimit });
   const signer = new CallbackSigner(token);
-  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS });
+  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
   const seen = new SeenUpdates(store);
-  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS };
+  const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS, ...(opts.models ? { models: opts.models } : {}) };
   const presenter = new JobPresenter({
     telegram,
     queue,
@@ -81,8 +97,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     log,
     maxUploadBytes: limits.maxUploadBytes,
     intervals: { ...DEFAULT_EDIT_INTERVALS, ...opts.editIntervals },
+    clock,
+    ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
+    ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
-  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log });
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log, now: () => clock.now() });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
 
   const tasks = new Set<Promise<unknown>>();
@@ -94,6 +113,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const animate = (req: AnimateRequest) =>
     submitAnimation({ telegram, queue, caller, presenter, promptHelper, caps, maxDownloadBytes: limits.maxDownloadBytes, log }, req);
   const allowedChats = new Set(config.TELEGRAM_ALLOWED_CHAT_IDS);
+  const mediaGroups = new MediaGroups(opts.albumSettleMs ?? 1200);
 
   // Idempotency first: a re-delivered update stops here.
   bot.use(async (ctx, next) => {
@@ -107,6 +127,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   });
 
   bot.on('message', async (ctx) => {
+    mediaGroups.remember(ctx.message);
     const from = ctx.message.from;
     const msg: IncomingMessage = {
       message: ctx.message,
@@ -129,6 +150,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         },
         animate,
         spawn,
+        mediaGroups,
       },
       msg,
     );

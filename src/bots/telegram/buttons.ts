@@ -86,6 +86,9 @@ export async function handleButton(deps: ButtonDeps, press: ButtonPress): Promis
   } catch {
     return { text: 'The original image is no longer stored; please send it again.', alert: true };
   }
+  // An end-frame job runs again with its end image.
+  const endImage = job.endImagePath ? await readFile(job.endImagePath).catch(() => undefined) : undefined;
+  if (job.endImagePath && !endImage) return { text: 'The end image is no longer stored; please send both images again.', alert: true };
   const base = { ...job.options };
   if (payload.action === 'reroll') {
     base.seed = Math.floor(Math.random() * (ANIMATE_LIMITS.seed.max + 1));
@@ -100,6 +103,7 @@ export async function handleButton(deps: ButtonDeps, press: ButtonPress): Promis
     replyTo: press.messageId ?? target?.statusMessageId ?? 0,
     user: { id: press.userId, name: press.userName },
     image: { bytes: image, name: `image${extname(job.imagePath) || '.png'}` },
+    ...(endImage && job.endImagePath ? { endImage: { bytes: endImage, name: `end${extname(job.endImagePath) || '.png'}` } } : {}),
     text: '',
     base,
   });

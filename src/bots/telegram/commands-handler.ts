@@ -7,7 +7,8 @@ import { DEFAULT_MOTION_PROMPT } from '../../prompting/types.ts';
 import { formatEta } from '../common/status.ts';
 import { parseAnimateText, type OptionCaps } from '../common/options.ts';
 import { parseCommand, type ParsedCommand } from './commands.ts';
-import { findImage } from './media.ts';
+import { findImage, findStartAndEnd, type ImageLookup } from './media.ts';
+import { albumImages, groupIdOf, type MediaGroups } from './media-group.ts';
 import type { ChatKind } from './reply-target.ts';
 import type { UserDefaults, UserSettings } from './settings.ts';
 import type { AnimateRequest, SubmitOutcome } from './submit.ts';
@@ -30,6 +31,8 @@ export interface CommandDeps {
   /** Sends a plain reply to the message. */
   reply: (msg: IncomingMessage, text: string) => Promise<void>;
   animate: (req: AnimateRequest) => Promise<SubmitOutcome>;
+  /** Recent albums: "/animate" on an album of two reads start + end image. */
+  mediaGroups?: MediaGroups;
   /** Runs a piece of work in the background, tracked for shutdown. */
   spawn: (work: () => Promise<unknown>) => void;
 }
@@ -38,7 +41,8 @@ export const HELP_TEXT = [
   'I animate still images with FramePack.',
   '',
   '• Send a photo with the caption /animate [prompt] [options], or reply /animate to a message with a photo or image file.',
-  '• Options: seconds=5 seed=42 steps=25 teacache=off (also --seconds 5).',
+  '• Options: seconds=5 seed=42 steps=25 teacache=off model=original|f1 cache=none|teacache|magcache end_strength=0.05–1 (also --seconds 5).',
+  '• End frame (original model): send an album of two photos (start, end) with the caption /animate, or reply to the start photo with the end photo captioned /animate.',
   '• /prompt (caption or reply to a photo) suggests a motion prompt.',
   '• /queue shows the queue, /settings your defaults (/settings seconds=8 steps=20 teacache=off, /settings reset).',
   '',
@@ -73,8 +77,24 @@ export async function handleMessage(deps: CommandDeps, msg: IncomingMessage): Pr
 }
 
 async function animateCommand(deps: CommandDeps, msg: IncomingMessage, command: ParsedCommand): Promise<void> {
-  const found = findImage(msg.message, deps.maxDownloadBytes);
-  if (!found.ok) return await deps.reply(msg, found.message);
+  const replied = 'reply_to_message' in msg.message ? (msg.message.reply_to_message as Message | undefined) : undefined;
+  const albumId = groupIdOf(msg.message) ?? groupIdOf(replied);
+  if (albumId && deps.mediaGroups) {
+    // The album's other photos may still be on their way: collect in the background.
+    deps.spawn(async () => {
+      const album = albumImages(await deps.mediaGroups!.collect(albumId), deps.maxDownloadBytes);
+      if (!album.ok) return await deps.reply(msg, album.message);
+      await startAnimation(deps, msg, command, album.start, album.end);
+    });
+    return;
+  }
+  const found = findStartAndEnd(msg.message, deps.maxDownloadBytes);
+  await startAnimation(deps, msg, command, found.start, found.end);
+}
+
+async function startAnimation(deps: CommandDeps, msg: IncomingMessage, command: ParsedCommand, start: ImageLookup, end?: ImageLookup): Promise<void> {
+  if (!start.ok) return await deps.reply(msg, start.message);
+  if (end && !end.ok) return await deps.reply(msg, `End image: ${end.message}`);
   const base = await deps.settings.effective(msg.user.id);
   deps.spawn(() =>
     deps.animate({
@@ -82,7 +102,8 @@ async function animateCommand(deps: CommandDeps, msg: IncomingMessage, command: 
       chatType: msg.chatType,
       replyTo: msg.message.message_id,
       user: msg.user,
-      image: { ref: found.image },
+      image: { ref: start.image },
+      ...(end?.ok ? { endImage: { ref: end.image } } : {}),
       text: command.args,
       base,
     }),

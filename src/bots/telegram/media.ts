@@ -31,6 +31,23 @@ export function findImage(message: Message, maxDownloadBytes: number): ImageLook
 }
 
 /** An ImageLookup when the message carries media of any kind, undefined when it has none. */
+export function imageFromMessage(message: Message, maxBytes: number): ImageLookup | undefined {
+  return fromMessage(message, maxBytes);
+}
+
+/**
+ * Start and optional end image of a non-album /animate: a photo captioned /animate that REPLIES to
+ * another photo means "from the replied photo to this one" (start = replied, end = own); otherwise
+ * the single image is found as findImage does.
+ */
+export function findStartAndEnd(message: Message, maxDownloadBytes: number): { start: ImageLookup; end?: ImageLookup } {
+  const replied = 'reply_to_message' in message ? (message.reply_to_message as Message | undefined) : undefined;
+  const own = fromMessage(message, maxDownloadBytes);
+  const fromReply = replied ? fromMessage(replied, maxDownloadBytes) : undefined;
+  if (own && fromReply) return { start: fromReply, end: own };
+  return { start: findImage(message, maxDownloadBytes) };
+}
+
 function fromMessage(message: Message, maxBytes: number): ImageLookup | undefined {
   if ('photo' in message && message.photo.length > 0) {
     // Sizes come smallest first; the last is the original resolution.

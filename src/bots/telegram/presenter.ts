@@ -1,17 +1,20 @@
 // Turns queue events into what the user sees: one status message edited in place (throttled per
 // message, slower in groups), a video message that grows with each finished section, and the
 // final video with its settings and follow-up buttons. Media operations of one job run in order.
+// Status state comes from the shared reducer (bots/common/status.ts); this file only renders and
+// sends. Whatever happens to the uploads, the status message ends with a sentence and Re-roll.
 import { stat } from 'node:fs/promises';
 import type { Telegram } from 'telegraf';
 import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import type { JobQueue, JobRecord, QueueEvent } from '../../queue/types.ts';
+import { systemClock, type Clock } from '../../queue/clock.ts';
 import { LatestWinsThrottle } from '../common/throttle.ts';
-import { describeSettings, END_FIRST_NOTE, renderJobStatus, type StatusState } from '../common/status.ts';
-import { fitVideoToSize, VideoTooLargeError } from '../common/fit-video.ts';
-import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
+import { describeSettings, END_FIRST_NOTE, formatSeconds, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
+import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
+import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
-import { formatMB } from './limits.ts';
+import { sendFinalVideo } from './final-video.ts';
 import { readReplyTarget, type TelegramReply } from './reply-target.ts';
 
 export interface EditIntervals {
@@ -28,6 +31,8 @@ interface StatusEdit {
   messageId: number;
   text: string;
   markup: InlineKeyboardMarkup;
+  /** The last edit of a finished job: retried on passing failures so the job never looks running. */
+  terminal: boolean;
 }
 
 interface JobView {
@@ -49,6 +54,11 @@ export interface PresenterDeps {
   log: Logger;
   maxUploadBytes: number;
   intervals: EditIntervals;
+  clock?: Clock;
+  /** Pauses between attempts of an upload or a final status edit (tests shorten them). */
+  retryDelaysMs?: readonly number[];
+  /** Longest time one attempt of the final upload may take. */
+  uploadTimeoutMs?: number;
 }
 
 export class JobPresenter {
@@ -58,9 +68,12 @@ export class JobPresenter {
   private readonly privateEdits: LatestWinsThrottle<StatusEdit>;
   private readonly groupEdits: LatestWinsThrottle<StatusEdit>;
 
+  private readonly clock: Clock;
+
   constructor(private readonly deps: PresenterDeps) {
+    this.clock = deps.clock ?? systemClock;
     const send = (_key: string, edit: StatusEdit): Promise<void> => this.sendEdit(edit);
-    const onError = (err: unknown): void => deps.log.warn({ err: describeApiError(err) }, 'status edit failed');
+    const onError = (err: unknown): void => deps.log.warn({ method: 'editMessageText', err: describeApiError(err) }, 'telegram: status edit failed');
     this.privateEdits = new LatestWinsThrottle(send, { intervalMs: deps.intervals.privateMs, onError });
     this.groupEdits = new LatestWinsThrottle(send, { intervalMs: deps.intervals.groupMs, onError });
   }
@@ -69,40 +82,18 @@ export class JobPresenter {
   handle(event: QueueEvent): void {
     const view = this.viewFor(event.job);
     if (!view || view.finished) return;
-    const state = view.state;
-    state.options = event.job.options;
-    switch (event.type) {
-      case 'queued':
-      case 'position':
-        if (state.phase === 'queued' || state.phase === 'resumed') {
-          state.position = event.position;
-          state.etaMs = event.etaMs;
-        }
-        break;
-      case 'resumed':
-        Object.assign(state, { phase: 'resumed', position: event.position, etaMs: undefined });
-        break;
-      case 'started':
-        Object.assign(state, { phase: 'running', stage: 'starting', position: undefined, etaMs: undefined });
-        break;
-      case 'engine':
-        this.applyEngine(view, event);
-        break;
-      case 'done':
-        view.finished = true;
-        Object.assign(state, { phase: 'done', elapsedMs: elapsed(event.job) });
-        this.enqueue(view, () => this.deliverFinal(view, event.job));
-        return;
-      case 'failed':
-        view.finished = true;
-        Object.assign(state, { phase: 'failed', error: event.reason });
-        this.enqueue(view, () => this.finishStatus(view));
-        return;
-      case 'cancelled':
-        view.finished = true;
-        Object.assign(state, { phase: 'cancelled' });
-        this.enqueue(view, () => this.finishStatus(view));
-        return;
+    view.state = reduceStatus(view.state, event, this.clock.now());
+    if (event.type === 'engine' && event.event.type === 'section') {
+      const e = event.event;
+      // The last section's video is the final video, which follows at once: posting it as a
+      // preview too would show the same video twice (always so for a one-section job).
+      if (e.section < e.sections) this.enqueue(view, () => this.sendPreview(view, e.videoPath, e.section, e.sections));
+    }
+    if (isTerminal(view.state)) {
+      view.finished = true;
+      if (event.type === 'done') this.enqueue(view, () => this.deliverFinal(view, event.job));
+      else this.enqueue(view, () => this.finishStatus(view));
+      return;
     }
     this.pushStatus(view);
   }
@@ -132,7 +123,7 @@ export class JobPresenter {
     const view: JobView = {
       jobId: job.id,
       reply,
-      state: { jobSeq: job.seq, phase: 'queued', options: job.options },
+      state: initialStatus(job),
       videoMessageId: reply.videoMessageId,
       chain: Promise.resolve(),
       finished: false,
@@ -141,30 +132,9 @@ export class JobPresenter {
     return view;
   }
 
-  private applyEngine(view: JobView, event: Extract<QueueEvent, { type: 'engine' }>): void {
-    const state = view.state;
-    const e = event.event;
-    state.phase = 'running';
-    state.elapsedMs = elapsed(event.job);
-    switch (e.type) {
-      case 'stage':
-        state.stage = e.stage;
-        break;
-      case 'step':
-        Object.assign(state, { stage: 'sampling', section: e.section, sections: e.sections, step: e.step, steps: e.steps });
-        break;
-      case 'section':
-        Object.assign(state, { section: e.section, sections: e.sections });
-        this.enqueue(view, () => this.sendPreview(view, e.videoPath, e.section, e.sections));
-        break;
-      case 'done':
-        break;
-    }
-  }
-
   private enqueue(view: JobView, work: () => Promise<void>): void {
     view.chain = view.chain.then(work).catch((err: unknown) => {
-      this.deps.log.warn({ jobId: view.jobId, err: describeApiError(err) }, 'telegram media update failed');
+      this.deps.log.warn({ jobId: view.jobId, err: describeApiError(err) }, 'telegram: media update failed');
     });
   }
 
@@ -179,16 +149,26 @@ export class JobPresenter {
   }
 
   private pushStatus(view: JobView): void {
-    const active = view.state.phase === 'queued' || view.state.phase === 'running' || view.state.phase === 'resumed';
-    const markup: InlineKeyboardMarkup = {
-      inline_keyboard: active ? [[{ text: 'Cancel', callback_data: this.deps.signer.encode({ action: 'cancel', subject: view.jobId }) }]] : [],
-    };
     this.throttleFor(view).push(this.statusKey(view), {
       chatId: view.reply.chatId,
       messageId: view.reply.statusMessageId,
       text: renderJobStatus(view.state),
-      markup,
+      markup: this.statusMarkup(view),
+      terminal: isTerminal(view.state),
     });
+  }
+
+  /** Cancel while the job is active; Re-roll once it is done or failed (so a lost video is one press away). */
+  private statusMarkup(view: JobView): InlineKeyboardMarkup {
+    const { signer } = this.deps;
+    const { phase } = view.state;
+    if (phase === 'queued' || phase === 'running' || phase === 'resumed') {
+      return { inline_keyboard: [[{ text: 'Cancel', callback_data: signer.encode({ action: 'cancel', subject: view.jobId }) }]] };
+    }
+    if (phase === 'done' || phase === 'failed') {
+      return { inline_keyboard: [[{ text: 'Re-roll', callback_data: signer.encode({ action: 'reroll', subject: view.jobId }) }]] };
+    }
+    return { inline_keyboard: [] };
   }
 
   /** Final status text, sent without waiting for the interval (but after any 429 pause). */
@@ -204,9 +184,17 @@ export class JobPresenter {
     const key = `${edit.chatId}:${edit.messageId}`;
     const content = JSON.stringify([edit.text, edit.markup]);
     if (this.shown.get(key) === content) return;
-    await caller.call(edit.chatId, 'editMessageText', () =>
-      telegram.editMessageText(edit.chatId, edit.messageId, undefined, edit.text, { reply_markup: edit.markup }),
-    );
+    const once = () => caller.call(edit.chatId, 'editMessageText', () => telegram.editMessageText(edit.chatId, edit.messageId, undefined, edit.text, { reply_markup: edit.markup }));
+    if (edit.terminal) {
+      await withRetries(once, {
+        delaysMs: this.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
+        retryable: isTransient,
+        onRetry: (err, attempt) =>
+          this.deps.log.warn({ chatId: edit.chatId, method: 'editMessageText', attempt, err: describeApiError(err) }, 'telegram: final status edit failed, retrying'),
+      });
+    } else {
+      await once();
+    }
     this.shown.set(key, content);
   }
 
@@ -244,9 +232,14 @@ export class JobPresenter {
       telegram.sendVideo(chatId, { source: videoPath, filename: 'preview.mp4' }, {
         caption,
         supports_streaming: true,
-        reply_parameters: { message_id: view.reply.statusMessageId, allow_sending_without_reply: true },
+        reply_parameters: multipartReplyParameters(view.reply.statusMessageId),
       }),
-    );
+    ).catch((err: unknown) => {
+      // Previews are a courtesy: a failed one is logged and the job and its final video go on.
+      log.warn({ jobId: view.jobId, method: 'sendVideo', err: describeApiError(err) }, 'telegram: preview upload failed');
+      return undefined;
+    });
+    if (sent === undefined) return;
     if (sent !== NOT_MODIFIED) {
       view.videoMessageId = sent.message_id;
       await this.deps.queue.updateReply(view.jobId, { videoMessageId: String(sent.message_id) }).catch(() => undefined);
@@ -254,47 +247,45 @@ export class JobPresenter {
   }
 
   private async deliverFinal(view: JobView, job: JobRecord): Promise<void> {
-    const { telegram, caller, signer, maxUploadBytes, log } = this.deps;
-    const chatId = view.reply.chatId;
+    const { signer, log } = this.deps;
     const videoPath = job.result?.videoPath;
     if (!videoPath) {
       view.state = { ...view.state, phase: 'failed', error: 'the job finished without a video.' };
       return await this.finishStatus(view);
     }
-    let fitted;
-    try {
-      fitted = await fitVideoToSize(videoPath, maxUploadBytes, { workDir: job.workDir });
-    } catch (err) {
-      const reason = err instanceof VideoTooLargeError ? err.message : 'the video could not be prepared for upload.';
-      log.warn({ jobId: job.id, err: describeApiError(err) }, 'final video could not be fitted');
-      view.state = { ...view.state, phase: 'failed', error: reason };
-      return await this.finishStatus(view);
+    const seconds = job.result?.seconds ?? job.options.seconds;
+    const outcome = await sendFinalVideo(
+      { ...this.deps, ...(this.deps.retryDelaysMs ? { retryDelaysMs: this.deps.retryDelaysMs } : {}) },
+      {
+        jobId: job.id,
+        chatId: view.reply.chatId,
+        videoPath,
+        workDir: job.workDir,
+        fileName: `recurvid-${job.seq}.mp4`,
+        caption: (note) => truncate(`Job #${job.seq} (${formatSeconds(seconds)})\n${describeSettings(job.options)}${note ? `\n${note}` : ''}`, CAPTION_LIMIT),
+        markup: {
+          inline_keyboard: [
+            [
+              { text: 'Re-roll', callback_data: signer.encode({ action: 'reroll', subject: job.id }) },
+              { text: 'Same seed longer', callback_data: signer.encode({ action: 'longer', subject: job.id }) },
+            ],
+          ],
+        },
+        replyTo: view.reply.requestMessageId ?? view.reply.statusMessageId,
+      },
+    ).catch((err: unknown) => {
+      log.error({ jobId: job.id, err: describeApiError(err) }, 'telegram: final video delivery failed unexpectedly');
+      return { delivered: false as const, note: 'I could not send the video because of an internal error. It is kept on the server; press Re-roll to try again.' };
+    });
+    if (!outcome.delivered || (outcome.how !== 'video' && outcome.note)) view.state = { ...view.state, delivery: outcome.note };
+    if (!outcome.delivered) {
+      // The job stays done (the video exists and is kept for retention); the record says it never arrived.
+      await this.deps.queue.updateReply(job.id, { delivery: 'failed' }).catch((err: unknown) => log.warn({ jobId: job.id, err }, 'could not record the failed delivery'));
+    } else if (outcome.how !== 'video') {
+      await this.deps.queue.updateReply(job.id, { delivery: outcome.how }).catch(() => undefined);
     }
-    const shrunk = fitted.reencoded ? `\nRe-encoded to ${formatMB(fitted.bytes)} to fit Telegram's upload limit.` : '';
-    const caption = truncate(`Job #${job.seq} (${job.result?.seconds ?? job.options.seconds} s)\n${describeSettings(job.options)}${shrunk}`, CAPTION_LIMIT);
-    const markup: InlineKeyboardMarkup = {
-      inline_keyboard: [
-        [
-          { text: 'Re-roll', callback_data: signer.encode({ action: 'reroll', subject: job.id }) },
-          { text: 'Same seed longer', callback_data: signer.encode({ action: 'longer', subject: job.id }) },
-        ],
-      ],
-    };
-    await caller.call(chatId, 'sendVideo', () =>
-      telegram.sendVideo(chatId, { source: fitted.path, filename: `recurvid-${job.seq}.mp4` }, {
-        caption,
-        supports_streaming: true,
-        reply_markup: markup,
-        reply_parameters: { message_id: view.reply.requestMessageId ?? view.reply.statusMessageId, allow_sending_without_reply: true },
-      }),
-    );
     await this.finishStatus(view);
   }
-}
-
-function elapsed(job: JobRecord): number | undefined {
-  if (!job.startedAt) return undefined;
-  return (job.finishedAt ?? Date.now()) - job.startedAt;
 }
 
 function truncate(text: string, max: number): string {

@@ -1,8 +1,9 @@
-// Per-user defaults for /animate (seconds, steps, TeaCache), stored in keyv.
+// Per-user defaults for /animate (seconds, steps, TeaCache), stored in keyv, over the server's
+// defaults (which may include a DEFAULT_CACHE mode).
 import type Keyv from 'keyv';
 import type { AnimateOptions } from '../../engine/types.ts';
 
-export type UserDefaults = Partial<Pick<AnimateOptions, 'seconds' | 'steps' | 'teacache'>>;
+export type UserDefaults = Partial<Pick<AnimateOptions, 'seconds' | 'steps' | 'teacache' | 'cache'>>;
 
 export class UserSettings {
   constructor(
@@ -13,7 +14,11 @@ export class UserSettings {
 
   /** What /animate starts from for this user. */
   async effective(userId: string): Promise<UserDefaults> {
-    return { ...this.serverDefaults, ...(await this.get(userId)) };
+    const own = await this.get(userId);
+    const merged = { ...this.serverDefaults, ...own };
+    // A user's saved "teacache=on/off" beats the server's cache mode.
+    if (own.teacache !== undefined && own.cache === undefined) delete merged.cache;
+    return merged;
   }
 
   async get(userId: string): Promise<UserDefaults> {

@@ -10,7 +10,7 @@ import type { PromptHelper } from '../../prompting/types.ts';
 import { resolvePrompt } from '../../prompting/resolve.ts';
 import { QueueRefusal, type JobQueue } from '../../queue/types.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
-import { parseAnimateText, type OptionCaps } from '../common/options.ts';
+import { combinationErrors, parseAnimateText, type OptionCaps } from '../common/options.ts';
 import { downloadLimited, DownloadError } from '../common/download.ts';
 import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import { formatMB } from './limits.ts';
@@ -26,6 +26,8 @@ export interface AnimateRequest {
   user: { id: string; name?: string };
   /** The image: a Telegram file to fetch, or bytes we already have (re-roll). */
   image: { ref: ImageRef } | { bytes: Buffer; name: string };
+  /** Optional end image (original model only): fetched and checked like the start image. */
+  endImage?: { ref: ImageRef } | { bytes: Buffer; name: string };
   /** "[prompt] [options]" as typed. */
   text: string;
   /** Settings to start from (user defaults, or a finished job's options). */
@@ -48,6 +50,7 @@ export type SubmitOutcome = { queued: true; jobId: string } | { queued: false; r
 export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Promise<SubmitOutcome> {
   const { telegram, caller } = deps;
   const parsed = parseAnimateText(req.text, deps.caps, req.base);
+  parsed.errors.push(...combinationErrors(parsed.options, req.endImage !== undefined));
   if (parsed.errors.length > 0) {
     const reason = `I could not start that:\n• ${parsed.errors.join('\n• ')}\nExample: /animate the waves roll in seconds=5 steps=25 teacache=off`;
     await reply(deps, req, reason);
@@ -86,6 +89,27 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
   const check = await checkImage(bytes, { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.maxDownloadBytes });
   if (!check.ok) return await refuse(check.message);
 
+  let end: { bytes: Buffer; name: string } | undefined;
+  if (req.endImage) {
+    let endBytes: Buffer;
+    let endName: string;
+    try {
+      if ('ref' in req.endImage) {
+        endBytes = await fetchTelegramFile(deps, req.endImage.ref);
+        endName = req.endImage.ref.fileName;
+      } else {
+        ({ bytes: endBytes, name: endName } = req.endImage);
+      }
+    } catch (err) {
+      deps.log.info({ err: describeApiError(err) }, 'end image download failed');
+      return await refuse(`End image: ${downloadMessage(err, deps.maxDownloadBytes)}`);
+    }
+    // The same checks as the start image.
+    const endCheck = await checkImage(endBytes, { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.maxDownloadBytes });
+    if (!endCheck.ok) return await refuse(`End image: ${endCheck.message}`);
+    end = { bytes: endBytes, name: safeName(endName, endCheck.format) };
+  }
+
   // A typed prompt wins; a re-roll or a chosen suggestion brings its prompt in `base`.
   const prompt = await resolvePrompt(parsed.prompt || (req.base.prompt ?? ''), deps.promptHelper, bytes);
   const options: AnimateOptions = { ...parsed.options, prompt: prompt.prompt };
@@ -98,6 +122,7 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
       reply: writeReplyTarget({ chatId: req.chatId, chatType: req.chatType, statusMessageId: statusId, requestMessageId: req.replyTo }),
       image: bytes,
       imageName: safeName(name, check.format),
+      ...(end ? { endImage: end.bytes, endImageName: end.name } : {}),
       options,
       promptSource: prompt.source,
     });

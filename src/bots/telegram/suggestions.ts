@@ -34,6 +34,8 @@ export interface SuggestDeps {
   promptHelper?: PromptHelper;
   maxDownloadBytes: number;
   log: Logger;
+  /** Clock for the suggestions' time to live (real time when omitted). */
+  now?: () => number;
 }
 
 export class Suggestions {
@@ -41,9 +43,13 @@ export class Suggestions {
 
   constructor(private readonly deps: SuggestDeps) {}
 
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
   get(id: string): Suggestion | undefined {
     const s = this.byId.get(id);
-    if (s && Date.now() - s.createdAt > SUGGESTION_TTL_MS) {
+    if (s && this.now() - s.createdAt > SUGGESTION_TTL_MS) {
       this.byId.delete(id);
       return undefined;
     }
@@ -93,7 +99,7 @@ export class Suggestions {
       image: bytes,
       imageName: req.image.fileName,
       prompt: '',
-      createdAt: Date.now(),
+      createdAt: this.now(),
     };
     await this.fill(suggestion, false, edit);
   }

@@ -10,9 +10,12 @@ import cliProgress from 'cli-progress';
 import { createFramePackEngine } from '../../engine/framepack.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 import { makeTinyModelSet } from '../../engine/modelset/tiny.ts';
-import { planSections } from '../../engine/functions/index.ts';
 import type { ExecutionProvider } from '../../engine/runtime/session.ts';
-import { ANIMATE_LIMITS, EngineCancelledError, defaultAnimateOptions, type EngineEvent } from '../../engine/types.ts';
+import {
+  ANIMATE_LIMITS, CACHE_MODES, END_FRAME_STRENGTH, EngineCancelledError, MODEL_VARIANTS, defaultAnimateOptions,
+  type CacheMode, type EngineEvent, type ModelVariant,
+} from '../../engine/types.ts';
+import { directionFor } from '../../engine/direction/index.ts';
 
 interface AnimateFlags {
   prompt: string;
@@ -20,6 +23,10 @@ interface AnimateFlags {
   seed: number;
   steps: number;
   teacache: boolean;
+  model: ModelVariant;
+  cache?: CacheMode;
+  endImage?: string;
+  endStrength?: number;
   models: string;
   out: string;
   provider?: ExecutionProvider;
@@ -50,6 +57,10 @@ export function register(program: Command): void {
     .option('--steps <n>', 'sampling steps per section', bounded('steps', 1, 100, (v) => Number.parseInt(v, 10)), 25)
     .option('--teacache', 'use TeaCache (default)', true)
     .option('--no-teacache', 'disable TeaCache')
+    .addOption(new Option('--cache <mode>', 'block cache (overrides --teacache)').choices([...CACHE_MODES]))
+    .addOption(new Option('--model <name>', 'original (inverted sampling) or f1 (forward; needs the F1 transformer)').choices([...MODEL_VARIANTS]).default('original'))
+    .option('--end-image <file>', 'the video ends on this image (original model only)')
+    .option('--end-strength <n>', 'end image influence', bounded('end-strength', END_FRAME_STRENGTH.min, END_FRAME_STRENGTH.max, Number))
     .option('--models <dir>', 'model set folder', 'models/tiny')
     .option('--out <dir>', 'output folder', 'out')
     .addOption(new Option('--provider <name>', 'execution provider (default: EXECUTION_PROVIDER, else cpu)').choices(['cpu', 'cuda', 'webgpu']))
@@ -67,7 +78,15 @@ export function register(program: Command): void {
       if (manifest.tiny) {
         process.stdout.write('Note: the tiny model set has random weights, so the video is noise. The pipeline, files and timings are the real ones.\n');
       }
-      const options = defaultAnimateOptions({ prompt: flags.prompt, seconds: flags.seconds, seed: flags.seed, steps: flags.steps, teacache: flags.teacache, previews: true });
+      const options = defaultAnimateOptions({
+        prompt: flags.prompt, seconds: flags.seconds, seed: flags.seed, steps: flags.steps, teacache: flags.teacache, previews: true,
+        ...(flags.model !== 'original' ? { model: flags.model } : {}),
+        ...(flags.cache ? { cache: flags.cache } : {}),
+        ...(flags.endStrength !== undefined ? { endFrameStrength: flags.endStrength } : {}),
+      });
+      const endImage = flags.endImage ? resolve(flags.endImage) : undefined;
+      if (endImage && !existsSync(endImage)) throw new Error(`No end image at ${endImage}.`);
+      if (endImage && flags.model === 'f1') throw new Error('--end-image works only with --model original: F1 samples forward and has no end frame.');
       const engine = await createFramePackEngine({
         modelDir: flags.models, provider: flags.provider ?? config.EXECUTION_PROVIDER, lowMemory: lowMemoryForBudget(config.MEMORY_BUDGET_GB),
         ...(flags.resolution ? { resolution: flags.resolution } : {}),
@@ -76,7 +95,7 @@ export function register(program: Command): void {
       const stamp = timestamp();
       await mkdir(flags.out, { recursive: true });
       const workDir = join(flags.out, `.work-${stamp}`);
-      const sections = planSections(options.seconds, options.windowSize).length;
+      const sections = directionFor(flags.model).planSections(options.seconds, options.windowSize).length;
       const bar = new cliProgress.SingleBar(
         { format: ' {bar} {percentage}% | {stage} | section {section}/{sections} step {step}/{steps} | {eta_formatted} left', hideCursor: true },
         cliProgress.Presets.shades_classic,
@@ -99,7 +118,7 @@ export function register(program: Command): void {
       };
       const pending: Array<Promise<void>> = [];
       try {
-        const result = await engine.run({ imagePath: image, workDir, options, signal: ac.signal, onEvent: (e) => void pending.push(onEvent(e)) });
+        const result = await engine.run({ imagePath: image, ...(endImage ? { endImagePath: endImage } : {}), workDir, options, signal: ac.signal, onEvent: (e) => void pending.push(onEvent(e)) });
         await Promise.all(pending);
         bar.stop();
         const finalPath = join(flags.out, `${stamp}.mp4`);

@@ -1,4 +1,4 @@
-// `recurvid convert --framepack DIR [--hunyuan DIR] [--redux DIR] --out models/NAME [--dtype fp32|fp16|bf16]`
+// `recurvid convert --framepack DIR [--framepack-f1 DIR] [--hunyuan DIR] [--redux DIR] --out models/NAME [--dtype fp32|fp16|bf16]`
 // Builds ONNX graphs from the official safetensors folders (see src/engine/modelset/convert.ts).
 import { Option, type Command } from 'commander';
 import { createLogger } from '../../log.ts';
@@ -7,6 +7,7 @@ import type { StorageDtype } from '../../engine/onnx/weights.ts';
 
 interface ConvertFlags {
   framepack?: string;
+  framepackF1?: string;
   hunyuan?: string;
   redux?: string;
   out: string;
@@ -18,6 +19,7 @@ export function register(program: Command): void {
     .command('convert')
     .description('build an ONNX model set from the official safetensors folders (Hugging Face layout)')
     .option('--framepack <dir>', 'lllyasviel/FramePackI2V_HY folder (transformer)')
+    .option('--framepack-f1 <dir>', 'lllyasviel/FramePack_F1_I2V_HY_20250503 folder (F1 transformer, added next to the original one)')
     .option('--hunyuan <dir>', 'hunyuanvideo-community/HunyuanVideo folder (text encoders, tokenizers, VAE)')
     .option('--redux <dir>', 'lllyasviel/flux_redux_bfl folder (SigLIP image encoder)')
     .requiredOption('--out <dir>', 'model set folder to write, e.g. models/framepack')
@@ -28,6 +30,7 @@ export function register(program: Command): void {
       const log = createLogger({ LOG_LEVEL: 'info' });
       const sources = {
         ...(flags.framepack ? { framepack: flags.framepack } : {}),
+        ...(flags.framepackF1 ? { framepack_f1: flags.framepackF1 } : {}),
         ...(flags.hunyuan ? { hunyuan: flags.hunyuan } : {}),
         ...(flags.redux ? { redux: flags.redux } : {}),
       };
@@ -36,6 +39,6 @@ export function register(program: Command): void {
       process.stdout.write(
         `Converted ${result.converted.join(', ')} into ${flags.out} (${flags.dtype}) in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
       );
-      for (const s of result.skipped) process.stdout.write(`Skipped ${s.components.join(', ')}: no --${s.repo} folder given.\n`);
+      for (const s of result.skipped) process.stdout.write(`Skipped ${s.components.join(', ')}: no --${s.repo.replace('_', '-')} folder given.\n`);
     });
 }

@@ -13,6 +13,36 @@ export interface DoctorLine {
   ok: boolean;
   label: string;
   detail: string;
+  /** Not an error on its own (e.g. one of the two bot tokens): printed as "off", not "MISSING". */
+  optional?: boolean;
+}
+
+/** Which bots `npm start` would start; at least one token is needed. */
+export function botLines(config: Pick<Config, 'DISCORD_TOKEN' | 'TELEGRAM_TOKEN'>): DoctorLine[] {
+  const bots = [
+    { key: 'DISCORD_TOKEN', name: 'Discord', set: !!config.DISCORD_TOKEN },
+    { key: 'TELEGRAM_TOKEN', name: 'Telegram', set: !!config.TELEGRAM_TOKEN },
+  ] as const;
+  const starting = bots.filter((b) => b.set).map((b) => b.name);
+  const lines: DoctorLine[] = bots.map((b) => ({
+    ok: b.set,
+    optional: true,
+    label: b.key,
+    detail: b.set ? `set (the ${b.name} bot starts)` : `not set (the ${b.name} bot does not start)`,
+  }));
+  lines.push({
+    ok: starting.length > 0,
+    label: 'bots',
+    detail: starting.length
+      ? `\`npm start\` starts the ${starting.join(' and ')} bot${starting.length > 1 ? 's' : ''}`
+      : '`npm start` needs at least one bot token: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example)',
+  });
+  return lines;
+}
+
+export function formatDoctorLine(l: DoctorLine): string {
+  const mark = l.ok ? 'ok     ' : l.optional ? 'off    ' : 'MISSING';
+  return `${mark}  ${l.label.padEnd(22)} ${l.detail}`;
 }
 
 export async function doctorReport(config: Config): Promise<DoctorLine[]> {
@@ -56,7 +86,9 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
       : `none in ${config.MODELS_DIR}/ (run \`npx recurvid models tiny\`, or \`npx recurvid models pull\` for the real weights)`,
   });
 
+  lines.push(...botLines(config));
   for (const key of SECRET_KEYS) {
+    if (key === 'DISCORD_TOKEN' || key === 'TELEGRAM_TOKEN') continue;
     lines.push({ ok: true, label: key, detail: config[key] ? 'set' : 'not set' });
   }
   lines.push({
@@ -100,6 +132,6 @@ export function register(program: Command): void {
     .description('report what is installed, configured and missing')
     .action(async () => {
       const lines = await doctorReport(loadConfig());
-      for (const l of lines) process.stdout.write(`${l.ok ? 'ok     ' : 'MISSING'}  ${l.label.padEnd(22)} ${l.detail}\n`);
+      for (const l of lines) process.stdout.write(`${formatDoctorLine(l)}\n`);
     });
 }

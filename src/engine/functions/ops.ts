@@ -87,26 +87,50 @@ export function vaeDecodeFake(latents: Tensor): Tensor {
   return { data: out, dims: [1, 3, t, h, w] };
 }
 
+/** FramePack's save_bcthw_as_mp4 grid width: the first of 6, 5, 4, 3, 2 that divides the batch, else the batch. */
+export function gridPerRow(batch: number): number {
+  for (const p of [6, 5, 4, 3, 2]) if (batch % p === 0) return p;
+  return batch;
+}
+
 /**
- * Pixels [1,3,T,H,W] in [-1,1] → rgb24 frames T×H×W×3, as save_bcthw_as_mp4 does:
- * clamp, ×127.5 + 127.5 in float32, then truncate toward zero.
+ * Pixels [B,3,T,H,W] in [-1,1] → rgb24 frames T×(m·H)×(n·W)×3, as save_bcthw_as_mp4 does: clamp,
+ * ×127.5 + 127.5 in float32, truncate toward zero, and lay a batch out as a grid
+ * (`(m n) c t h w -> t (m h) (n w) c`, n = gridPerRow(B)). Returns the frames and their size.
  */
-export function framesToUint8(pixels: Tensor): Uint8Array {
+export function framesToUint8Grid(pixels: Tensor): { data: Uint8Array; frames: number; height: number; width: number } {
   const [b, c, t, h, w] = pixels.dims as [number, number, number, number, number];
-  if (b !== 1 || c !== 3) throw new Error('framesToUint8 expects [1,3,T,H,W].');
+  if (pixels.dims.length !== 5 || c !== 3 || !(b >= 1)) throw new Error(`save_bcthw_as_mp4 expects [B,3,T,H,W], got [${pixels.dims.join(',')}].`);
+  const n = gridPerRow(b);
+  const m = b / n;
+  const width = n * w;
+  const height = m * h;
   const plane = h * w;
-  const out = new Uint8Array(t * plane * 3);
+  const out = new Uint8Array(t * height * width * 3);
   const src = pixels.data;
-  for (let ch = 0; ch < 3; ch++) {
-    for (let ti = 0; ti < t; ti++) {
-      const s = (ch * t + ti) * plane;
-      const o = ti * plane * 3 + ch;
-      for (let p = 0; p < plane; p++) {
-        let v = src[s + p]!;
-        v = v < -1 ? -1 : v > 1 ? 1 : v;
-        out[o + p * 3] = f(f(v * 127.5) + 127.5); // Uint8Array stores truncate toward 0
+  for (let bi = 0; bi < b; bi++) {
+    const top = Math.floor(bi / n) * h;
+    const left = (bi % n) * w;
+    for (let ch = 0; ch < 3; ch++) {
+      for (let ti = 0; ti < t; ti++) {
+        const s = ((bi * 3 + ch) * t + ti) * plane;
+        const frame = ti * height * width;
+        for (let y = 0; y < h; y++) {
+          const row = (frame + (top + y) * width + left) * 3 + ch;
+          for (let x = 0; x < w; x++) {
+            let v = src[s + y * w + x]!;
+            v = v < -1 ? -1 : v > 1 ? 1 : v;
+            out[row + x * 3] = f(f(v * 127.5) + 127.5); // Uint8Array stores truncate toward 0
+          }
+        }
       }
     }
   }
-  return out;
+  return { data: out, frames: t, height, width };
+}
+
+/** Pixels [1,3,T,H,W] in [-1,1] → rgb24 frames T×H×W×3 (the batch-1 case of framesToUint8Grid). */
+export function framesToUint8(pixels: Tensor): Uint8Array {
+  if (pixels.dims[0] !== 1 || pixels.dims[1] !== 3) throw new Error('framesToUint8 expects [1,3,T,H,W].');
+  return framesToUint8Grid(pixels).data;
 }

@@ -30,7 +30,7 @@ export async function convertModelSet(opts: ConvertModelSetOptions): Promise<Con
   const converters = opts.converters ?? componentConverters;
   const todo = converters.filter((c) => opts.sources[c.source.repo]);
   const skipped = converters.filter((c) => !opts.sources[c.source.repo]).map((c) => ({ components: c.components, repo: c.source.repo }));
-  if (todo.length === 0) throw new ModelSetError('Nothing to convert: give at least one source folder (--framepack, --hunyuan or --redux).');
+  if (todo.length === 0) throw new ModelSetError('Nothing to convert: give at least one source folder (--framepack, --framepack-f1, --hunyuan or --redux).');
   // Validate everything first, so a missing shard is reported before hours of conversion.
   for (const c of todo) await c.validate(converterSourceDir(opts.sources[c.source.repo]!, c));
   const components: Partial<Record<ComponentName, ComponentManifest>> = {};

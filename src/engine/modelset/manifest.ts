@@ -7,6 +7,8 @@ import type { StorageDtype } from '../onnx/weights.ts';
 
 export type ComponentName =
   | 'transformer'
+  /** FramePack-F1's transformer (same architecture, forward sampling); shares every other component. */
+  | 'transformer_f1'
   | 'vae'
   | 'text_encoder'
   | 'text_encoder_2'
@@ -20,6 +22,8 @@ export const OFFICIAL_SOURCES = {
   hunyuan: { repo: 'hunyuanvideo-community/HunyuanVideo', folders: ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2', 'vae'] },
   redux: { repo: 'lllyasviel/flux_redux_bfl', folders: ['image_encoder', 'feature_extractor'] },
   framepack: { repo: 'lllyasviel/FramePackI2V_HY', folders: ['.'] },
+  /** Optional: pulled / converted only when asked for (`--f1`, `--framepack-f1`). */
+  framepack_f1: { repo: 'lllyasviel/FramePack_F1_I2V_HY_20250503', folders: ['.'] },
 } as const;
 export type SourceRepo = keyof typeof OFFICIAL_SOURCES;
 

@@ -37,6 +37,8 @@ export interface PullOptions {
   log?: Logger;
   /** Attempts per file; each retry resumes from the bytes already on disk. */
   maxAttempts?: number;
+  /** Also pull FramePack-F1's transformer (a second 13B checkpoint; everything else is shared). */
+  f1?: boolean;
   /** Print a progress bar on stderr. */
   progress?: boolean;
   /** Replaceable for tests; defaults to convertModelSet. */
@@ -49,9 +51,10 @@ export interface PullOptions {
 const SKIP = /\.(bin|pt|pth|ckpt|msgpack|h5|onnx|gguf)$|(^|\/)\.gitattributes$|(^|\/)README\.md$|\.(png|jpg|jpeg|gif|mp4)$/i;
 
 /** Lists the files to fetch: every needed folder of each official repository. */
-export async function planDownloads(opts: Pick<PullOptions, 'hubUrl' | 'accessToken' | 'fetch'>): Promise<PlannedFile[]> {
+export async function planDownloads(opts: Pick<PullOptions, 'hubUrl' | 'accessToken' | 'fetch' | 'f1'>): Promise<PlannedFile[]> {
   const plan: PlannedFile[] = [];
   for (const [source, { repo, folders }] of Object.entries(OFFICIAL_SOURCES) as Array<[SourceRepo, { repo: string; folders: readonly string[] }]>) {
+    if (source === 'framepack_f1' && !opts.f1) continue;
     for (const folder of folders) {
       const root = folder === '.' ? undefined : folder;
       for await (const entry of listFiles({
@@ -128,7 +131,9 @@ export async function pullModelSet(opts: PullOptions): Promise<{ files: PlannedF
   const say = opts.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const files = await planDownloads(opts);
   const total = files.reduce((a, f) => a + f.size, 0);
-  const sources = Object.fromEntries(Object.keys(OFFICIAL_SOURCES).map((k) => [k, join(opts.downloadDir, k)])) as Record<SourceRepo, string>;
+  const sources = Object.fromEntries(
+    Object.keys(OFFICIAL_SOURCES).filter((k) => k !== 'framepack_f1' || opts.f1).map((k) => [k, join(opts.downloadDir, k)]),
+  ) as Record<SourceRepo, string>;
   let done = 0;
   for (const f of files) {
     const onDisk = await sizeOf(join(sources[f.source], f.path));
@@ -165,13 +170,15 @@ export function registerPull(models: Command): void {
     .option('--out <dir>', 'model set folder to create', 'models/framepack')
     .option('--dtype <dtype>', 'weight storage in the ONNX files: bf16, fp16 or fp32', 'bf16')
     .option('--downloads <dir>', 'where the official folders are downloaded (resumable)', 'models/downloads')
-    .action(async (o: { out: string; dtype: string; downloads: string }) => {
+    .option('--f1', 'also pull the FramePack-F1 transformer (lllyasviel/FramePack_F1_I2V_HY_20250503) into the same set')
+    .action(async (o: { out: string; dtype: string; downloads: string; f1?: boolean }) => {
       if (!['bf16', 'fp16', 'fp32'].includes(o.dtype)) throw new ModelSetError(`--dtype must be bf16, fp16 or fp32 (got ${o.dtype}).`);
       const config = loadConfig();
       await pullModelSet({
         out: o.out,
         storage: o.dtype as StorageDtype,
         downloadDir: o.downloads,
+        f1: o.f1 === true,
         progress: process.stderr.isTTY === true,
         ...(config.HF_ENDPOINT ? { hubUrl: config.HF_ENDPOINT.replace(/\/$/, '') } : {}),
         ...(config.HF_TOKEN ? { accessToken: config.HF_TOKEN } : {}),

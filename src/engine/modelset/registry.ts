@@ -1,7 +1,7 @@
 // Every component converter, in conversion order. Each lives next to its graph builder; add one line here.
 import type { ComponentConverter } from './component.ts';
 import { vaeConverter } from '../vae/component.ts';
-import { transformerConverter } from '../transformer/component.ts';
+import { transformerConverter, transformerF1Converter } from '../transformer/component.ts';
 import { textEncoderConverter, textEncoder2Converter } from '../text/converters.ts';
 import { imageEncoderConverter } from '../image/converter.ts';
 
@@ -11,4 +11,5 @@ export const componentConverters: ComponentConverter[] = [
   imageEncoderConverter,
   vaeConverter,
   transformerConverter,
+  transformerF1Converter,
 ];

@@ -11,7 +11,8 @@ import type { Tensor } from '../functions/index.ts';
 import type { PrngState } from './prng.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
-const FORMAT = 'recurvid-framepack-checkpoint/1';
+// /2: the pixel history is stored as its float and byte parts (either end of the video may grow).
+const FORMAT = 'recurvid-framepack-checkpoint/2';
 
 export interface CheckpointData {
   optionsHash: string;
@@ -25,11 +26,15 @@ export interface CheckpointData {
   bytes: Record<string, { data: Uint8Array; dims: number[] }>;
 }
 
-/** Everything that changes the output; previews do not. */
-export async function jobHash(imagePath: string, options: AnimateOptions, modelIdentity: string, resolution: number): Promise<string> {
+/** Everything that changes the output (options, model, cache mode, start and end image); previews do not. */
+export async function jobHash(imagePath: string, options: AnimateOptions, modelIdentity: string, resolution: number, endImagePath?: string): Promise<string> {
   const { previews: _previews, ...rest } = options;
   const h = createHash('sha256');
   h.update(await readFile(imagePath));
+  if (endImagePath) {
+    h.update('\0end image\0');
+    h.update(await readFile(endImagePath));
+  }
   h.update(JSON.stringify({ ...rest, modelIdentity, resolution, format: FORMAT }));
   return h.digest('hex');
 }

@@ -23,10 +23,12 @@ export interface ComponentLoaders {
   image(): Promise<ImageEncoderLike>;
   vae(): Promise<VaeLike>;
   transformer(): Promise<TransformerLike>;
+  /** FramePack-F1's transformer; absent when the model set has none. */
+  transformerF1?(): Promise<TransformerLike>;
 }
 
 type Kind = keyof ComponentLoaders;
-type Loaded = { text: TextEncoderLike; image: ImageEncoderLike; vae: VaeLike; transformer: TransformerLike };
+type Loaded = { text: TextEncoderLike; image: ImageEncoderLike; vae: VaeLike; transformer: TransformerLike; transformerF1: TransformerLike };
 
 /**
  * Opens components on demand. `release` closes a session at once (FramePack's low-VRAM behaviour:
@@ -44,7 +46,9 @@ export class ComponentPool {
     let p = this.open.get(kind);
     if (!p) {
       const t0 = performance.now();
-      p = this.loaders[kind]().then((c) => {
+      const load = this.loaders[kind] as (() => Promise<Closable>) | undefined;
+      if (!load) throw new Error(`This model set has no ${kind === 'transformerF1' ? 'F1 transformer' : kind}.`);
+      p = load().then((c) => {
         this.loadMs += performance.now() - t0;
         return c;
       });

@@ -21,13 +21,17 @@ export function bucketFor(h: number, w: number, resolution = 640): { height: num
   return { height: scale(b.height), width: scale(b.width) };
 }
 
-export async function prepareStartImage(input: string | Buffer, resolution = 640): Promise<PreparedImage> {
+/**
+ * Reads, orients, resizes and center-crops an image to its bucket. `bucket` forces a size: the end
+ * image is cropped to the start image's bucket (FramePack-Studio resizes it with the same call).
+ */
+export async function prepareStartImage(input: string | Buffer, resolution = 640, bucket?: { width: number; height: number }): Promise<PreparedImage> {
   const img = sharp(input, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb');
   const meta = await sharp(input).rotate().metadata();
   const ow = meta.autoOrient?.width ?? meta.width;
   const oh = meta.autoOrient?.height ?? meta.height;
   if (!ow || !oh) throw new Error('The image has no readable size.');
-  const { height, width } = bucketFor(oh, ow, resolution);
+  const { height, width } = bucket ?? bucketFor(oh, ow, resolution);
   let pipeline = img;
   if (ow !== width || oh !== height) {
     const scale = Math.max(width / ow, height / oh);

@@ -1,13 +1,17 @@
-// One FramePack job, following demo_gradio.py's worker: conditioning, start image, then sections in
-// inverted (anti-drifting) order, each sampled with UniPC, decoded, soft-appended and written as a
-// growing mp4, with a resume checkpoint after every section.
+// One FramePack job, following demo_gradio.py's worker: conditioning, start (and end) image, then
+// sections in the model's sampling direction (inverted for the original model, forward for F1), each
+// sampled with UniPC, decoded, soft-appended and written as a growing mp4, with a resume checkpoint
+// after every section.
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cropOrPadYieldMask, sigmasForLatent, type Tensor } from '../functions/index.ts';
+import { directionFor, type DirectionSection, type LatentHistory, type PackedContext } from '../direction/index.ts';
 import {
-  concatTime, cropOrPadYieldMask, planSections, sectionLatentFrames, sigmasForLatent, sliceTime, type SectionPlan, type Tensor,
-} from '../functions/index.ts';
-import { bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD, type UniPCVariant } from '../sampler/index.ts';
-import { EngineCancelledError, type AnimateOptions, type EngineJob, type EngineResult, type EngineStage } from '../types.ts';
+  bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type MagCacheParams, type UniPCVariant,
+} from '../sampler/index.ts';
+import {
+  END_FRAME_STRENGTH, EngineCancelledError, cacheModeOf, modelOf, type AnimateOptions, type EngineJob, type EngineResult, type EngineStage, type ModelVariant,
+} from '../types.ts';
 import { PixelHistory } from '../video/history.ts';
 import { writeMp4 } from '../video/mp4.ts';
 import { latentPreviewPng } from '../video/preview.ts';
@@ -29,9 +33,13 @@ export const TEXT_TOKENS = 512;
 export interface PipelineSettings {
   /** Identifies the model set in the resume hash (a different set never resumes a checkpoint). */
   modelIdentity: string;
+  /** The transformers the model set holds (a job asking for another one is refused with a sentence). */
+  models?: ModelVariant[];
   /** Bucket resolution; FramePack uses 640 (the tiny set may use less to keep CPU runs short). */
   resolution: number;
   teacacheThreshold?: number;
+  /** MagCache parameters (threshold, max consecutive skips, retention ratio); defaults as FramePack-Studio. */
+  magcache?: Partial<MagCacheParams>;
   variant?: UniPCVariant;
   /** Close the transformer before every decode (FramePack's low-VRAM swapping). */
   lowMemory?: boolean;
@@ -43,6 +51,8 @@ export interface Conditioning {
   llamaVec: Tensor; llamaMask: Uint8Array; clipPooled: Tensor;
   llamaVecN: Tensor; llamaMaskN: Uint8Array; clipPooledN: Tensor;
   imageEmbeddings: Tensor; startLatent: Tensor;
+  /** VAE latent of the end image (original model only), before its strength is applied. */
+  endLatent?: Tensor;
 }
 
 class Timings {
@@ -62,6 +72,8 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   const { options: o, signal, workDir } = job;
   const t0 = performance.now();
   const timings = new Timings();
+  // The pool outlives jobs (and may keep sessions warm): this job's loading is what it adds.
+  const loadMsAtStart = pool.loadMs;
   const emitStage = (stage: EngineStage, detail?: string) => job.onEvent(detail ? { type: 'stage', stage, detail } : { type: 'stage', stage });
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
     const s = performance.now();
@@ -70,18 +82,25 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   throwIfCancelled(signal);
   await mkdir(workDir, { recursive: true });
 
-  const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution);
+  const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
   const checkpoint = await loadCheckpoint(workDir, hash);
-  const plans = planSections(o.seconds, o.windowSize);
+  const model = modelOf(o);
+  if (!(settings.models ?? ['original']).includes(model)) {
+    throw new Error('This model set has no F1 transformer; use model original, or add F1 with `recurvid models pull --f1`.');
+  }
+  const transformerKind = model === 'f1' ? 'transformerF1' : 'transformer';
+  const direction = directionFor(model);
+  if (job.endImagePath && !direction.supportsEndFrame) {
+    throw new Error('An end image works only with the original model; F1 samples forward from the start image.');
+  }
+  const plans = direction.planSections(o.seconds, o.windowSize);
   const window = o.windowSize;
-  const overlap = window * 4 - 3;
 
   let cond: Conditioning;
-  let history: Tensor;
+  let history: LatentHistory;
   let pixels: PixelHistory;
   let rng: NoiseGenerator;
   let sectionsDone = 0;
-  let totalLatents = 0;
   const videos: string[] = [];
 
   if (checkpoint) {
@@ -92,17 +111,16 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       llamaVecN: t.llamaVecN!, llamaMaskN: b.llamaMaskN!.data, clipPooledN: t.clipPooledN!,
       imageEmbeddings: t.imageEmbeddings!, startLatent: t.startLatent!,
     };
-    history = t.history!;
-    pixels = new PixelHistory(t.pixelHead!, b.pixelTail!.data);
+    history = { latents: t.history!, generated: checkpoint.totalGeneratedLatentFrames };
+    pixels = new PixelHistory(t.pixelFloat!, b.pixelBytes!.data, direction.name === 'forward');
     rng = new NoiseGenerator(checkpoint.prng);
     sectionsDone = checkpoint.sectionsDone;
-    totalLatents = checkpoint.totalGeneratedLatentFrames;
     videos.push(...checkpoint.videos);
   } else {
     cond = await encodeConditioning(job, pool, settings, emitStage, timed);
-    const [, c, , h, w] = cond.startLatent.dims as [number, number, number, number, number];
-    history = { data: new Float32Array(c * 19 * h * w), dims: [1, c, 19, h, w] };
-    pixels = PixelHistory.empty();
+    const endFrame = cond.endLatent ? { latent: cond.endLatent, strength: o.endFrameStrength ?? END_FRAME_STRENGTH.default } : undefined;
+    history = direction.initialHistory(cond.startLatent, endFrame);
+    pixels = PixelHistory.empty(direction.name === 'forward');
     rng = new NoiseGenerator(o.seed);
   }
   throwIfCancelled(signal);
@@ -113,12 +131,12 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       const plan = plans[k]!;
       const sectionNo = k + 1;
       emitStage('sampling', `section ${sectionNo}/${plans.length}`);
-      const transformer = await timed('loading', () => pool.get('transformer'));
+      const transformer = await pool.get(transformerKind); // its load time is counted by the pool
       let lastStepAt = performance.now();
       let lastPreviewAt = -Infinity;
       const generated = await timed('sampling', () => sampleSection({
-        transformer, cond, history, plan, options: o, rng, signal,
-        teacacheThreshold: settings.teacacheThreshold, variant: settings.variant,
+        transformer, cond, context: direction.packContext(history, cond.startLatent), plan, options: o, rng, signal,
+        cache: blockCacheSettings(o, settings), variant: settings.variant,
         onStep: async (i, denoised) => {
           const wantPreview = o.previews && (i === 0 || i === o.steps - 1 || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS);
           const previewPng = wantPreview ? await latentPreviewPng({ data: denoised, dims: [1, channels, window, lh, lw] }) : undefined;
@@ -136,20 +154,16 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
         if (signal.aborted) throw new EngineCancelledError();
         throw err;
       });
-      let section: Tensor = { data: generated, dims: [1, channels, window, lh, lw] };
-      if (plan.isLastSection) section = concatTime([cond.startLatent, section]);
-      totalLatents += section.dims[2]!;
-      history = concatTime([section, history]);
-      if (settings.lowMemory) await pool.release('transformer');
+      const first = pixels.frames === 0;
+      history = direction.commit(history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, cond.startLatent);
+      if (settings.lowMemory) await pool.release(transformerKind);
       throwIfCancelled(signal);
 
       emitStage('decoding', `section ${sectionNo}/${plans.length}`);
-      const vae = await timed('loading', () => pool.get('vae'));
+      const vae = await pool.get('vae');
       await timed('decoding', async () => {
-        const first = pixels.frames === 0;
-        const latents = sliceTime(history, 0, first ? totalLatents : sectionLatentFrames(plan, window) + window);
-        const decoded = await vae.decode(latents, { tiled: settings.tiledDecode ?? false });
-        pixels.prepend(decoded, first ? 0 : overlap, overlap);
+        const decoded = await vae.decode(direction.decodeWindow(history, plan, window, first), { tiled: settings.tiledDecode ?? false });
+        direction.mergePixels(pixels, decoded, window, first);
       });
       if (settings.lowMemory) await pool.release('vae');
       throwIfCancelled(signal);
@@ -161,21 +175,21 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
         .catch((err: unknown) => { if (signal.aborted) throw new EngineCancelledError(); throw err; });
       videos.push(videoPath);
       await timed('writing', () => saveCheckpoint(workDir, {
-        optionsHash: hash, sectionsDone: k + 1, prng: rng.state(), totalGeneratedLatentFrames: totalLatents, videos,
+        optionsHash: hash, sectionsDone: k + 1, prng: rng.state(), totalGeneratedLatentFrames: history.generated, videos,
         tensors: {
           llamaVec: cond.llamaVec, clipPooled: cond.clipPooled, llamaVecN: cond.llamaVecN, clipPooledN: cond.clipPooledN,
-          imageEmbeddings: cond.imageEmbeddings, startLatent: cond.startLatent, history, pixelHead: pixels.head,
+          imageEmbeddings: cond.imageEmbeddings, startLatent: cond.startLatent, history: history.latents, pixelFloat: pixels.float,
         },
         bytes: {
           llamaMask: { data: cond.llamaMask, dims: [cond.llamaMask.length] },
           llamaMaskN: { data: cond.llamaMaskN, dims: [cond.llamaMaskN.length] },
-          pixelTail: { data: pixels.tail, dims: [pixels.tail.length] },
+          pixelBytes: { data: pixels.bytes, dims: [pixels.bytes.length] },
         },
       }));
       job.onEvent({ type: 'section', section: sectionNo, sections: plans.length, videoPath, frames, seconds: frames / FPS });
     }
   } finally {
-    await pool.release('transformer');
+    await pool.release(transformerKind);
     await pool.release('vae');
   }
 
@@ -186,7 +200,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   await rm(finalPath, { force: true });
   await copyFile(`${finalPath}.partial`, finalPath);
   await rm(`${finalPath}.partial`, { force: true });
-  timings.add('loading', pool.loadMs);
+  timings.add('loading', pool.loadMs - loadMsAtStart);
   timings.add('total', performance.now() - t0);
   const frames = pixels.frames;
   emitStage('done');
@@ -217,6 +231,11 @@ async function encodeConditioning(
   const img = await timed('encoding_image', () => prepareStartImage(job.imagePath, settings.resolution));
   const vae = await pool.get('vae');
   const startLatent = await timed('encoding_image', () => vae.encode(imageToPixels(img)));
+  // The end image: resized to the start image's bucket and VAE-encoded; never CLIP-encoded (the model
+  // gets the start image's embeddings only, as FramePack-Studio's "Original with Endframe").
+  const endLatent = job.endImagePath
+    ? await timed('encoding_image', async () => vae.encode(imageToPixels(await prepareStartImage(job.endImagePath!, settings.resolution, { width: img.width, height: img.height }))))
+    : undefined;
   await pool.release('vae');
   throwIfCancelled(job.signal);
   const siglip = await pool.get('image');
@@ -225,30 +244,36 @@ async function encodeConditioning(
   return {
     llamaVec: padded.y, llamaMask: padded.mask, clipPooled: pos.clipPooled,
     llamaVecN: paddedN.y, llamaMaskN: paddedN.mask, clipPooledN: neg.clipPooled,
-    imageEmbeddings, startLatent,
+    imageEmbeddings, startLatent, ...(endLatent ? { endLatent } : {}),
   };
+}
+
+/** The block cache a job's options ask for, with the engine's thresholds. */
+export function blockCacheSettings(o: AnimateOptions, settings: Pick<PipelineSettings, 'teacacheThreshold' | 'magcache'>): BlockCacheSettings | undefined {
+  const mode = cacheModeOf(o);
+  if (mode === 'teacache') return { kind: 'teacache', numSteps: o.steps, threshold: settings.teacacheThreshold ?? TEACACHE_DEFAULT_THRESHOLD };
+  if (mode === 'magcache') return { kind: 'magcache', numSteps: o.steps, family: modelOf(o) === 'f1' ? 'F1' : 'Original', ...settings.magcache };
+  return undefined;
 }
 
 export interface SectionSamplingInput {
   transformer: TransformerLike;
   cond: Conditioning;
-  /** History latents, newest first ([1,C,≥19,h,w]; zeros before the first section). */
-  history: Tensor;
-  plan: SectionPlan;
+  /** The section's context latents, packed by the sampling direction. */
+  context: PackedContext;
+  plan: DirectionSection;
   options: AnimateOptions;
-  rng: NoiseGenerator;
+  /** Draws the section's initial noise (one draw per section, as the reference's shared generator). */
+  rng: { normals(n: number): Float32Array };
   signal?: AbortSignal;
-  teacacheThreshold?: number | undefined;
+  cache?: BlockCacheSettings | undefined;
   variant?: UniPCVariant | undefined;
   onStep?: (i: number, denoised: Float32Array) => Promise<void> | void;
 }
 
-/**
- * Samples one section's window of latents: packs the context (start latent + newest history frame
- * at 1×, the next 2 at 2×, the next 16 at 4×), draws the noise and runs UniPC.
- */
+/** Samples one section's window of latents: binds the packed context, draws the noise and runs UniPC. */
 export async function sampleSection(input: SectionSamplingInput): Promise<Float32Array> {
-  const { cond, history, plan, options: o } = input;
+  const { cond, context, plan, options: o } = input;
   const [, channels, , lh, lw] = cond.startLatent.dims as [number, number, number, number, number];
   const window = o.windowSize;
   const handle = bindVelocityModel(input.transformer, {
@@ -259,12 +284,11 @@ export async function sampleSection(input: SectionSamplingInput): Promise<Float3
     section: {
       latentDims: [1, channels, window, lh, lw],
       latentIndices: plan.latentIndices,
-      cleanLatents: concatTime([cond.startLatent, sliceTime(history, 0, 1)]),
-      cleanLatentIndices: plan.cleanLatentIndices,
-      cleanLatents2x: sliceTime(history, 1, 3), cleanLatent2xIndices: plan.cleanLatent2xIndices,
-      cleanLatents4x: sliceTime(history, 3, 19), cleanLatent4xIndices: plan.cleanLatent4xIndices,
+      cleanLatents: context.cleanLatents, cleanLatentIndices: plan.cleanLatentIndices,
+      cleanLatents2x: context.cleanLatents2x, cleanLatent2xIndices: plan.cleanLatent2xIndices,
+      cleanLatents4x: context.cleanLatents4x, cleanLatent4xIndices: plan.cleanLatent4xIndices,
     },
-    ...(o.teacache ? { teacache: { numSteps: o.steps, threshold: input.teacacheThreshold ?? TEACACHE_DEFAULT_THRESHOLD } } : {}),
+    ...(input.cache ? { cache: input.cache } : {}),
   });
   return sampleUniPC({
     noise: input.rng.normals(channels * window * lh * lw),

@@ -1,5 +1,8 @@
-// The FramePack sampler: UniPC over flow matching, guidance, TeaCache, and the transformer binding.
+// The FramePack sampler: UniPC over flow matching, guidance, TeaCache / MagCache, and the transformer binding.
 export * from './unipc.ts';
 export * from './guidance.ts';
 export * from './teacache.ts';
+export * from './block-cache.ts';
+export * from './magcache.ts';
+export * from './magcache-ratios.ts';
 export * from './model.ts';

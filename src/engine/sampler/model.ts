@@ -1,10 +1,11 @@
-// The transformer as the sampler sees it: three stages (embed → blocks → head), so TeaCache can look
-// at the first block's modulated input before deciding to run the blocks. PackedTransformer
+// The transformer as the sampler sees it: three stages (embed → blocks → head), so a block cache
+// (TeaCache, MagCache) can decide between embed and blocks whether the blocks must run. PackedTransformer
 // (src/engine/transformer/runtime.ts) fits this shape; the benchmark plugs in a no-op one.
 import type { Tensor } from '../functions/tensor.ts';
 import type { TransformerInputs } from '../transformer/runtime.ts';
 import type { GuidanceBranch, VelocityModel } from './guidance.ts';
 import { TeaCache } from './teacache.ts';
+import { createBlockCache, TeaCacheStrategy, type BlockCache, type BlockCacheSettings } from './block-cache.ts';
 
 /** Everything one packed-transformer call takes: the transformer runtime's own input type. */
 export type PackedInputs = TransformerInputs;
@@ -49,12 +50,16 @@ export interface VelocityModelOptions {
   section: SectionContext;
   /** When set, TeaCache runs with one state per guidance branch (see README note on cfg > 1). */
   teacache?: { numSteps: number; threshold: number };
+  /** Any block cache (TeaCache or MagCache), one state per guidance branch; wins over `teacache`. */
+  cache?: BlockCacheSettings;
 }
 
 export interface VelocityModelHandle {
   model: VelocityModel;
-  /** TeaCache decisions per branch, in call order (empty without TeaCache). */
+  /** TeaCache decisions per branch, in call order (undefined without TeaCache). */
   traces: Record<GuidanceBranch, TeaCache | undefined>;
+  /** The block cache of each branch (undefined without a cache). */
+  caches: Record<GuidanceBranch, BlockCache | undefined>;
 }
 
 /**
@@ -63,12 +68,16 @@ export interface VelocityModelHandle {
  * one state per branch instead, which equals the reference exactly for cfg = 1.
  */
 export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransformer<E>, opts: VelocityModelOptions): VelocityModelHandle {
-  const caches: Record<GuidanceBranch, TeaCache | undefined> = {
-    positive: opts.teacache ? new TeaCache(opts.teacache.numSteps, opts.teacache.threshold) : undefined,
-    negative: opts.teacache ? new TeaCache(opts.teacache.numSteps, opts.teacache.threshold) : undefined,
-  };
-  const guidance = Math.fround(opts.distilledCfg * 1000);
   const s = opts.section;
+  const settings: BlockCacheSettings | undefined = opts.cache ?? (opts.teacache ? { kind: 'teacache', ...opts.teacache } : undefined);
+  // The bucket in pixels (latents are 8× smaller): MagCache picks its ratio table by it.
+  const pixelSize = { height: s.latentDims[3] * 8, width: s.latentDims[4] * 8 };
+  const caches: Record<GuidanceBranch, BlockCache | undefined> = {
+    positive: settings ? createBlockCache(settings, pixelSize) : undefined,
+    negative: settings ? createBlockCache(settings, pixelSize) : undefined,
+  };
+  const teaOf = (c: BlockCache | undefined) => (c instanceof TeaCacheStrategy ? c.cache : undefined);
+  const guidance = Math.fround(opts.distilledCfg * 1000);
   const model: VelocityModel = async (x, timestep, branch) => {
     const text = branch === 'positive' ? opts.positive : opts.negative;
     const inputs: PackedInputs = {
@@ -92,7 +101,7 @@ export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransf
     let after: Tensor;
     if (!cache) {
       after = await transformer.blocks(e);
-    } else if (cache.decide(e.modulated.data)) {
+    } else if (cache.shouldCompute({ hidden: e.hidden.data, modulated: e.modulated.data })) {
       after = await transformer.blocks(e);
       cache.remember(e.hidden.data, after.data);
     } else {
@@ -100,5 +109,5 @@ export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransf
     }
     return (await transformer.head(e, after)).data;
   };
-  return { model, traces: caches };
+  return { model, caches, traces: { positive: teaOf(caches.positive), negative: teaOf(caches.negative) } };
 }

@@ -56,12 +56,15 @@ async function validateTransformer(srcDir: string): Promise<void> {
 
 export interface TransformerConvertOptions extends ConvertOptions {
   blocksPerFile?: number;
+  /** Which transformer of the set this is: the original model (default) or F1 (own folder and entry). */
+  component?: 'transformer' | 'transformer_f1';
 }
 
 export async function convertTransformer(srcDir: string, outDir: string, opts: TransformerConvertOptions): Promise<ComponentManifest> {
   await validateTransformer(srcDir);
   const config = JSON.parse(await readFile(join(srcDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   const cfg = parseTransformerConfig(config);
+  const component = opts.component ?? 'transformer';
   const store = await SafetensorsStore.open(srcDir);
   const files: Record<string, string> = {};
   const blockFiles: string[] = [];
@@ -72,7 +75,7 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
     const graphs = buildTransformerGraphs(cfg, weights, { storage: opts.storage, blocksPerFile: opts.blocksPerFile ?? 1 });
     parameterCount = uniqueParameterCount(graphs, weights);
     for (const [i, gr] of graphs.entries()) {
-      const rel = `transformer/${gr.file}`;
+      const rel = `${component}/${gr.file}`;
       opts.log?.info({ component: 'transformer', graph: gr.role, n: i + 1, of: graphs.length, parameters: gr.graph.parameterCount }, 'writing transformer graph');
       await gr.graph.save(join(outDir, rel));
       files[gr.role] = rel;
@@ -89,15 +92,18 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
   }
   const source: SourceFile[] = [];
   for (const file of await sourceFiles(srcDir)) {
-    source.push(await describeSourceFile(file, join('transformer', file.slice(srcDir.length).replace(/^\/+/, ''))));
+    source.push(await describeSourceFile(file, join(component, file.slice(srcDir.length).replace(/^\/+/, ''))));
   }
   return {
-    component: 'transformer',
+    component,
     config,
     dtype: opts.storage,
     files,
     source,
-    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount },
+    extra: {
+      blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount,
+      variant: component === 'transformer_f1' ? 'f1' : 'original',
+    },
   };
 }
 
@@ -159,5 +165,19 @@ export const transformerConverter: ComponentConverter = {
   async makeTiny(srcDir, seed) {
     // Like the official folder: bf16, sharded with an index.
     await makeTinyTransformer(srcDir, seed, { dtype: 'bf16', shards: 2 });
+  },
+};
+
+/** FramePack-F1's transformer: same architecture and converter, its own folder and manifest entry. */
+export const transformerF1Converter: ComponentConverter = {
+  components: ['transformer_f1'],
+  source: { repo: 'framepack_f1', subdir: '.' },
+  validate: validateTransformer,
+  async convert(srcDir, outDir, opts) {
+    return [await convertTransformer(srcDir, outDir, { ...opts, component: 'transformer_f1' })];
+  },
+  async makeTiny(srcDir, seed) {
+    // Different seeded weights from the original tiny transformer, so the two really differ.
+    await makeTinyTransformer(srcDir, (seed + 0x51f1) >>> 0, { dtype: 'bf16', shards: 2 });
   },
 };

@@ -47,6 +47,8 @@ export interface EmbedOutput {
 export interface PackedTransformerOptions {
   provider?: ExecutionProvider;
   lowMemory?: boolean;
+  /** Which transformer of the set: the original model (default) or FramePack-F1. */
+  component?: 'transformer' | 'transformer_f1';
 }
 
 interface Files {
@@ -88,8 +90,13 @@ export class PackedTransformer {
   /** Reads manifest.json's `transformer` component in `modelSetDir`. */
   static async load(modelSetDir: string, opts: PackedTransformerOptions = {}): Promise<PackedTransformer> {
     const manifest = await readManifest(modelSetDir);
-    const comp = manifest.components.transformer;
-    if (!comp) throw new ModelSetError(`The model set at ${modelSetDir} has no transformer component; run \`recurvid convert\`.`);
+    const name = opts.component ?? 'transformer';
+    const comp = manifest.components[name];
+    if (!comp) {
+      throw new ModelSetError(name === 'transformer_f1'
+        ? `The model set at ${modelSetDir} has no F1 transformer; pull it with \`recurvid models pull --f1\` or convert it with \`recurvid convert --framepack-f1 DIR\`.`
+        : `The model set at ${modelSetDir} has no transformer component; run \`recurvid convert\`.`);
+    }
     const blocks = (comp.extra?.blockFiles as string[] | undefined) ?? [];
     if (!comp.files.embed || !comp.files.head || blocks.length === 0) {
       throw new ModelSetError(`The transformer entry in ${join(modelSetDir, 'manifest.json')} lacks embed/head/block files; re-convert it.`);

@@ -34,6 +34,8 @@ export const jobPrefix = (jobId: string): string => `jobs/${safeId(jobId)}/`;
 
 export const artifactKeys = {
   input: (jobId: string) => `${jobPrefix(jobId)}input`,
+  /** The optional end image (the video ends on it). */
+  endImage: (jobId: string) => `${jobPrefix(jobId)}end-image`,
   /** The engine's resume checkpoint after the last finished section. */
   checkpoint: (jobId: string) => `${jobPrefix(jobId)}checkpoint`,
   section: (jobId: string, section: number) => `${jobPrefix(jobId)}section-${section}`,

@@ -200,7 +200,8 @@ export class BullJobQueue implements JobQueue {
         const id = randomUUID();
         const seq = await nextSeq(this.redis);
         const round = roundForNewJob(await currentRound(this.redis), mine.map((e) => e.round));
-        const { imagePath, workDir } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName);
+        const end = req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined;
+        const { imagePath, workDir, endImagePath } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName, end);
         const record: JobRecord = {
           id,
           seq,
@@ -209,6 +210,7 @@ export class BullJobQueue implements JobQueue {
           ...(req.userName !== undefined && { userName: req.userName }),
           reply: { ...req.reply },
           imagePath,
+          ...(endImagePath !== undefined && { endImagePath }),
           workDir,
           options: { ...req.options },
           ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
@@ -223,11 +225,12 @@ export class BullJobQueue implements JobQueue {
         };
         try {
           await this.artifacts.put(artifactKeys.input(id), req.image);
+          if (end) await this.artifacts.put(artifactKeys.endImage(id), end.image);
           await this.store.putJob(record);
           await writeActive(this.redis, entry);
           await this.queue.add(
             'animate',
-            { id, seq, round, imageName: req.imageName, options: record.options },
+            { id, seq, round, imageName: req.imageName, ...(end && { endImageName: end.name }), options: record.options },
             {
               jobId: id,
               priority: Math.min(MAX_PRIORITY, round + 1),

@@ -67,6 +67,13 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
       if (!image) throw new UnrecoverableError('The input image is no longer in the artifact store (it expired or was deleted).');
       const imagePath = path.join(dir, `input.${safeExtension(job.data.imageName)}`);
       await writeFile(imagePath, image);
+      let endImagePath: string | undefined;
+      if (job.data.endImageName !== undefined) {
+        const end = await artifacts.get(artifactKeys.endImage(id));
+        if (!end) throw new UnrecoverableError('The end image is no longer in the artifact store (it expired or was deleted).');
+        endImagePath = path.join(dir, `end.${safeExtension(job.data.endImageName)}`);
+        await writeFile(endImagePath, end);
+      }
       const checkpoint = await artifacts.get(artifactKeys.checkpoint(id));
       if (checkpoint) await writeFile(path.join(workDir, CHECKPOINT_FILE), checkpoint);
       log.info({ jobId: id, seq: job.data.seq, resume: !!checkpoint, attempt: job.attemptsStarted }, 'gpu job start');
@@ -114,7 +121,9 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
       };
 
       try {
-        const result = await engine.run({ imagePath, workDir, options: animate, signal: stop.signal, onEvent });
+        const result = await engine.run({
+          imagePath, workDir, options: animate, signal: stop.signal, onEvent, ...(endImagePath !== undefined && { endImagePath }),
+        });
         await chain;
         if (uploadError) throw uploadError;
         const videoKey = artifactKeys.final(id);

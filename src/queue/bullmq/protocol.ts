@@ -30,6 +30,8 @@ export interface GpuJobData {
   seq: number;
   round: number;
   imageName: string;
+  /** Set when the job has an end image (in the artifact store under artifactKeys.endImage). */
+  endImageName?: string;
   options: AnimateOptions;
 }
 

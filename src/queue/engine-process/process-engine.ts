@@ -150,7 +150,10 @@ export class ProcessEngine implements Engine {
         },
       };
       job.signal.addEventListener('abort', onAbort, { once: true });
-      this.send(worker, { type: 'run', jobId, imagePath: job.imagePath, workDir: job.workDir, options: job.options });
+      this.send(worker, {
+        type: 'run', jobId, imagePath: job.imagePath, workDir: job.workDir, options: job.options,
+        ...(job.endImagePath !== undefined && { endImagePath: job.endImagePath }),
+      });
     });
   }
 

@@ -14,7 +14,7 @@ export interface EngineSpec {
 
 export type ToWorker =
   | { type: 'init'; spec: EngineSpec; logLevel: string }
-  | { type: 'run'; jobId: string; imagePath: string; workDir: string; options: AnimateOptions }
+  | { type: 'run'; jobId: string; imagePath: string; endImagePath?: string; workDir: string; options: AnimateOptions }
   | { type: 'cancel'; jobId: string }
   | { type: 'close' };
 

@@ -34,6 +34,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     if (!engine) throw new Error('The engine worker was not initialised.');
     const result = await engine.run({
       imagePath: message.imagePath,
+      ...(message.endImagePath !== undefined && { endImagePath: message.endImagePath }),
       workDir: message.workDir,
       options: message.options,
       signal: controller.signal,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseAnimateText, validateOptions, type OptionCaps } from '../../../src/bots/common/options.ts';
+import {
+  combinationErrors, END_IMAGE_NEEDS_ORIGINAL, parseAnimateText, validateOptions, type OptionCaps,
+} from '../../../src/bots/common/options.ts';
 import { defaultAnimateOptions } from '../../../src/engine/types.ts';
 
 const caps: OptionCaps = { maxSeconds: 60, maxSteps: 50 };
@@ -37,8 +39,8 @@ describe('parseAnimateText', () => {
   it('reports unknown options with the list of known ones', () => {
     const r = parseAnimateText('sped=3 the man dances --colour red', caps);
     expect(r.errors).toEqual([
-      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg.",
-      "Unknown option 'colour'. Known: seconds, seed, steps, teacache, cfg.",
+      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength.",
+      "Unknown option 'colour'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength.",
     ]);
     expect(r.prompt).toBe('the man dances');
   });
@@ -94,5 +96,33 @@ describe('validateOptions', () => {
       'steps must be a whole number from 1 to 100 (got 101).',
     ]);
     expect(validateOptions({ steps: 2.5 }, caps).errors).toEqual(['steps must be a whole number from 1 to 50 (got 2.5).']);
+  });
+});
+
+describe('model, cache and end-frame options', () => {
+  it('reads model, cache and end_strength, and keeps the teacache flag truthful', () => {
+    const r = parseAnimateText('a cat model=f1 cache=magcache end_strength=0.5', caps);
+    expect(r.errors).toEqual([]);
+    expect(r.options).toMatchObject({ prompt: 'a cat', model: 'f1', cache: 'magcache', teacache: false, endFrameStrength: 0.5 });
+    expect(parseAnimateText('--cache off', caps).options).toMatchObject({ cache: 'none', teacache: false });
+    expect(parseAnimateText('teacache=off', caps, { cache: 'magcache' }).options.cache).toBeUndefined();
+  });
+
+  it('answers bad values with sentences', () => {
+    expect(parseAnimateText('model=f2 cache=fast end_strength=0', caps).errors).toEqual([
+      "model must be original or f1 (got 'f2').",
+      "cache must be none, teacache, magcache (got 'fast').",
+      'end_strength must be a number from 0.05 to 1 (got 0).',
+    ]);
+    expect(parseAnimateText('model=f1', { ...caps, models: ['original'] }).errors).toEqual([
+      "This server's model set has no F1 transformer; use model=original.",
+    ]);
+  });
+
+  it('refuses an end image with F1 in one sentence', () => {
+    const f1 = parseAnimateText('model=f1', caps).options;
+    expect(combinationErrors(f1, true)).toEqual([END_IMAGE_NEEDS_ORIGINAL]);
+    expect(combinationErrors(f1, false)).toEqual([]);
+    expect(combinationErrors(parseAnimateText('', caps).options, true)).toEqual([]);
   });
 });

@@ -4,10 +4,16 @@ import {
   END_FIRST_NOTE,
   formatDuration,
   formatEta,
+  formatSeconds,
+  initialStatus,
   progressBar,
+  reduceStatus,
   renderJobStatus,
+  START_FIRST_NOTE,
+  type StatusState,
 } from '../../../src/bots/common/status.ts';
-import { defaultAnimateOptions } from '../../../src/engine/types.ts';
+import { defaultAnimateOptions, type EngineEvent } from '../../../src/engine/types.ts';
+import type { JobRecord, QueueEvent } from '../../../src/queue/types.ts';
 
 const options = defaultAnimateOptions({ prompt: 'The girl dances gracefully.', seed: 42, seconds: 5, steps: 25, teacache: true });
 
@@ -37,7 +43,8 @@ describe('status text', () => {
 
   it('renders a queued job with position and ETA', () => {
     const text = renderJobStatus({ jobSeq: 12, phase: 'queued', position: 3, etaMs: 120_000, options });
-    expect(text.split('\n')[0]).toBe('Job #12 is queued (position 3, starts in about 2 min).');
+    expect(text.split('\n')[0]).toBe('Job #12 is queued (position 3, ready in about 2 min).');
+    expect(text).not.toMatch(/starts in/);
     expect(text).toContain('seed 42');
     expect(renderJobStatus({ jobSeq: 13, phase: 'queued', position: 1, etaMs: null, options }).split('\n')[0]).toBe(
       'Job #13 is queued (next in line).',
@@ -58,9 +65,9 @@ describe('status text', () => {
       options,
     });
     const lines = text.split('\n');
-    expect(lines[0]).toBe('Job #4 is running (sampling): section 2/4, step 5/10.');
+    expect(lines[0]).toBe('Job #4 is sampling section 2/4, step 5/10.');
     expect(lines[1]).toBe(progressBar((1 + 0.5) / 4));
-    expect(lines[2]).toBe('Elapsed 1 min 5 s, remaining about 3 min');
+    expect(lines[2]).toBe('Elapsed 1 min 5 s, ready in about 3 min');
     expect(lines).toContain(END_FIRST_NOTE);
     expect(END_FIRST_NOTE).toMatch(/end of the video first/);
   });
@@ -72,5 +79,95 @@ describe('status text', () => {
     expect(renderJobStatus({ jobSeq: 5, phase: 'resumed', position: 1, options })).toMatch(
       /^Job #5 was picked up again after a restart \(next in line\)\./,
     );
+  });
+});
+
+describe('model and cache in the status', () => {
+  it('names MagCache and F1, and says which end of the video comes first', () => {
+    const base = { jobSeq: 3, phase: 'running' as const, section: 1, sections: 3, step: 1, steps: 5 };
+    const f1 = renderJobStatus({ ...base, options: defaultAnimateOptions({ model: 'f1', cache: 'magcache', teacache: false }) });
+    expect(f1).toContain('MagCache, model F1');
+    expect(f1).toContain(START_FIRST_NOTE);
+    expect(f1).not.toContain(END_FIRST_NOTE);
+    const original = renderJobStatus({ ...base, options: defaultAnimateOptions() });
+    expect(original).toContain('TeaCache on');
+    expect(original).toContain(END_FIRST_NOTE);
+  });
+});
+
+describe('status reducer (queue event → status state, shared by both bots)', () => {
+  const T0 = 1_700_000_000_000;
+  const job = (patch: Partial<JobRecord> = {}): JobRecord => ({
+    id: 'j1', seq: 7, platform: 'telegram', userId: 'u', reply: {}, imagePath: '/x', workDir: '/w', options,
+    state: 'queued', progress: {}, createdAt: T0, resumes: 0, ...patch,
+  });
+  const engine = (event: EngineEvent, startedAt = T0 + 1000): QueueEvent => ({ type: 'engine', job: job({ state: 'running', startedAt }), event });
+  const run = (events: Array<[QueueEvent, number]>): StatusState[] => {
+    const out: StatusState[] = [];
+    let s = initialStatus(job());
+    for (const [e, now] of events) out.push((s = reduceStatus(s, e, now)));
+    return out;
+  };
+  const first = (s: StatusState) => renderJobStatus(s).split('\n')[0];
+
+  it('says "ready in" for a queued job (the queue\'s ETA is when the video is done)', () => {
+    const [queued, moved] = run([
+      [{ type: 'queued', job: job(), position: 2, etaMs: 5 * 60_000 }, T0],
+      [{ type: 'position', job: job(), position: 1, etaMs: 3 * 60_000 }, T0 + 1],
+    ]);
+    expect(first(queued!)).toBe('Job #7 is queued (position 2, ready in about 5 min).');
+    expect(first(moved!)).toBe('Job #7 is queued (next in line, ready in about 3 min).');
+  });
+
+  it('names each stage, never a stale step while decoding or writing, and times from the injected clock', () => {
+    const states = run([
+      [{ type: 'started', job: job({ state: 'running', startedAt: T0 + 1000 }) }, T0 + 1000],
+      [engine({ type: 'stage', stage: 'loading', detail: 'text encoders' }), T0 + 1500],
+      [engine({ type: 'stage', stage: 'encoding_text' }), T0 + 2000],
+      [engine({ type: 'stage', stage: 'encoding_image' }), T0 + 2500],
+      [engine({ type: 'stage', stage: 'sampling', detail: 'section 1/2' }), T0 + 3000],
+      [engine({ type: 'step', section: 1, sections: 2, step: 8, steps: 8, elapsedMs: 0, stepMs: 1000 }), T0 + 11_000],
+      [engine({ type: 'stage', stage: 'decoding', detail: 'section 1/2' }), T0 + 11_500],
+      [engine({ type: 'stage', stage: 'writing', detail: 'section 1/2' }), T0 + 12_000],
+      [engine({ type: 'section', section: 1, sections: 2, videoPath: '/v1.mp4', frames: 33, seconds: 1.1 }), T0 + 12_500],
+      [engine({ type: 'stage', stage: 'sampling', detail: 'section 2/2' }), T0 + 13_000],
+      [engine({ type: 'stage', stage: 'done' }), T0 + 30_000],
+    ]);
+    expect(states.map(first)).toEqual([
+      'Job #7 is starting.',
+      'Job #7 is loading models (text encoders).',
+      'Job #7 is encoding the prompt.',
+      'Job #7 is encoding the image.',
+      'Job #7 is sampling section 1/2.',
+      'Job #7 is sampling section 1/2, step 8/8.',
+      'Job #7 is decoding section 1/2 into frames.',
+      'Job #7 is writing the video (section 1/2).',
+      'Job #7 is writing the video (section 1/2).',
+      'Job #7 is sampling section 2/2, step 0/8.',
+      'Job #7 is finishing the video.',
+    ]);
+    expect(states.every((s) => !renderJobStatus(s).includes('running ('))).toBe(true);
+    expect(states[1]!.elapsedMs).toBe(500); // now − startedAt, from the clock passed in
+    expect(states[5]!.etaMs).toBe(8 * 1000); // one section of 8 steps at 1 s left
+    expect(renderJobStatus(states[5]!)).toContain('ready in less than a minute');
+  });
+
+  it('ends in the terminal phase and ignores late events', () => {
+    const [, done, late] = run([
+      [{ type: 'started', job: job({ state: 'running', startedAt: T0 }) }, T0],
+      [{ type: 'done', job: job({ state: 'done', startedAt: T0, finishedAt: T0 + 6_033 }) }, T0 + 9_999],
+      [engine({ type: 'stage', stage: 'sampling' }), T0 + 10_000],
+    ]);
+    expect(done!.phase).toBe('done');
+    expect(first(done!)).toBe('Job #7 is done in 6.0 s.'); // the job's own finish time, not the clock's later now
+    expect(late).toBe(done);
+    const delivered = renderJobStatus({ ...done!, delivery: 'Telegram refused the upload (file too big). I sent a smaller version.' });
+    expect(delivered.split('\n')[1]).toBe('Telegram refused the upload (file too big). I sent a smaller version.');
+  });
+
+  it('formats video lengths with one decimal', () => {
+    expect(formatSeconds(6.033333333333333)).toBe('6.0 s');
+    expect(formatSeconds(1)).toBe('1.0 s');
+    expect(formatSeconds(2.45)).toBe('2.5 s');
   });
 });

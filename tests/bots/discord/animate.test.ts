@@ -40,7 +40,8 @@ describe('discord /animate', () => {
   });
 
   test('/animate runs through queue, progress, section videos and the final video with its settings', async () => {
-    h = await startHarness({ engine: new FakeEngine({ sections: 2, steps: 3, realTime: true, stepMs: 40 }) });
+    // Three sections: the growing mp4 is attached after sections 1 and 2 (the last one is the final video).
+    h = await startHarness({ engine: new FakeEngine({ sections: 3, steps: 3, realTime: true, stepMs: 40 }) });
     const { fake, alice } = h;
     const att = await pngAttachment(fake);
     const { id, token } = fake.slash(
@@ -66,14 +67,14 @@ describe('discord /animate', () => {
     expect(final.attachments.map((a) => a.filename)).toEqual(['recurvid-1.mp4']);
     expect(await h.queue.activeForUser('discord', alice.id)).toEqual([]);
     const uploaded = fake.attachmentBytes.get(final.attachments[0]!.id)!;
-    expect(uploaded.toString()).toBe('fake mp4: 2 sections\n');
+    expect(uploaded.toString()).toBe('fake mp4: 3 sections\n');
     const buttons = (final.components as Array<{ components: Array<{ label: string; custom_id: string }> }>)[0]!.components;
     expect(buttons.map((b) => b.label)).toEqual(['Re-roll', 'Same seed, longer']);
 
     const edits = fake.calls.filter(originalEdits(fake, token));
     const contents = edits.map((e) => String(e.body?.content ?? ''));
     expect(contents.some((c) => /is queued \((next in line|position \d+)/.test(c))).toBe(true);
-    expect(contents.some((c) => /section \d\/2, step \d\/3/.test(c) && c.includes('█'))).toBe(true);
+    expect(contents.some((c) => /section \d\/3, step \d\/3/.test(c) && c.includes('█'))).toBe(true);
     expect(contents.some((c) => c.includes(END_FIRST_NOTE))).toBe(true);
     // Section previews: the growing mp4 and a latent preview were uploaded before the end.
     const uploadedNames = edits.flatMap((e) => e.files.map((f) => (e.body?.attachments as Array<{ id: number; filename: string }>)[Number(/\d+/.exec(f.field)![0])]!.filename));

@@ -12,6 +12,7 @@ import { FakeEngine } from '../../../src/queue/fake-engine.ts';
 import { createJobQueue } from '../../../src/queue/job-queue.ts';
 import { openJobStore } from '../../../src/queue/store.ts';
 import type { JobQueue } from '../../../src/queue/types.ts';
+import type { Logger } from '../../../src/log.ts';
 import type { PromptHelper } from '../../../src/prompting/types.ts';
 import { FakeDiscord, type RecordedCall } from '../../fakes/discord/server.ts';
 import type { FakeMessage, FakeUser } from '../../fakes/discord/payloads.ts';
@@ -24,6 +25,10 @@ export interface HarnessOptions {
   editIntervalMs?: number;
   imageLimits?: ImageLimits;
   perUser?: number;
+  /** Where the bot logs (silent when omitted). */
+  log?: Logger;
+  /** Pauses between attempts of a final status edit. */
+  retryDelaysMs?: readonly number[];
   /** Caps for the fake's own server (DISCORD_GUILD_LIMITS), whose id is only known once it runs. */
   guildLimits?: { maxSeconds: number; maxSteps: number };
 }
@@ -80,8 +85,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     token: fake.expectedToken,
     queue,
     config,
-    log: silentLog,
+    log: opts.log ?? silentLog,
     clientOptions: { restApi: fake.apiBase },
+    ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     editIntervalMs: opts.editIntervalMs ?? 40,
     previewIntervalMs: 0,
     ...(opts.promptHelper ? { promptHelper: opts.promptHelper } : {}),

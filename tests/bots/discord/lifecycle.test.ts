@@ -106,6 +106,31 @@ describe('discord job buttons', () => {
   });
 });
 
+describe('discord end image', () => {
+  test('/animate with end_image queues an end-frame job; Re-roll runs again with the end image', async () => {
+    const engine = new FakeEngine({ sections: 1, steps: 1 });
+    h = await startHarness({ engine });
+    const { fake, alice } = h;
+    const att = await pngAttachment(fake);
+    const end = await pngAttachment(fake);
+    const first = fake.slash(alice, 'animate', [
+      { name: 'image', type: OptionType.Attachment, value: att.id },
+      { name: 'end_image', type: OptionType.Attachment, value: end.id },
+      { name: 'cache', type: OptionType.String, value: 'magcache' },
+    ], [att, end]);
+    const done = await waitForMessage(fake, () => fake.originalOf(first.id), (m) => m.content.includes('is done'), 'job 1 done');
+    expect(done.content).toContain('MagCache');
+    expect(engine.calls[0]!.endImagePath).toMatch(/end\.png$/);
+    expect(engine.calls[0]!.options.cache).toBe('magcache');
+
+    const reroll = fake.pressButton(alice, done, buttonId(done, 'Re-roll'));
+    await waitForMessage(fake, () => fake.originalOf(reroll.id), (m) => m.content.includes('is done'), 'the re-roll done');
+    expect(engine.calls).toHaveLength(2);
+    expect(engine.calls[1]!.endImagePath).toMatch(/end\.png$/);
+    expect(engine.calls[1]!.endImagePath).not.toBe(engine.calls[0]!.endImagePath);
+  });
+});
+
 describe('discord long jobs', () => {
   test('a job that outlives its 15-minute interaction token continues through channel message edits', async () => {
     let offset = 0;

@@ -8,7 +8,7 @@ let h: Harness;
 
 beforeAll(async () => {
   media = await makeMedia();
-  h = await startHarness({ videoPath: media.videoPath, sections: 2 });
+  h = await startHarness({ videoPath: media.videoPath, sections: 3 });
 });
 
 afterAll(async () => {
@@ -29,7 +29,7 @@ describe('telegram /animate', () => {
     expect((status.params.reply_parameters as { message_id: number }).message_id).toBe(request.message_id);
     // Paused after step 1: the progress bar for it must reach the status message.
     await gate.reached;
-    await h.api.waitForCall('editMessageText', (c) => c.seq >= t0 && /section 1\/2, step 1\/3/.test(String(c.params.text)));
+    await h.api.waitForCall('editMessageText', (c) => c.seq >= t0 && /section 1\/3, step 1\/3/.test(String(c.params.text)));
     gate.release();
 
     const final = await finalVideoIn(DM_ALICE.id, t0);
@@ -47,7 +47,7 @@ describe('telegram /animate', () => {
     const edits = h.api.callsOf('editMessageText').filter((c) => Number(c.params.message_id) === statusId && c.ok);
     const texts = edits.map((c) => String(c.params.text));
     expect(texts.some((t) => /queued \((next in line|position \d+)/.test(t))).toBe(true);
-    expect(texts.some((t) => /[█░]{20} \d+%/.test(t) && /section 1\/2, step 1\/3/.test(t))).toBe(true);
+    expect(texts.some((t) => /[█░]{20} \d+%/.test(t) && /section 1\/3, step 1\/3/.test(t))).toBe(true);
     expect(texts.some((t) => /end of the video first/.test(t))).toBe(true);
     await h.api.waitFor(() => /Job #\d+ is done/.test(h.api.message(DM_ALICE.id, statusId)?.text ?? ''), 5000, 'done text');
     // No edit was sent that would change nothing (the fake answers those with "message is not modified").
@@ -55,7 +55,8 @@ describe('telegram /animate', () => {
     // The Cancel button is gone once the job is finished.
     expect(JSON.stringify(h.api.message(DM_ALICE.id, statusId)?.reply_markup)).not.toContain('Cancel');
 
-    // Previews: a video message for section 1, then edited in place for section 2.
+    // Previews: a video message for section 1, then edited in place for section 2; none for the
+    // last section (its video is the final video, posted once).
     const previews = h.api.calls.filter(
       (c) => c.seq >= t0 && ((c.method === 'sendVideo' && String(c.params.caption).includes('preview')) || c.method === 'editMessageMedia'),
     );
@@ -63,7 +64,13 @@ describe('telegram /animate', () => {
     expect(String(previews[0]!.params.caption)).toContain('end of the video first');
     const media2 = previews[1]!.params.media as { type: string; caption: string; supports_streaming: boolean };
     expect(media2.type).toBe('video');
-    expect(media2.caption).toContain('section 2/2');
+    expect(media2.caption).toContain('section 2/3');
+    // The preview answers the status message, with reply_parameters intact in the multipart body.
+    expect(previews[0]!.files).toHaveLength(1);
+    expect(previews[0]!.params.reply_parameters).toEqual({ message_id: statusId, allow_sending_without_reply: true });
+    // The final video answers the user's request.
+    expect(final.params.reply_parameters).toEqual({ message_id: request.message_id, allow_sending_without_reply: true });
+    expect(String(final.params.caption)).toMatch(/^Job #\d+ \(2\.0 s\)/);
     expect(previews[1]!.files).toHaveLength(1);
 
     // The image went through getFile and the file route.

@@ -119,6 +119,38 @@ describe('telegram buttons', () => {
   });
 });
 
+describe('telegram end image', () => {
+  it('a photo captioned /animate replying to the start photo is an end-frame job; Re-roll keeps its end image', async () => {
+    const t0 = h.api.mark();
+    const start = sendPhoto(h, ALICE, DM_ALICE, media.jpeg);
+    const endFile = h.api.addFile(media.jpeg);
+    h.api.userMessage(ALICE, DM_ALICE, { photo: h.api.photoSizes(endFile), caption: '/animate the door closes seconds=2', reply_to_message: start });
+    const final = h.api.sentMessage(await h.api.waitForCall('sendVideo', (c) => isFinal(c) && c.seq >= t0, 15_000));
+    const first = h.engine.runs.at(-1)!;
+    expect(first.endImagePath).toMatch(/end\.jpg$/);
+    expect(first.imagePath).not.toBe(first.endImagePath);
+
+    const t1 = h.api.mark();
+    await answerOf(h.api.pressButton(ALICE, final, button(final, 'Re-roll')));
+    await h.api.waitForCall('sendVideo', (c) => isFinal(c) && c.seq >= t1, 15_000);
+    const again = h.engine.runs.at(-1)!;
+    expect(again).not.toBe(first);
+    expect(again.endImagePath).toMatch(/end\.jpg$/);
+    expect(again.endImagePath).not.toBe(first.endImagePath); // a new job with its own copy
+  });
+
+  it('an end image with model=f1 is refused with a sentence and nothing is queued', async () => {
+    const runs = h.engine.runs.length;
+    const t0 = h.api.mark();
+    const start = sendPhoto(h, BOB, DM_ALICE, media.jpeg);
+    const endFile = h.api.addFile(media.jpeg);
+    h.api.userMessage(BOB, DM_ALICE, { photo: h.api.photoSizes(endFile), caption: '/animate model=f1', reply_to_message: start });
+    const refusal = await h.api.waitForCall('sendMessage', (c) => c.seq >= t0 && String(c.params.text).startsWith('I could not start that'), 10_000);
+    expect(String(refusal.params.text)).toContain('An end image works only with model=original');
+    expect(h.engine.runs.length).toBe(runs);
+  });
+});
+
 describe('telegram /prompt', () => {
   it('suggests a prompt; "Another suggestion" asks again fresh; "Animate with this prompt" queues it', async () => {
     const t0 = h.api.mark();

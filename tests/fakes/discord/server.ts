@@ -40,7 +40,8 @@ export interface RecordedCall {
 }
 
 export interface InjectedFailure {
-  match: (method: string, path: string) => boolean;
+  /** Decides per request; `call` carries the parsed body and uploaded files. */
+  match: (method: string, path: string, call: RecordedCall) => boolean;
   status: number;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
@@ -450,7 +451,7 @@ export class FakeDiscord {
       for (const wake of [...this.callWaiters]) wake();
     };
 
-    const failure = this.failures.find((f) => (f.times ?? 1) > 0 && f.match(method, path));
+    const failure = this.failures.find((f) => (f.times ?? 1) > 0 && f.match(method, path, call));
     if (failure) {
       failure.times = (failure.times ?? 1) - 1;
       return reply(failure.status, failure.body, failure.headers);

@@ -1,7 +1,7 @@
 // A loopback fake of the Telegram Bot API, just big enough for the real telegraf client: long
 // polling with offsets, messages and edits, multipart media uploads, getFile + the file download
 // route, callback answers, commands and webhooks. Every call is recorded for assertions, and
-// failures (429 with retry_after, any error) can be injected per method.
+// failures (429 with retry_after, any error, no answer at all) can be injected per method.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -65,6 +65,8 @@ export interface FakeMessage {
   animation?: Record<string, unknown>;
   video?: Record<string, unknown>;
   reply_to_message?: FakeMessage;
+  /** Albums: every message of one media group shares it. */
+  media_group_id?: string;
   reply_markup?: unknown;
   entities?: Array<{ type: string; offset: number; length: number }>;
   caption_entities?: Array<{ type: string; offset: number; length: number }>;
@@ -105,6 +107,7 @@ export class FakeBotApi {
   private readonly files = new Map<string, StoredFile>();
   private readonly updates: FakeUpdate[] = [];
   private readonly injected: Injected[] = [];
+  private readonly stalls: Array<{ method: string; times: number }> = [];
   private polls: PendingPoll[] = [];
   private nextUpdateId = 1000;
   private nextMessageId = 1;
@@ -216,6 +219,11 @@ export class FakeBotApi {
     this.injected.push({ method, errorCode, description, retryAfter: opts.retryAfter, times: opts.times ?? 1 });
   }
 
+  /** The next `times` calls of `method` get no answer at all (a hung connection), until the fake stops. */
+  stall(method: string, times = 1): void {
+    this.stalls.push({ method, times });
+  }
+
   /** A point in the call log; calls made later have `seq >= mark()`. */
   mark(): number {
     return this.calls.length;
@@ -280,6 +288,15 @@ export class FakeBotApi {
     const { params, files } = await readParams(req, url);
     const call: RecordedCall = { seq: this.calls.length, method, params, files, at: Date.now(), startedAt, ok: true };
     this.calls.push(call);
+
+    const stalled = this.stalls.find((st) => st.method === method && st.times > 0);
+    if (stalled) {
+      stalled.times--;
+      call.ok = false;
+      call.description = 'stalled (no answer)';
+      this.notify();
+      return; // the response is never ended; stop() closes the connection
+    }
 
     const injected = this.injected.find((i) => i.method === method && i.times > 0);
     if (injected) {
@@ -462,6 +479,13 @@ export class FakeBotApi {
       case 'sendVideo': {
         const video = this.uploadedVideo(files, 'video');
         return this.botMessage(params, { video, caption: params.caption as string | undefined });
+      }
+      case 'sendDocument': {
+        const file = files.find((f) => f.field === 'document');
+        if (!file) throw new ApiError(400, 'Bad Request: there is no document in the request');
+        const stored = this.addFile(file.bytes, { ext: 'mp4' });
+        const document = { file_id: stored.file_id, file_unique_id: stored.file_unique_id, file_size: file.bytes.length, file_name: file.filename };
+        return this.botMessage(params, { document, caption: params.caption as string | undefined });
       }
       case 'editMessageMedia': {
         const message = this.existing(params);
