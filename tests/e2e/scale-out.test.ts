@@ -183,6 +183,9 @@ describe('scale-out: one bot process, two GPU worker processes, BullMQ on a real
     expect(resumed.state).toBe('done');
     expect(resumed.resumes).toBe(1);
     expect([...sampledAfterKill.get(killed!.jobId)!]).toEqual([2]);
+    // The user was told in the job's status message.
+    const killedInteraction = Object.entries(jobs).find(([, id]) => id === killed!.jobId)![0];
+    expect(statusTexts(interactions[killedInteraction]!).some((t) => t.includes('on another GPU'))).toBe(true);
     // …and its frames equal those of an uninterrupted run of the same job.
     const engine = await createFramePackEngine({ modelDir: join(root, 'models', 'tiny'), provider: 'cpu' });
     try {
@@ -222,6 +225,14 @@ describe('scale-out: one bot process, two GPU worker processes, BullMQ on a real
     const message: FakeMessage | undefined = discord.originalOf(interactionId);
     const text = JSON.stringify(message?.components ?? []);
     return /rv:(?:cancel|reroll):([A-Za-z0-9-]+)/.exec(text)?.[1];
+  }
+
+  /** Every text the bot set on an interaction's status message. */
+  function statusTexts(interactionId: string): string[] {
+    const token = discord.calls.find((c) => c.path.startsWith(`/interactions/${interactionId}/`))?.path.split('/')[3];
+    return discord.calls
+      .filter((c) => token !== undefined && c.path.includes(`/${token}/messages/`) && c.method === 'PATCH')
+      .map((c) => String(c.body?.content ?? ''));
   }
 
   /** Edits of an interaction's message that uploaded a file while saying the job is done. */
