@@ -9,4 +9,5 @@ export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [
   () => import('./telegram.ts').then((m) => m.suites()),
   () => import('./discord.ts').then((m) => m.suites()),
   () => import('./queue.ts').then((m) => m.suites()),
+  () => import('./scale-out.ts').then((m) => m.suites()),
 ];

@@ -56,6 +56,12 @@ export const configSchema = z.object({
   QUEUE_MAX: int(1, 10_000).default(50),
   QUEUE_PER_USER: int(1, 100).default(1),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  QUEUE_BACKEND: z.enum(['embedded', 'bullmq']).default('embedded'),
+  ARTIFACT_TTL_HOURS: z.coerce.number().positive().default(24),
+  ARTIFACT_MAX_MB: z.coerce.number().positive().max(512).default(256),
+  WORKER_LOCK_MS: int(1_000, 600_000).default(30_000),
+  WORKER_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, dot, dash or underscore (at most 64)').optional(),
+  GPU_DEVICE_ID: int(0, 63).optional(),
   JOB_RETENTION_HOURS: z.coerce.number().positive().default(72),
   JOB_RETENTION_MB: z.coerce.number().positive().default(5_000),
 

@@ -12,6 +12,7 @@ program
 
 const commands: Array<[name: string, summary: string, load: () => Promise<{ register(cmd: Command): void }>]> = [
   ['start', 'run the configured Discord and Telegram bots', () => import('./commands/start.ts')],
+  ['worker', 'run a GPU worker for scale-out mode (BullMQ on REDIS_URL)', () => import('./commands/worker.ts')],
   ['animate', 'animate one image into a video locally, with a progress bar', () => import('./commands/animate.ts')],
   ['prompt', 'suggest a motion prompt for an image with the prompt helper', () => import('./commands/prompt.ts')],
   ['convert', 'build ONNX model sets from the official safetensors folders', () => import('./commands/convert.ts')],

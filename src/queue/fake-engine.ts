@@ -23,6 +23,7 @@ import path from 'node:path';
 import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
 import { EngineCancelledError, type AnimateOptions, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../engine/types.ts';
 import { sectionsFor } from './timing.ts';
+import { CHECKPOINT_FILE } from '../engine/pipeline/checkpoint.ts';
 
 export interface FakeEngineOptions {
   /** Sections per run; default FramePack's count for options.seconds and options.windowSize. */
@@ -62,7 +63,9 @@ const PREVIEW_PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==',
   'base64',
 );
-const CHECKPOINT = 'fake-checkpoint.json';
+// Same file name as the real engine's checkpoint, so whatever moves checkpoints between machines
+// (the scale-out GPU worker) handles both; the content here is JSON, not safetensors.
+const CHECKPOINT = CHECKPOINT_FILE;
 
 export class FakeEngine implements Engine {
   readonly calls: FakeEngineCall[] = [];

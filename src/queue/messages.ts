@@ -36,3 +36,6 @@ export function failureReason(error: unknown): string {
   const because = detail ? ` (${detail.replace(/[.!]+$/, '')})` : '';
   return `Sorry, the video could not be made${because}. Your image was kept; you can try again.`;
 }
+
+export const UNAVAILABLE_MESSAGE =
+  'The job queue cannot be reached right now (its Redis server does not answer), so nothing was queued. Please try again in a minute.';

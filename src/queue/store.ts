@@ -105,6 +105,14 @@ export interface JobStoreConfig {
   redisUrl?: string;
 }
 
+/**
+ * node-redis emits 'error' on a lost connection even between commands, and @keyv/redis adds no
+ * listener: unhandled, that kills the process. Commands in flight still reject, so callers see it.
+ */
+export function ignoreClientErrors(adapter: KeyvRedis<unknown>): void {
+  (adapter.client as unknown as { on(event: 'error', fn: (err: unknown) => void): unknown }).on('error', () => undefined);
+}
+
 export async function openJobStore(config: JobStoreConfig): Promise<JobStore> {
   let keyv: Keyv;
   let description: string;
@@ -112,6 +120,7 @@ export async function openJobStore(config: JobStoreConfig): Promise<JobStore> {
   if (config.redisUrl) {
     // throwOnConnectError: a wrong REDIS_URL must stop the start with a clear error, not hang.
     const adapter = new KeyvRedis(config.redisUrl, { throwOnConnectError: true, connectionTimeout: 5_000 });
+    ignoreClientErrors(adapter);
     keyv = new Keyv({ store: adapter, namespace: NAMESPACE, throwOnErrors: true });
     description = 'redis';
     // A polite QUIT never returns when the client is not connected; then drop the socket instead.

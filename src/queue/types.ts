@@ -65,7 +65,11 @@ export type QueueEvent =
   | { type: 'queued'; job: JobRecord; position: number; etaMs: number | null }
   | { type: 'position'; job: JobRecord; position: number; etaMs: number | null }
   | { type: 'started'; job: JobRecord }
-  | { type: 'resumed'; job: JobRecord; position: number }
+  /**
+   * The job was picked up again: after a restart of this machine's queue, or (scale-out) by another
+   * GPU worker after the one running it was lost or drained. `note` says which, for the user.
+   */
+  | { type: 'resumed'; job: JobRecord; position: number; note?: string }
   | { type: 'engine'; job: JobRecord; event: EngineEvent }
   | { type: 'done'; job: JobRecord }
   | { type: 'failed'; job: JobRecord; reason: string }
@@ -75,7 +79,8 @@ export type QueueEvent =
 export class QueueRefusal extends Error {
   constructor(
     message: string,
-    readonly code: 'user_limit' | 'queue_full' | 'closed',
+    /** 'unavailable': the shared queue (scale-out mode's Redis) could not be reached. */
+    readonly code: 'user_limit' | 'queue_full' | 'closed' | 'unavailable',
   ) {
     super(message);
     this.name = 'QueueRefusal';

@@ -67,7 +67,7 @@ describe('recurvid start, end to end (tiny models, Telegram and Discord fakes)',
   });
 
   it('a photo with /animate comes back as a real H.264 video with FramePack’s frame count', async () => {
-    expect(app.engine.describe()).toMatch(/tiny model set .*noise/);
+    expect(app.engine?.describe()).toMatch(/tiny model set .*noise/);
     const jpeg = await sharp(await readFile('assets/sample.jpg')).resize(320, 240).jpeg().toBuffer();
     const file = api.addFile(jpeg);
     const t0 = api.mark();

@@ -73,7 +73,7 @@ describe('end frame, F1 and MagCache jobs, end to end', () => {
   }
 
   it('an album of two with the caption /animate makes an end-frame job that ends with a video', async () => {
-    expect(app.engine.describe()).toContain('original + F1 transformers');
+    expect(app.engine?.describe()).toContain('original + F1 transformers');
     const start = api.addFile(await photo(40));
     const end = api.addFile(await photo(220));
     const t0 = api.mark();

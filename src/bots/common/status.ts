@@ -35,6 +35,8 @@ export interface StatusState {
   stepMs?: number;
   /** How delivering the finished video went, when it needs saying (said after "is done"). */
   delivery?: string;
+  /** Why the job was picked up again, when the queue says (e.g. "resumed on another GPU …"); shown while it runs. */
+  resumedNote?: string;
 }
 
 /** The first status of a job, before any event. */
@@ -65,6 +67,7 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
     case 'resumed':
       s.phase = 'resumed';
       s.position = event.position;
+      if (event.note) s.resumedNote = event.note;
       delete s.etaMs;
       break;
     case 'started':
@@ -197,7 +200,7 @@ export function renderJobStatus(state: StatusState): string {
     case 'queued':
       return [`${head} is queued${positionText(state)}.`, settings].join('\n');
     case 'resumed':
-      return [`${head} was picked up again after a restart${positionText(state)}.`, settings].join('\n');
+      return [`${head} was ${state.resumedNote ?? 'picked up again after a restart'}${positionText(state)}.`, settings].join('\n');
     case 'running':
       return [...runningLines(state), settings].join('\n');
     case 'done': {
@@ -250,6 +253,7 @@ export function describeStage(state: Pick<StatusState, 'stage' | 'stageDetail' |
 
 function runningLines(state: StatusState): string[] {
   const lines: string[] = [`Job #${state.jobSeq} is ${describeStage(state)}.`];
+  if (state.resumedNote) lines.push(`${capitalize(state.resumedNote)}.`);
   const fraction = overallFraction(state);
   if (fraction !== undefined) lines.push(progressBar(fraction));
   const timing: string[] = [];

@@ -7,6 +7,7 @@ import { loadConfig, SECRET_KEYS, type Config } from '../../config.ts';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
 import { availableProviders } from '../../engine/runtime/session.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
+import { inspectScaleOut } from '../../queue/bullmq/inspect.ts';
 
 export interface DoctorLine {
   ok: boolean;
@@ -96,6 +97,32 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
     detail: config.PROMPT_HELPER_API_KEY || config.PROMPT_HELPER_BASE_URL ? `configured (model ${config.PROMPT_HELPER_MODEL})` : 'not configured (the default motion prompt is used)',
   });
   lines.push({ ok: true, label: 'job store', detail: config.REDIS_URL ? 'Redis (REDIS_URL)' : `SQLite file in ${config.DATA_DIR}/` });
+  lines.push(...(await queueBackendLines(config)));
+  return lines;
+}
+
+/** Queue backend, Redis reachability and, in scale-out mode, the GPU workers BullMQ sees. */
+async function queueBackendLines(config: Config): Promise<DoctorLine[]> {
+  const bullmq = config.QUEUE_BACKEND === 'bullmq';
+  const lines: DoctorLine[] = [{
+    ok: !bullmq || !!config.REDIS_URL,
+    label: 'queue backend',
+    detail: bullmq
+      ? `bullmq (scale-out: bots submit to Redis, \`recurvid worker\` processes run jobs)${config.REDIS_URL ? '' : ' — REDIS_URL is not set'}`
+      : 'embedded (this machine: p-queue scheduler + one engine worker process)',
+  }];
+  if (!config.REDIS_URL) return lines;
+  const report = await inspectScaleOut(config.REDIS_URL);
+  lines.push({ ok: report.reachable, label: 'redis', detail: report.reachable ? `reachable (${report.detail})` : `not reachable: ${report.detail}` });
+  if (bullmq && report.reachable) {
+    lines.push({
+      ok: report.workers.length > 0,
+      label: 'gpu workers',
+      detail: report.workers.length
+        ? `${report.workers.length} seen: ${report.workers.join(', ')}; ${report.activeJobs} active job(s)`
+        : `none seen on the queue (start \`recurvid worker\` on each GPU machine); ${report.activeJobs} active job(s)`,
+    });
+  }
   return lines;
 }
 

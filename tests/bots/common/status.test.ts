@@ -119,6 +119,18 @@ describe('status reducer (queue event → status state, shared by both bots)', (
     expect(first(moved!)).toBe('Job #7 is queued (next in line, ready in about 3 min).');
   });
 
+  it('says why a job was picked up again (scale-out: another GPU) and keeps saying it while it runs', () => {
+    const note = 'resumed on another GPU from its last finished section';
+    const [restarted] = run([[{ type: 'resumed', job: job(), position: 2 }, T0]]);
+    expect(first(restarted!)).toBe('Job #7 was picked up again after a restart (position 2).');
+    const [resumed, running] = run([
+      [{ type: 'resumed', job: job({ state: 'running' }), position: 1, note }, T0],
+      [{ type: 'started', job: job({ state: 'running', startedAt: T0 }) }, T0],
+    ]);
+    expect(first(resumed!)).toBe(`Job #7 was ${note} (next in line).`);
+    expect(renderJobStatus(running!).split('\n')[1]).toBe('Resumed on another GPU from its last finished section.');
+  });
+
   it('names each stage, never a stale step while decoding or writing, and times from the injected clock', () => {
     const states = run([
       [{ type: 'started', job: job({ state: 'running', startedAt: T0 + 1000 }) }, T0 + 1000],

@@ -1,0 +1,65 @@
+// The artifact store of the scale-out mode: each artifact is one Redis string with a TTL, so input
+// images, section videos, checkpoints and final videos reach whichever machine needs them and are
+// gone after ARTIFACT_TTL_HOURS even if nobody cleans up. A size cap keeps one huge video from
+// filling the Redis server's memory; a set per job lists its keys for deletion.
+import { Redis } from 'ioredis';
+import { ArtifactTooLargeError, jobPrefix, type ArtifactStore } from './artifact-store.ts';
+
+export interface RedisArtifactOptions {
+  redisUrl: string;
+  ttlHours: number;
+  maxMb: number;
+  /** Key prefix in Redis. Default 'recurvid:artifact:'. */
+  prefix?: string;
+}
+
+export class RedisArtifactStore implements ArtifactStore {
+  readonly description = 'redis';
+  private readonly redis: Redis;
+  private readonly ttlMs: number;
+  private readonly capBytes: number;
+  private readonly prefix: string;
+
+  constructor(options: RedisArtifactOptions) {
+    this.redis = new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    this.redis.on('error', () => undefined); // failures reach the caller of each command
+    this.ttlMs = Math.round(options.ttlHours * 3_600_000);
+    this.capBytes = Math.round(options.maxMb * 1024 * 1024);
+    this.prefix = options.prefix ?? 'recurvid:artifact:';
+  }
+
+  private jobSet(key: string): string {
+    const jobId = /^jobs\/([^/]+)\//.exec(key)?.[1];
+    if (!jobId) throw new Error(`Not an artifact key: ${JSON.stringify(key)}`);
+    return `${this.prefix}${jobPrefix(jobId)}keys`;
+  }
+
+  async put(key: string, bytes: Buffer): Promise<void> {
+    if (bytes.length > this.capBytes) throw new ArtifactTooLargeError(key, bytes.length, this.capBytes);
+    const set = this.jobSet(key);
+    await this.redis
+      .multi()
+      .set(this.prefix + key, bytes, 'PX', this.ttlMs)
+      .sadd(set, key)
+      .pexpire(set, this.ttlMs)
+      .exec()
+      .then((results) => {
+        const failed = results?.find(([error]) => error);
+        if (failed) throw failed[0];
+      });
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    return (await this.redis.getBuffer(this.prefix + key)) ?? undefined;
+  }
+
+  async deleteJob(jobId: string): Promise<void> {
+    const set = `${this.prefix}${jobPrefix(jobId)}keys`;
+    const keys = await this.redis.smembers(set);
+    await this.redis.del(set, ...keys.map((k) => this.prefix + k));
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,552 @@
+// The bots' side of scale-out mode: a JobQueue (the same contract the adapters use on one machine)
+// that submits to BullMQ on Redis instead of running anything. Admission (per-user limits, the queue
+// cap, fairness rounds → BullMQ priorities) happens under a short Redis lock; job records and timing
+// stats live in the shared job store (keyv on Redis); the input image goes to the artifact store.
+// BullMQ's QueueEvents bring back what the GPU workers do (active, progress, completed, failed,
+// stalled); section and final videos are fetched from the artifact store into this process's data
+// dir, so adapters see local paths exactly as in single-machine mode.
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { EngineEvent } from '../../engine/types.ts';
+import type { Logger } from '../../log.ts';
+import { artifactKeys, type ArtifactStore } from '../artifacts/artifact-store.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { roundForNewJob } from '../fairness.ts';
+import { removeJobFiles, saveJobFiles } from '../job-files.ts';
+import type { JobQueueConfig } from '../job-queue.ts';
+import {
+  CLOSED_MESSAGE,
+  NOT_FOUND_MESSAGE,
+  NOT_OWNER_MESSAGE,
+  UNAVAILABLE_MESSAGE,
+  failureReason,
+  finishedMessage,
+  queueFullMessage,
+  userLimitMessage,
+} from '../messages.ts';
+import { placeJobs } from '../positions.ts';
+import { sizeKeyOf } from '../size-key.ts';
+import type { JobStore } from '../store.ts';
+import { RunTimer, TimingStats, estimateRemainingMs, estimateTotalMs, sectionsFor, timingKey } from '../timing.ts';
+import {
+  QueueRefusal,
+  type CancelResult,
+  type JobQueue,
+  type JobRecord,
+  type JobRequest,
+  type Platform,
+  type QueueEvent,
+  type ReplyTarget,
+  type SubmitResult,
+} from '../types.ts';
+import { currentRound, nextSeq, raiseRound, readActive, removeActive, withAdmissionLock, writeActive } from './admission.ts';
+import { CANCELLED_PREFIX, QUEUE_NAME, redisKeys, type ActiveEntry, type GpuJobData, type GpuProgress, type GpuResult } from './protocol.ts';
+
+export interface BullJobQueueOptions {
+  redisUrl: string;
+  store: JobStore;
+  artifacts: ArtifactStore;
+  /** dataDir: where this bot process keeps its copy of inputs and the fetched videos. */
+  config: JobQueueConfig;
+  log?: Logger;
+  clock?: Clock;
+  /** How often the shared active-job table and the worker count are re-read. Default 2000 ms. */
+  refreshMs?: number;
+}
+
+/** BullMQ's highest priority number; rounds beyond it share the lowest priority (FIFO). */
+const MAX_PRIORITY = 2_097_151;
+const QUEUED_STATES = new Set(['waiting', 'prioritized', 'delayed', 'waiting-children']);
+
+const snapshot = (record: JobRecord): JobRecord => structuredClone(record);
+
+export function createBullJobQueue(options: BullJobQueueOptions): BullJobQueue {
+  return new BullJobQueue(options);
+}
+
+export class BullJobQueue implements JobQueue {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly config: JobQueueConfig;
+  private readonly store: JobStore;
+  private readonly artifacts: ArtifactStore;
+  private readonly redis: Redis;
+  private queue!: Queue<GpuJobData, GpuResult>;
+  private events!: QueueEvents;
+  private phase: 'new' | 'started' | 'closed' = 'new';
+  private readonly listeners = new Set<{ fn: (event: QueueEvent) => void; platform: Platform | undefined }>();
+  /** Mirror of the shared active-job table. */
+  private active = new Map<string, ActiveEntry>();
+  /** Records of active jobs this process has seen, with local file paths. */
+  private readonly records = new Map<string, JobRecord>();
+  private readonly timers = new Map<string, RunTimer>();
+  private readonly resumedRuns = new Set<string>();
+  private readonly lastPosition = new Map<string, number>();
+  private readonly chains = new Map<string, Promise<void>>();
+  private timings = new TimingStats();
+  private gpus = 1;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: BullJobQueueOptions) {
+    this.log = options.log ?? pino({ level: 'silent' });
+    this.clock = options.clock ?? systemClock;
+    this.config = options.config;
+    this.store = options.store;
+    this.artifacts = options.artifacts;
+    this.redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+    this.redis.on('error', (err) => this.log.debug({ err }, 'redis connection error'));
+  }
+
+  /** GPU workers BullMQ currently sees on this queue. */
+  get workersSeen(): number {
+    return this.gpus;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.phase !== 'new') throw new Error(`JobQueue.start() called twice (phase: ${this.phase}).`);
+    const connection = { url: this.options.redisUrl };
+    this.queue = new Queue<GpuJobData, GpuResult>(QUEUE_NAME, { connection });
+    this.events = new QueueEvents(QUEUE_NAME, { connection });
+    this.queue.on('error', (err) => this.log.warn({ err }, 'bullmq queue error'));
+    this.events.on('error', (err) => this.log.warn({ err }, 'bullmq events error'));
+    this.events.on('active', ({ jobId }) => this.inOrder(jobId, () => this.onActive(jobId)));
+    this.events.on('progress', ({ jobId, data }) => this.inOrder(jobId, () => this.onProgress(jobId, data as unknown as GpuProgress)));
+    this.events.on('completed', ({ jobId }) => this.inOrder(jobId, () => this.onCompleted(jobId)));
+    this.events.on('failed', ({ jobId, failedReason }) => this.inOrder(jobId, () => this.onFailed(jobId, failedReason)));
+    this.events.on('stalled', ({ jobId }) => this.log.warn({ jobId }, 'job stalled (its GPU worker stopped answering); BullMQ hands it to another worker'));
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+    this.timings = new TimingStats(await this.store.loadTimings());
+    await this.refresh();
+    this.phase = 'started';
+
+    // Jobs that ended while no bot listened are settled now, from BullMQ's own record of them.
+    await this.reconcile();
+    // A restarted bot picks its jobs up again: adapters find their status messages through `resumed`.
+    const positions = this.positions();
+    for (const entry of this.active.values()) {
+      const record = await this.record(entry.id);
+      if (!record) continue;
+      const position = positions.get(entry.id)?.position ?? 1;
+      this.lastPosition.set(entry.id, position);
+      this.emit({ type: 'resumed', job: snapshot(record), position });
+    }
+    this.refreshTimer = setInterval(() => {
+      void this.refresh().then(() => this.emitPositionChanges(), (err: unknown) => this.log.debug({ err }, 'queue refresh failed'));
+    }, this.options.refreshMs ?? 2_000);
+    this.refreshTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.phase === 'closed') return;
+    const wasStarted = this.phase === 'started';
+    this.phase = 'closed';
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (wasStarted) {
+      await this.events.close();
+      await Promise.all([...this.chains.values()]);
+      await this.queue.close();
+    }
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Settles active jobs whose end this process missed (it was down when BullMQ reported it). */
+  private async reconcile(): Promise<void> {
+    for (const id of [...this.active.keys()]) {
+      const state = await this.queue.getJobState(id);
+      if (state === 'completed') {
+        await this.onCompleted(id);
+      } else if (state === 'failed') {
+        await this.onFailed(id, (await this.queue.getJob(id))?.failedReason ?? 'the GPU worker gave no reason');
+      } else if (state === 'unknown') {
+        // Gone from BullMQ (removed or expired) without an outcome any bot saw.
+        await this.onFailed(id, 'the job disappeared from the queue');
+      }
+    }
+  }
+
+  // ---- submit ----------------------------------------------------------------------------------
+
+  async submit(req: JobRequest): Promise<SubmitResult> {
+    if (this.phase === 'closed') throw new QueueRefusal(CLOSED_MESSAGE, 'closed');
+    if (this.phase !== 'started') throw new Error('JobQueue.start() must finish before submit().');
+    const size = await sizeKeyOf(req.image);
+    const { record } = await this.admit(req, size);
+    const { position, etaMs } = this.positions().get(record.id) ?? { position: this.active.size, etaMs: null };
+    this.lastPosition.set(record.id, position);
+    this.log.info({ jobId: record.id, seq: record.seq, userId: req.userId, platform: req.platform, position }, 'job queued on BullMQ');
+    this.emit({ type: 'queued', job: snapshot(record), position, etaMs });
+    this.emitPositionChanges();
+    return { job: snapshot(record), position, etaMs };
+  }
+
+  /** Limits, job number, round, files and the BullMQ job, as one step under the admission lock. */
+  private async admit(req: JobRequest, size: string): Promise<{ record: JobRecord }> {
+    try {
+      return await withAdmissionLock(this.redis, async () => {
+        this.active = await readActive(this.redis);
+        const mine = this.entriesOf(req.platform, req.userId);
+        if (mine.length >= this.config.perUser) {
+          const records = await Promise.all(mine.map(async (e) => (await this.record(e.id)) ?? { seq: e.seq, state: e.state }));
+          throw new QueueRefusal(userLimitMessage(records, this.config.perUser), 'user_limit');
+        }
+        if (this.active.size >= this.config.queueMax) throw new QueueRefusal(queueFullMessage(this.config.queueMax), 'queue_full');
+
+        const id = randomUUID();
+        const seq = await nextSeq(this.redis);
+        const round = roundForNewJob(await currentRound(this.redis), mine.map((e) => e.round));
+        const end = req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined;
+        const { imagePath, workDir, endImagePath } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName, end);
+        const record: JobRecord = {
+          id,
+          seq,
+          platform: req.platform,
+          userId: req.userId,
+          ...(req.userName !== undefined && { userName: req.userName }),
+          reply: { ...req.reply },
+          imagePath,
+          ...(endImagePath !== undefined && { endImagePath }),
+          workDir,
+          options: { ...req.options },
+          ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
+          state: 'queued',
+          progress: {},
+          createdAt: this.clock.now(),
+          resumes: 0,
+        };
+        const entry: ActiveEntry = {
+          id, seq, round, platform: req.platform, userId: req.userId, timingKey: timingKey(size, record.options),
+          sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
+        };
+        try {
+          await this.artifacts.put(artifactKeys.input(id), req.image);
+          if (end) await this.artifacts.put(artifactKeys.endImage(id), end.image);
+          await this.store.putJob(record);
+          await writeActive(this.redis, entry);
+          await this.queue.add(
+            'animate',
+            { id, seq, round, imageName: req.imageName, ...(end && { endImageName: end.name }), options: record.options },
+            {
+              jobId: id,
+              priority: Math.min(MAX_PRIORITY, round + 1),
+              attempts: 1,
+              removeOnComplete: { age: Math.round(this.config.retentionHours * 3600) },
+              removeOnFail: { age: Math.round(this.config.retentionHours * 3600) },
+            },
+          );
+        } catch (error) {
+          await removeActive(this.redis, id).catch(() => undefined);
+          await this.store.deleteJob(id).catch(() => undefined);
+          await this.artifacts.deleteJob(id).catch(() => undefined);
+          await removeJobFiles(this.config.dataDir, id).catch(() => undefined);
+          throw error;
+        }
+        this.active.set(id, entry);
+        this.records.set(id, record);
+        return { record };
+      });
+    } catch (error) {
+      if (error instanceof QueueRefusal) throw error;
+      // Redis down or refusing writes: the user gets a sentence, the log gets the details.
+      this.log.error({ err: error, userId: req.userId }, 'could not submit the job to BullMQ');
+      throw new QueueRefusal(UNAVAILABLE_MESSAGE, 'unavailable');
+    }
+  }
+
+  // ---- events from the GPU workers -------------------------------------------------------------
+
+  /** Events of one job are handled one after another, in the order Redis delivered them. */
+  private inOrder(jobId: string, fn: () => Promise<void>): void {
+    const next = (this.chains.get(jobId) ?? Promise.resolve())
+      .then(fn)
+      .catch((err: unknown) => this.log.error({ err, jobId }, 'could not handle a job event'));
+    this.chains.set(jobId, next);
+    void next.then(() => {
+      if (this.chains.get(jobId) === next) this.chains.delete(jobId);
+    });
+  }
+
+  private async onActive(jobId: string): Promise<void> {
+    const record = await this.record(jobId);
+    if (!record || record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return;
+    const job = await this.queue.getJob(jobId);
+    const handedOn = record.state === 'running' || (job?.attemptsStarted ?? 1) > 1;
+    record.state = 'running';
+    record.startedAt = this.clock.now();
+    record.progress = {};
+    if (handedOn) record.resumes += 1;
+    this.timers.set(jobId, new RunTimer(this.clock.now()));
+    if (handedOn) this.resumedRuns.add(jobId);
+    const entry = this.active.get(jobId) ?? (await readActive(this.redis)).get(jobId);
+    if (entry) {
+      Object.assign(entry, { state: 'running', startedAt: record.startedAt });
+      this.active.set(jobId, entry);
+      await writeActive(this.redis, entry);
+      await raiseRound(this.redis, entry.round);
+    }
+    await this.persist(record);
+    this.log.info({ jobId, seq: record.seq, worker: job?.processedBy, handedOn }, 'job started on a GPU worker');
+    if (handedOn) {
+      this.emit({ type: 'resumed', job: snapshot(record), position: 1, note: 'resumed on another GPU from its last finished section' });
+    }
+    this.emit({ type: 'started', job: snapshot(record) });
+    this.emitPositionChanges();
+  }
+
+  private async onProgress(jobId: string, progress: GpuProgress): Promise<void> {
+    const record = await this.record(jobId);
+    if (!record || record.state !== 'running' || !progress?.event) return;
+    const wire = progress.event;
+    let event: EngineEvent;
+    if (wire.type === 'step') {
+      const { previewPngBase64, ...rest } = wire;
+      event = { ...rest, ...(previewPngBase64 && { previewPng: Buffer.from(previewPngBase64, 'base64') }) };
+    } else if (wire.type === 'section') {
+      const { videoKey, ...rest } = wire;
+      const bytes = await this.artifacts.get(videoKey);
+      if (!bytes) {
+        this.log.warn({ jobId, videoKey }, 'section video missing from the artifact store');
+        return;
+      }
+      const videoPath = path.join(record.workDir, `section-${wire.section}.mp4`);
+      await mkdir(record.workDir, { recursive: true });
+      await writeFile(videoPath, bytes);
+      event = { ...rest, videoPath };
+    } else {
+      event = wire;
+    }
+    this.timers.get(jobId)?.observe(event, this.clock.now());
+    const p = record.progress;
+    if (event.type === 'stage') p.stage = event.stage;
+    if (event.type === 'step') Object.assign(p, { section: event.section, sections: event.sections, step: event.step, steps: event.steps });
+    if (event.type === 'section') {
+      Object.assign(p, { section: event.section, sections: event.sections });
+      await this.persist(record);
+    }
+    this.emit({ type: 'engine', job: snapshot(record), event });
+  }
+
+  private async onCompleted(jobId: string): Promise<void> {
+    const record = await this.record(jobId);
+    if (!record || record.state === 'done') return;
+    const job = await this.queue.getJob(jobId);
+    const result = job?.returnvalue;
+    const bytes = result ? await this.artifacts.get(result.videoKey) : undefined;
+    if (!result || !bytes) {
+      record.error = failureReason(new Error('the finished video was not found in the artifact store'));
+      await this.finish(record, 'failed');
+      this.emit({ type: 'failed', job: snapshot(record), reason: record.error });
+      return;
+    }
+    const videoPath = path.join(record.workDir, 'final.mp4');
+    await mkdir(record.workDir, { recursive: true });
+    await writeFile(videoPath, bytes);
+    const sectionPaths = Array.from({ length: record.progress.sections ?? 0 }, (_, i) => path.join(record.workDir, `section-${i + 1}.mp4`));
+    record.result = { videoPath, frames: result.frames, seconds: result.seconds, sectionPaths };
+    record.timings = result.timings;
+    record.progress.stage = 'done';
+    const timer = this.timers.get(jobId);
+    const entry = this.active.get(jobId);
+    if (timer && entry && !result.resumed && !this.resumedRuns.has(jobId)) {
+      const sample = timer.finish(this.clock.now());
+      if (sample) {
+        this.timings.record(entry.timingKey, sample);
+        await this.store.saveTimings(this.timings.toJSON()).catch((err: unknown) => this.log.warn({ err }, 'could not save timing stats'));
+      }
+    }
+    await this.finish(record, 'done');
+    this.log.info({ jobId, seq: record.seq, worker: result.worker, frames: result.frames }, 'job done');
+    this.emit({ type: 'done', job: snapshot(record) });
+  }
+
+  private async onFailed(jobId: string, failedReason: string): Promise<void> {
+    const record = await this.record(jobId);
+    if (!record || record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return;
+    if (failedReason.startsWith(CANCELLED_PREFIX)) {
+      const by = record.cancelledBy ?? failedReason.slice(CANCELLED_PREFIX.length);
+      await this.finish(record, 'cancelled');
+      this.emit({ type: 'cancelled', job: snapshot(record), by });
+      return;
+    }
+    const reason = failureReason(new Error(failedReason));
+    record.error = reason;
+    await this.finish(record, 'failed');
+    this.log.error({ jobId, reason: failedReason }, 'job failed on a GPU worker');
+    this.emit({ type: 'failed', job: snapshot(record), reason });
+  }
+
+  private async finish(record: JobRecord, state: 'done' | 'failed' | 'cancelled'): Promise<void> {
+    record.state = state;
+    record.finishedAt = this.clock.now();
+    this.active.delete(record.id);
+    this.records.delete(record.id);
+    this.timers.delete(record.id);
+    this.resumedRuns.delete(record.id);
+    this.lastPosition.delete(record.id);
+    await removeActive(this.redis, record.id);
+    await this.redis.zadd(redisKeys.finished, record.finishedAt, record.id);
+    await this.persist(record);
+    void this.applyRetention().catch((err: unknown) => this.log.warn({ err }, 'job cleanup failed'));
+    this.emitPositionChanges();
+  }
+
+  // ---- cancel ----------------------------------------------------------------------------------
+
+  async cancel(jobId: string, byUserId: string): Promise<CancelResult> {
+    const record = await this.record(jobId);
+    if (!record) return { ok: false, reason: 'not_found', message: NOT_FOUND_MESSAGE };
+    if (record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') {
+      return { ok: false, reason: 'finished', message: finishedMessage(record) };
+    }
+    if (record.userId !== byUserId && !this.isAdmin(byUserId)) return { ok: false, reason: 'not_owner', message: NOT_OWNER_MESSAGE };
+    if (record.cancelledBy !== undefined) return { ok: true, job: snapshot(record), wasRunning: record.state === 'running' };
+    record.cancelledBy = byUserId;
+    // A waiting job is simply removed from BullMQ (remove() refuses a job a worker has locked).
+    const state = await this.queue.getJobState(jobId);
+    if (QUEUED_STATES.has(state) && (await this.queue.remove(jobId)) === 1) {
+      await this.finish(record, 'cancelled');
+      this.emit({ type: 'cancelled', job: snapshot(record), by: byUserId });
+      return { ok: true, job: snapshot(record), wasRunning: false };
+    }
+    // Running somewhere: the flag survives a stall hand-over; the message reaches the worker now.
+    await this.persist(record);
+    await this.redis.set(redisKeys.cancelled(jobId), byUserId, 'PX', 86_400_000);
+    await this.redis.publish(redisKeys.cancelChannel, JSON.stringify({ jobId, by: byUserId }));
+    this.log.info({ jobId, by: byUserId }, 'cancel sent to the GPU workers');
+    return { ok: true, job: snapshot(record), wasRunning: true };
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const record = await this.record(jobId);
+    return record ? snapshot(record) : undefined;
+  }
+
+  async activeForUser(platform: Platform, userId: string): Promise<JobRecord[]> {
+    const out: JobRecord[] = [];
+    for (const entry of this.entriesOf(platform, userId)) {
+      const record = await this.record(entry.id);
+      if (record) out.push(snapshot(record));
+    }
+    return out;
+  }
+
+  position(jobId: string): { position: number; etaMs: number | null } | null {
+    if (!this.active.has(jobId)) return null;
+    return this.positions().get(jobId) ?? null;
+  }
+
+  stats(): { queued: number; running: number } {
+    let running = 0;
+    for (const e of this.active.values()) if (e.state === 'running') running += 1;
+    return { queued: this.active.size - running, running };
+  }
+
+  async updateReply(jobId: string, patch: ReplyTarget): Promise<void> {
+    const record = await this.record(jobId);
+    if (!record) throw new Error(`updateReply: no job ${jobId}.`);
+    Object.assign(record.reply, patch);
+    await this.store.putJob(record);
+  }
+
+  subscribe(listener: (event: QueueEvent) => void, platform?: Platform): () => void {
+    const entry = { fn: listener, platform };
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  isAdmin(userId: string): boolean {
+    return this.config.adminIds.includes(userId);
+  }
+
+  // ---- positions -------------------------------------------------------------------------------
+
+  private async refresh(): Promise<void> {
+    this.active = await readActive(this.redis);
+    // Workers that hold a connection on the queue; at least one is assumed so ETAs stay meaningful.
+    this.gpus = Math.max(1, (await this.queue.getWorkers()).length);
+  }
+
+  private positions(): Map<string, { position: number; etaMs: number | null }> {
+    const now = this.clock.now();
+    const jobs = [...this.active.values()].map((e) => {
+      const est = this.timings.estimate(e.timingKey);
+      const progress = this.records.get(e.id)?.progress ?? e.progress ?? {};
+      let estimateMs: number | null = null;
+      if (est) {
+        estimateMs = e.state === 'running' && e.startedAt !== undefined
+          ? estimateRemainingMs(est, e.sections, e.steps, progress, now - e.startedAt)
+          : estimateTotalMs(est, e.sections, e.steps);
+      }
+      return { id: e.id, round: e.round, seq: e.seq, running: e.state === 'running', estimateMs };
+    });
+    return placeJobs(jobs, this.gpus);
+  }
+
+  private emitPositionChanges(): void {
+    if (this.phase !== 'started') return;
+    for (const [id, { position, etaMs }] of this.positions()) {
+      const entry = this.active.get(id)!;
+      const record = this.records.get(id);
+      if (!record || entry.state === 'running' || this.lastPosition.get(id) === position) continue;
+      this.lastPosition.set(id, position);
+      this.emit({ type: 'position', job: snapshot(record), position, etaMs });
+    }
+  }
+
+  private entriesOf(platform: Platform, userId: string): ActiveEntry[] {
+    return [...this.active.values()].filter((e) => e.platform === platform && e.userId === userId).sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---- records ---------------------------------------------------------------------------------
+
+  private async record(jobId: string): Promise<JobRecord | undefined> {
+    const cached = this.records.get(jobId);
+    if (cached) return cached;
+    const stored = await this.store.getJob(jobId);
+    if (stored && (stored.state === 'queued' || stored.state === 'running')) this.records.set(jobId, stored);
+    return stored;
+  }
+
+  private async persist(record: JobRecord): Promise<void> {
+    try {
+      await this.store.putJob(snapshot(record));
+    } catch (err) {
+      this.log.error({ err, jobId: record.id }, 'could not save job record');
+    }
+  }
+
+  private emit(event: QueueEvent): void {
+    for (const { fn, platform } of this.listeners) {
+      if (platform !== undefined && platform !== event.job.platform) continue;
+      try {
+        fn(event);
+      } catch (error) {
+        this.log.error({ err: error, event: event.type }, 'queue listener threw');
+      }
+    }
+  }
+
+  // ---- retention -------------------------------------------------------------------------------
+
+  /** Finished jobs older than JOB_RETENTION_HOURS lose their record, files here, and artifacts. */
+  private async applyRetention(): Promise<void> {
+    const cutoff = this.clock.now() - this.config.retentionHours * 3_600_000;
+    const expired = await this.redis.zrangebyscore(redisKeys.finished, '-inf', cutoff);
+    for (const id of expired) {
+      await this.store.deleteJob(id);
+      await removeJobFiles(this.config.dataDir, id);
+      await this.artifacts.deleteJob(id);
+      await this.redis.zrem(redisKeys.finished, id);
+    }
+    if (expired.length) this.log.info({ removed: expired.length }, 'old finished jobs cleaned up');
+  }
+}

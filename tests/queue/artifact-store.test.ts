@@ -1,0 +1,62 @@
+// The artifact store: keys, not paths. The local backend (single machine) and the Redis backend
+// (scale-out: size cap, TTL, per-job deletion) behave the same to their callers.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { ArtifactTooLargeError, artifactKeys, type ArtifactStore } from '../../src/queue/artifacts/artifact-store.ts';
+import { LocalArtifactStore } from '../../src/queue/artifacts/local.ts';
+import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
+import { onCleanup, runCleanups, tempDataDir } from './helpers.ts';
+import { startRedis, type RedisServer } from './redis-server.ts';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+afterEach(runCleanups);
+
+const backends: Array<[string, () => Promise<ArtifactStore>]> = [
+  ['local', async () => new LocalArtifactStore(await tempDataDir())],
+  ['redis', async () => new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb: 1 })],
+];
+
+describe.each(backends)('%s artifact store', (_name, open) => {
+  it('stores, returns and deletes a job’s artifacts by key', async () => {
+    const store = await open();
+    onCleanup(() => store.close());
+    const bytes = Buffer.from([1, 2, 3, 250]);
+    await store.put(artifactKeys.input('job-1'), bytes);
+    await store.put(artifactKeys.section('job-1', 2), Buffer.from('mp4'));
+    await store.put(artifactKeys.input('job-2'), Buffer.from('other'));
+    expect(await store.get(artifactKeys.input('job-1'))).toEqual(bytes);
+    expect(await store.get(artifactKeys.final('job-1'))).toBeUndefined();
+    await store.deleteJob('job-1');
+    expect(await store.get(artifactKeys.input('job-1'))).toBeUndefined();
+    expect(await store.get(artifactKeys.section('job-1', 2))).toBeUndefined();
+    expect(await store.get(artifactKeys.input('job-2'))).toEqual(Buffer.from('other'));
+  });
+
+  it('refuses keys that are not job keys (no path tricks)', async () => {
+    const store = await open();
+    onCleanup(() => store.close());
+    expect(() => artifactKeys.input('../etc')).toThrow(/Not a job id/);
+    await expect(store.put('../../outside', Buffer.from('x'))).rejects.toThrow(/Not an artifact key/);
+  });
+});
+
+describe('redis artifact store limits', () => {
+  it('caps the size with a sentence and gives every artifact a TTL', async () => {
+    const store = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 2, maxMb: 1, prefix: 'test:' });
+    onCleanup(() => store.close());
+    await expect(store.put(artifactKeys.final('big'), Buffer.alloc(1024 * 1024 + 1))).rejects.toBeInstanceOf(ArtifactTooLargeError);
+    await expect(store.put(artifactKeys.final('big'), Buffer.alloc(2 * 1024 * 1024))).rejects.toThrow(/2\.0 MB, over the artifact store's cap of 1 MB/);
+    await store.put(artifactKeys.final('ok'), Buffer.alloc(1000));
+    const client = new Redis(redis.url);
+    onCleanup(async () => void (await client.quit()));
+    const ttl = await client.pttl(`test:${artifactKeys.final('ok')}`);
+    expect(ttl).toBeGreaterThan(2 * 3_600_000 - 60_000);
+    expect(ttl).toBeLessThanOrEqual(2 * 3_600_000);
+  });
+});

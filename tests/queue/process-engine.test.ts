@@ -1,0 +1,110 @@
+// The engine in its own process: events (with preview bytes) come back, cancel stops within one
+// step, a worker killed mid-job is restarted and the job resumes from its checkpoint, and a worker
+// that keeps dying fails the job with a clear sentence instead of taking the caller down.
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { defaultAnimateOptions, EngineCancelledError, type EngineEvent } from '../../src/engine/types.ts';
+import { ProcessEngine, startProcessEngine } from '../../src/queue/engine-process/process-engine.ts';
+import type { FakeFactoryOptions } from '../fakes/engines/fake-engine-factory.ts';
+import { onCleanup, runCleanups, tempDataDir, testImage } from './helpers.ts';
+import { writeFile } from 'node:fs/promises';
+
+const factory = pathToFileURL(path.resolve('tests/fakes/engines/fake-engine-factory.ts')).href;
+
+afterEach(runCleanups);
+
+async function engineWith(options: FakeFactoryOptions): Promise<ProcessEngine> {
+  const engine = await startProcessEngine({ spec: { module: factory, options: { ...options } }, logLevel: 'silent' });
+  onCleanup(() => engine.close());
+  return engine;
+}
+
+async function jobFiles() {
+  const dir = await tempDataDir();
+  const imagePath = path.join(dir, 'in.png');
+  await writeFile(imagePath, await testImage());
+  return { imagePath, workDir: path.join(dir, 'work') };
+}
+
+describe('ProcessEngine', () => {
+  it('runs the job in another process and relays its events, previews as Buffers', async () => {
+    const engine = await engineWith({ stepMs: 1, sections: 2, steps: 2 });
+    expect(engine.describe()).toContain('fake engine');
+    expect(engine.pid).not.toBe(process.pid);
+    const events: EngineEvent[] = [];
+    const result = await engine.run({
+      ...(await jobFiles()),
+      options: defaultAnimateOptions({ steps: 2, seconds: 2, previews: true }),
+      signal: new AbortController().signal,
+      onEvent: (e) => events.push(e),
+    });
+    expect(events.filter((e) => e.type === 'step')).toHaveLength(4);
+    const step = events.find((e) => e.type === 'step')!;
+    expect(step.type === 'step' && Buffer.isBuffer(step.previewPng)).toBe(true);
+    expect(events.filter((e) => e.type === 'section').map((e) => e.type === 'section' && e.section)).toEqual([1, 2]);
+    expect(existsSync(result.videoPath)).toBe(true);
+  });
+
+  it('cancel stops the run within one step', async () => {
+    const engine = await engineWith({ stepMs: 30, sections: 3, steps: 10 });
+    const controller = new AbortController();
+    let steps = 0;
+    let stepsAtCancel = 0;
+    const run = engine.run({
+      ...(await jobFiles()),
+      options: defaultAnimateOptions({ steps: 10, seconds: 2, previews: false }),
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== 'step') return;
+        steps += 1;
+        if (steps === 3) {
+          stepsAtCancel = steps;
+          controller.abort();
+        }
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(EngineCancelledError);
+    expect(steps - stepsAtCancel).toBeLessThanOrEqual(1);
+  });
+
+  it('a worker killed mid-job is restarted and the job resumes from its checkpoint', async () => {
+    const engine = await engineWith({ stepMs: 5, sections: 3, steps: 2 });
+    const firstPid = engine.pid!;
+    const sampled: number[] = [];
+    const stages: string[] = [];
+    const result = await engine.run({
+      ...(await jobFiles()),
+      options: defaultAnimateOptions({ steps: 2, seconds: 3, previews: false }),
+      signal: new AbortController().signal,
+      onEvent: (e) => {
+        if (e.type === 'stage' && e.detail) stages.push(e.detail);
+        if (e.type === 'step' && e.step === 1) sampled.push(e.section);
+        if (e.type === 'section' && e.section === 1 && engine.pid === firstPid) process.kill(firstPid, 'SIGKILL');
+      },
+    });
+    expect(engine.restarts).toBe(1);
+    expect(engine.pid).not.toBe(firstPid);
+    expect(result.resumed).toBe(true);
+    expect(sampled).toEqual([1, 2, 3]); // section 1 was not sampled again
+    expect(stages.some((d) => d.includes('restarted'))).toBe(true);
+  });
+
+  it('a worker that keeps dying fails the job with a clear message and the engine still works', async () => {
+    const engine = await engineWith({ stepMs: 1, sections: 1, steps: 3, killAtStep: 2 });
+    const run = engine.run({
+      ...(await jobFiles()),
+      options: defaultAnimateOptions({ steps: 3, seconds: 1, previews: false }),
+      signal: new AbortController().signal,
+      onEvent: () => undefined,
+    });
+    await expect(run).rejects.toThrow(/engine process stopped unexpectedly \(signal SIGKILL\).*after 2 crashes/);
+    expect(engine.restarts).toBe(2);
+  });
+
+  it('a factory that throws is reported at start, in one sentence', async () => {
+    const bad = pathToFileURL(path.resolve('tests/fakes/engines/does-not-exist.ts')).href;
+    await expect(startProcessEngine({ spec: { module: bad, options: {} }, logLevel: 'silent' })).rejects.toThrow(/The engine could not start/);
+  });
+});
