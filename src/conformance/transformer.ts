@@ -91,7 +91,7 @@ export async function runTransformerConformance(dir: string): Promise<Conformanc
     model = await PackedTransformer.load(work);
     const inputs = await readTransformerInputs(io);
     const lines: ConformanceLine[] = [];
-    const e = await model.embed(inputs);
+    const e = await model.embed(inputs, true);
     for (const [name, pick] of DEBUG) if (io.has(name)) lines.push(closeLine(name, pick(e), await tensor(io, name)));
     const sample = await model.head(e, await model.blocks(e));
     lines.push(closeLine('out.sample', sample, await tensor(io, 'out.sample')));

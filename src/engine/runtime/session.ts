@@ -15,6 +15,25 @@ export interface SessionOptions {
   provider?: ExecutionProvider;
   /** Intra-op threads; defaults to onnxruntime's choice. */
   threads?: number;
+  /** Session config entries (onnxruntime's `session.*` keys), e.g. { 'session.disable_prepacking': '1' }. */
+  config?: Record<string, string>;
+  /** For a model passed as bytes: the folder its external weight files are read from. */
+  externalDataDir?: string;
+}
+
+/** Nests dotted config keys the way onnxruntime-node's `extra` option flattens them back. */
+function extraOptions(opts: SessionOptions): Record<string, unknown> | undefined {
+  const entries = { ...(opts.config ?? {}) };
+  if (opts.externalDataDir) entries['session.model_external_initializers_file_folder_path'] = opts.externalDataDir;
+  if (Object.keys(entries).length === 0) return undefined;
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entries)) {
+    const path = key.split('.');
+    let node = root;
+    for (const k of path.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+    node[path.at(-1)!] = value;
+  }
+  return root;
 }
 
 /** Opens a model file (external data is resolved next to it). */
@@ -25,6 +44,8 @@ export async function createSession(modelPath: string | Uint8Array, opts: Sessio
     graphOptimizationLevel: 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
   };
+  const extra = extraOptions(opts);
+  if (extra) options.extra = extra;
   try {
     return typeof modelPath === 'string'
       ? await ort.InferenceSession.create(modelPath, options)

@@ -6,6 +6,7 @@ import { GraphBuilder } from '../onnx/graph.ts';
 import { gelu, linear } from '../onnx/ops.ts';
 import type { WeightBinder } from '../onnx/weights.ts';
 import { innerDim, type PackedTransformerConfig } from './config.ts';
+import { BLOCK0_MODULATION } from './embed.ts';
 import {
   INT64_MAX,
   applyRope,
@@ -15,6 +16,7 @@ import {
   modulatedNorm,
   modulation,
   ropeTables,
+  splitModulation,
   seqLen,
   sliceTokens,
 } from './layers.ts';
@@ -31,6 +33,8 @@ interface Shared {
   cfg: PackedTransformerConfig;
   temb: string;
   rope: { cos: string; sin: string };
+  /** Block 0's norm1 modulation vector, computed by embed (graph input) when block 0 is here. */
+  block0Modulation?: string;
 }
 
 function dualBlock(s: Shared, x: Streams, i: number): Streams {
@@ -40,7 +44,8 @@ function dualBlock(s: Shared, x: Streams, i: number): Streams {
   const hd = cfg.headDim;
   const H = cfg.numHeads;
   const p = `transformer_blocks.${i}`;
-  const [sh, sc, gate, shMlp, scMlp, gateMlp] = modulation(w, temb, `${p}.norm1.linear`, 6, D);
+  const [sh, sc, gate, shMlp, scMlp, gateMlp] =
+    i === 0 && s.block0Modulation ? splitModulation(g, s.block0Modulation, 6, D) : modulation(w, temb, `${p}.norm1.linear`, 6, D);
   const [cSh, cSc, cGate, cShMlp, cScMlp, cGateMlp] = modulation(w, temb, `${p}.norm1_context.linear`, 6, D);
   const nx = modulatedNorm(w, x.hidden, D, sh!, sc!);
   const nc = modulatedNorm(w, x.context, D, cSh!, cSc!);
@@ -117,7 +122,9 @@ export function buildBlocksGraph(
   const context = g.input('context', 'float32', [1, 'Lc', D]);
   const temb = g.input('temb', 'float32', [1, D]);
   const rope = g.input('rope', 'float32', [1, 'L', 2 * cfg.headDim]);
-  const shared: Shared = { w, cfg, temb, rope: ropeTables(g, rope, cfg.headDim) };
+  const hasBlock0 = blocks.some((b) => b.kind === 'dual' && b.index === 0);
+  const block0Modulation = hasBlock0 ? g.input(BLOCK0_MODULATION, 'float32', [1, 6 * D]) : undefined;
+  const shared: Shared = { w, cfg, temb, rope: ropeTables(g, rope, cfg.headDim), ...(block0Modulation ? { block0Modulation } : {}) };
   let s: Streams = { hidden, context };
   for (const b of blocks) s = b.kind === 'dual' ? dualBlock(shared, s, b.index) : singleBlock(shared, s, b.index);
   g.output(s.hidden, 'hidden_out', 'float32', [1, 'L', D]);

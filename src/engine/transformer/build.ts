@@ -53,7 +53,7 @@ class SmallFp32Binder extends WeightBinder {
   }
 }
 
-/** Unique parameter count over all graphs (the embed graph repeats block 0's norm1 for TeaCache). */
+/** Unique parameter count over all graphs (each weight lives in exactly one graph; this also guards that). */
 export function uniqueParameterCount(graphs: TransformerGraph[], shapes: WeightProvider): number {
   const names = new Set<string>();
   for (const g of graphs) for (const n of g.binder.used) names.add(n);

@@ -13,7 +13,9 @@ import {
   mlpEmbedding,
   modulatedNorm,
   modulation,
+  modulationVector,
   ropeFrequencies,
+  splitModulation,
   sliceTokens,
   timestepProjection,
 } from './layers.ts';
@@ -23,7 +25,9 @@ export const EMBED_INPUTS = [
   'image_embeddings', 'latent_indices', 'clean_latents', 'clean_latent_indices', 'clean_latents_2x',
   'clean_latent_2x_indices', 'clean_latents_4x', 'clean_latent_4x_indices',
 ] as const;
-export const EMBED_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', 'latent_shape', 'dbg_context', 'dbg_image_tokens'] as const;
+/** Block 0's norm1 modulation vector [1, 6·D]: computed in embed (TeaCache's probe needs it), fed to block 0. */
+export const BLOCK0_MODULATION = 'block0_modulation';
+export const EMBED_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', BLOCK0_MODULATION, 'latent_shape', 'dbg_context', 'dbg_image_tokens'] as const;
 
 type Kernel = [number, number, number];
 
@@ -150,8 +154,11 @@ export function buildEmbedGraph(cfg: PackedTransformerConfig, bind: (g: GraphBui
   const keep = g.op('Add', [g.op('Shape', [image], { start: 1, end: 2 }), reshape(g, g.op('Cast', [maskSum], { to: 7 }), [1])]);
   const context = sliceTokens(g, joined, 0, keep);
 
-  // 5. TeaCache's probe: transformer_blocks[0].norm1(hidden, temb)[0].
-  const [shift, scale] = modulation(w, temb, 'transformer_blocks.0.norm1.linear', 6, D);
+  // 5. TeaCache's probe: transformer_blocks[0].norm1(hidden, temb)[0]. Block 0's norm1.linear lives
+  // here only: its modulation vector is an output that block 0's graph takes as an input, so the
+  // weight (226 MB of fp32 at the real width) is held once.
+  const block0Modulation = modulationVector(w, temb, 'transformer_blocks.0.norm1.linear');
+  const [shift, scale] = splitModulation(g, block0Modulation, 6, D);
   const modulated = modulatedNorm(w, hidden, D, shift!, scale!);
 
   const gridShape = g.op('Shape', [noisy.grid], { start: 2, end: 5 });
@@ -160,6 +167,7 @@ export function buildEmbedGraph(cfg: PackedTransformerConfig, bind: (g: GraphBui
   g.output(temb, 'temb', 'float32', [1, D]);
   g.output(rope, 'rope', 'float32', [1, 'L', 2 * hd]);
   g.output(modulated, 'modulated', 'float32', [1, 'L', D]);
+  g.output(block0Modulation, BLOCK0_MODULATION, 'float32', [1, 6 * D]);
   g.output(gridShape, 'latent_shape', 'int64', [3]);
   g.output(ctx, 'dbg_context', 'float32', [1, 'Lt', D]);
   g.output(imageTokens, 'dbg_image_tokens', 'float32', [1, 'Ni', D]);

@@ -59,8 +59,17 @@ export function mlpEmbedding(w: WeightBinder, x: string, prefix: string): string
 
 /** `linear(silu(temb))` chunked into `n` modulation vectors, each [1, 1, D]. */
 export function modulation(w: WeightBinder, temb: string, prefix: string, n: number, dim: number): string[] {
-  const emb = unsqueeze(w.g, linear(w, silu(w.g, temb), prefix), [1]);
-  return split(w.g, emb, new Array(n).fill(dim), -1);
+  return splitModulation(w.g, modulationVector(w, temb, prefix), n, dim);
+}
+
+/** The raw modulation vector linear(silu(temb)), [1, n·dim]. */
+export function modulationVector(w: WeightBinder, temb: string, prefix: string): string {
+  return linear(w, silu(w.g, temb), prefix);
+}
+
+/** [1, n·dim] modulation vector → n tensors [1, 1, dim] (shift, scale, gate, …). */
+export function splitModulation(g: GraphBuilder, vector: string, n: number, dim: number): string[] {
+  return split(g, unsqueeze(g, vector, [1]), new Array(n).fill(dim), -1);
 }
 
 /** LayerNorm without affine (eps 1e-6), then x·(1 + scale) + shift. */
