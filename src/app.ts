@@ -11,7 +11,6 @@ import type { Logger } from './log.ts';
 import type { Engine } from './engine/types.ts';
 import { createFramePackEngine } from './engine/framepack.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
-import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
@@ -57,9 +56,11 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     throw new StartupError('Nothing to start: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example).');
   }
   const modelDir = await ensureModelSet(config, log);
-  const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
-  const engine = await createFramePackEngine({ modelDir, provider: config.EXECUTION_PROVIDER, log, lowMemory });
-  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory }, 'engine ready');
+  const engine = await createFramePackEngine({
+    modelDir, provider: config.EXECUTION_PROVIDER, log, preload: true,
+    ...(config.MEMORY_BUDGET_GB !== undefined ? { memoryBudgetGb: config.MEMORY_BUDGET_GB } : {}),
+  });
+  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, memoryBudgetGb: config.MEMORY_BUDGET_GB ?? null }, 'engine ready');
 
   const store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
   const queue = createJobQueue({

@@ -127,6 +127,8 @@ describe('FramePack pipeline on the tiny model set', () => {
     // stepMs is one step's duration; elapsedMs counts from the job's start and never goes back.
     expect(steps.every((s) => s.stepMs >= 0 && s.stepMs <= s.elapsedMs)).toBe(true);
     expect(steps.every((s, k) => k === 0 || s.elapsedMs >= steps[k - 1]!.elapsedMs)).toBe(true);
+    // Every step reports the bytes it passed to and from the transformer's sessions (resident: no weights).
+    expect(steps.every((s) => s.transferBytes && s.transferBytes.toDevice > 0 && s.transferBytes.toHost > 0 && s.transferBytes.weights === 0)).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'done', frames: expected });
     expect(Object.keys(result.timings)).toEqual(expect.arrayContaining(['encoding_text', 'encoding_image', 'sampling', 'decoding', 'writing']));
     const probe = await resolveFfprobe();

@@ -33,8 +33,6 @@ export interface PipelineSettings {
   resolution: number;
   teacacheThreshold?: number;
   variant?: UniPCVariant;
-  /** Close the transformer before every decode (FramePack's low-VRAM swapping). */
-  lowMemory?: boolean;
   /** Use the VAE's spatial tiling for decodes. */
   tiledDecode?: boolean;
 }
@@ -126,9 +124,11 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
           if (previewPng) lastPreviewAt = now;
           const stepMs = Math.round(now - lastStepAt);
           lastStepAt = now;
+          const traffic = transformer.takeTraffic?.();
           job.onEvent({
             type: 'step', section: sectionNo, sections: plans.length, step: i + 1, steps: o.steps,
             elapsedMs: Math.round(now - t0), stepMs, ...(previewPng ? { previewPng } : {}),
+            ...(traffic ? { transferBytes: traffic } : {}),
           });
           throwIfCancelled(signal);
         },
@@ -140,7 +140,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       if (plan.isLastSection) section = concatTime([cond.startLatent, section]);
       totalLatents += section.dims[2]!;
       history = concatTime([section, history]);
-      if (settings.lowMemory) await pool.release('transformer');
+      // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
       throwIfCancelled(signal);
 
       emitStage('decoding', `section ${sectionNo}/${plans.length}`);
@@ -151,7 +151,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
         const decoded = await vae.decode(latents, { tiled: settings.tiledDecode ?? false });
         pixels.prepend(decoded, first ? 0 : overlap, overlap);
       });
-      if (settings.lowMemory) await pool.release('vae');
+      await pool.release('vae');
       throwIfCancelled(signal);
 
       emitStage('writing', `section ${sectionNo}/${plans.length}`);

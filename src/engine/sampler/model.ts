@@ -19,6 +19,10 @@ export interface StagedTransformer<E extends EmbedLike = EmbedLike> {
   embed(inputs: PackedInputs): Promise<E>;
   blocks(e: E): Promise<Tensor>;
   head(e: E, hiddenAfterBlocks: Tensor): Promise<Tensor>;
+  /** One whole call, when the runtime does it cheaper than the three stages (one graph per step). */
+  forward?(inputs: PackedInputs): Promise<Tensor>;
+  /** True when forward() should be used for calls that need no TeaCache probe. */
+  readonly prefersForward?: boolean;
 }
 
 /** Text conditioning for one guidance branch (LLaMA vector padded to 512 with its mask, CLIP pooled). */
@@ -87,8 +91,9 @@ export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransf
       cleanLatents4x: s.cleanLatents4x,
       cleanLatent4xIndices: s.cleanLatent4xIndices,
     };
-    const e = await transformer.embed(inputs);
     const cache = caches[branch];
+    if (!cache && transformer.prefersForward && transformer.forward) return (await transformer.forward(inputs)).data;
+    const e = await transformer.embed(inputs);
     let after: Tensor;
     if (!cache) {
       after = await transformer.blocks(e);
