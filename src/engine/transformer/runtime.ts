@@ -339,14 +339,10 @@ export class PackedTransformer {
 
   /** The session runs of one call in the current layout (teacacheSkip: blocks not run). */
   layout(opts: { teacacheSkip?: boolean; forward?: boolean } = {}): RunLayout[] {
-    if (opts.forward && this.prefersForward) return [{ inputs: EMBED_FEEDS, outputs: ['sample'] }];
-    const runs: RunLayout[] = [{ inputs: EMBED_FEEDS, outputs: EMBED_FETCH }];
-    if (!opts.teacacheSkip) {
-      const hasBlock0 = (file: number) => file === 0 && this.config.numLayers > 0;
-      runs.push(...blockLayout(this.plan, this.fileBytes, this.opts.reloadPerCall === true, hasBlock0));
-    }
-    runs.push({ inputs: ['hidden', 'temb', 'latent_shape'], outputs: ['sample'] });
-    return runs;
+    return callLayout(
+      { plan: this.plan, fileBytes: this.fileBytes, reloadPerCall: this.opts.reloadPerCall === true, wholeStep: this.prefersForward, numLayers: this.config.numLayers },
+      opts,
+    );
   }
 
   describe(): TransformerDescription {
@@ -378,7 +374,25 @@ export class PackedTransformer {
   }
 }
 
-/** The blocks' session runs for a plan (mirrors BlockRunner.layout without opening anything). */
+export interface LayoutInput {
+  plan: BlockPlan;
+  fileBytes: number[];
+  reloadPerCall: boolean;
+  /** forward() runs one whole-step graph. */
+  wholeStep: boolean;
+  numLayers: number;
+}
+
+/** The session runs of one call for a layout, without opening anything (the byte model's input). */
+export function callLayout(l: LayoutInput, opts: { teacacheSkip?: boolean; forward?: boolean } = {}): RunLayout[] {
+  if (opts.forward && l.wholeStep && !opts.teacacheSkip) return [{ inputs: EMBED_FEEDS, outputs: ['sample'] }];
+  const runs: RunLayout[] = [{ inputs: EMBED_FEEDS, outputs: EMBED_FETCH }];
+  if (!opts.teacacheSkip) runs.push(...blockLayout(l.plan, l.fileBytes, l.reloadPerCall, (file) => file === 0 && l.numLayers > 0));
+  runs.push({ inputs: ['hidden', 'temb', 'latent_shape'], outputs: ['sample'] });
+  return runs;
+}
+
+/** The blocks' session runs for a plan. */
 export function blockLayout(plan: BlockPlan, fileBytes: number[], reloadPerCall: boolean, hasBlock0: (file: number) => boolean): RunLayout[] {
   const units: Array<{ first: number; streamed: boolean; file?: number }> = reloadPerCall
     ? fileBytes.map((_, i) => ({ first: i, streamed: true, file: i }))
