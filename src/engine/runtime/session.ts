@@ -19,6 +19,8 @@ export interface SessionOptions {
   config?: Record<string, string>;
   /** For a model passed as bytes: the folder its external weight files are read from. */
   externalDataDir?: string;
+  /** Outputs to leave on the device (WebGPU `gpu-buffer` tensors another session can take as inputs). */
+  outputsOnDevice?: string[];
 }
 
 /** Nests dotted config keys the way onnxruntime-node's `extra` option flattens them back. */
@@ -44,6 +46,9 @@ export async function createSession(modelPath: string | Uint8Array, opts: Sessio
     graphOptimizationLevel: 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
   };
+  if (opts.outputsOnDevice?.length) {
+    options.preferredOutputLocation = Object.fromEntries(opts.outputsOnDevice.map((n) => [n, 'gpu-buffer' as const]));
+  }
   const extra = extraOptions(opts);
   if (extra) options.extra = extra;
   try {

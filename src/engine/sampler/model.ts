@@ -23,6 +23,8 @@ export interface StagedTransformer<E extends EmbedLike = EmbedLike> {
   forward?(inputs: PackedInputs): Promise<Tensor>;
   /** True when forward() should be used for calls that need no TeaCache probe. */
   readonly prefersForward?: boolean;
+  /** The whole call, TeaCache included, where the runtime keeps the tensors on its device. */
+  readonly runStep?: (inputs: PackedInputs, cache?: TeaCache) => Promise<Tensor>;
 }
 
 /** Text conditioning for one guidance branch (LLaMA vector padded to 512 with its mask, CLIP pooled). */
@@ -92,6 +94,7 @@ export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransf
       cleanLatent4xIndices: s.cleanLatent4xIndices,
     };
     const cache = caches[branch];
+    if (transformer.runStep) return (await transformer.runStep(inputs, cache)).data;
     if (!cache && transformer.prefersForward && transformer.forward) return (await transformer.forward(inputs)).data;
     const e = await transformer.embed(inputs);
     let after: Tensor;

@@ -18,11 +18,14 @@ export interface SessionFactory {
   threads?: number;
   /** False: no MatMul weight prepacking, so resident and streamed blocks round identically (tests). */
   prepack?: boolean;
+  /** Keep intermediate tensors on the device (WebGPU `gpu-buffer` chaining between sessions). */
+  chain?: boolean;
 }
 
 /** Opens a model file, or composed model bytes whose weights live in `weightDir`. */
-export function openSession(f: SessionFactory, model: string | Uint8Array, weightDir?: string): Promise<ort.InferenceSession> {
+export function openSession(f: SessionFactory, model: string | Uint8Array, weightDir?: string, deviceOutputs?: string[]): Promise<ort.InferenceSession> {
   return createSession(model, {
+    ...(f.chain && deviceOutputs ? { outputsOnDevice: deviceOutputs } : {}),
     provider: f.provider,
     ...(f.threads ? { threads: f.threads } : {}),
     ...(f.prepack === false ? { config: { 'session.disable_prepacking': '1' } } : {}),
@@ -69,7 +72,7 @@ export class BlockRunner {
   ) {}
 
   static async open(files: string[], plan: BlockPlan, factory: SessionFactory, opts: { reloadPerCall?: boolean } = {}): Promise<BlockRunner> {
-    const session = (p: string | Uint8Array, weightDir?: string) => openSession(factory, p, weightDir);
+    const session = (p: string | Uint8Array, weightDir?: string) => openSession(factory, p, weightDir, [...BLOCK_OUTPUTS]);
     if (opts.reloadPerCall) {
       return new BlockRunner(files, files.map((_, file) => ({ kind: 'streamed', file })), new Map(), [], factory, true);
     }
@@ -128,7 +131,7 @@ export class BlockRunner {
       if (u.kind === 'group') {
         out = await u.session.run(pick(base, u.inputs, meter));
       } else if (this.reloadPerCall) {
-        const s = await openSession(this.factory, this.files[u.file]!);
+        const s = await openSession(this.factory, this.files[u.file]!, undefined, [...BLOCK_OUTPUTS]);
         // A fresh session uploads the block's weights to the device again, every call.
         meter.weightsLoaded((await stat(`${this.files[u.file]!}.data`).catch(() => undefined))?.size ?? 0);
         try {
@@ -145,6 +148,9 @@ export class BlockRunner {
         }
         out = await f.template.session.run(feeds);
       }
+      // On a device chain the previous unit's outputs are consumed: free them (never the caller's inputs).
+      if (hidden !== state.hidden && hidden.location === 'gpu-buffer') hidden.dispose();
+      if (context !== state.context && context.location === 'gpu-buffer') context.dispose();
       hidden = out.hidden_out!;
       context = out.context_out!;
       meter.output(hidden);

@@ -15,6 +15,8 @@ import { parseTransformerConfig, type PackedTransformerConfig } from './config.t
 import { BLOCK0_MODULATION } from './embed.ts';
 import { BUCKET_640, EMBED_FEEDS, layoutBytes, planBlocks, tensorSizes, type BlockPlan, type RunLayout, type StepShapes } from './plan.ts';
 import { TrafficMeter, type Traffic } from './traffic.ts';
+import { DeviceStep, EMBED_DEVICE_OUTPUTS } from './device-step.ts';
+import type { TeaCache } from '../sampler/teacache.ts';
 
 import type { Tensor } from '../functions/tensor.ts';
 
@@ -80,6 +82,11 @@ export interface PackedTransformerOptions {
    * sums in another order (≤ 1 ulp-level differences); off, resident and streamed agree bit for bit.
    */
   prepack?: boolean;
+  /**
+   * WebGPU: chain embed → blocks → head through `gpu-buffer` tensors and run TeaCache on the device
+   * (runStep()); the host-side embed()/blocks()/head() are then unavailable.
+   */
+  chainOnDevice?: boolean;
 }
 
 interface Files {
@@ -131,6 +138,9 @@ export class PackedTransformer {
   private headSession: Session | undefined;
   private runner: BlockRunner | undefined;
   private stepSession: Session | undefined;
+  private device: DeviceStep | undefined;
+  /** Present when the call is chained on the device: the sampler hands it the whole call and its TeaCache. */
+  readonly runStep?: (inputs: TransformerInputs, cache?: TeaCache) => Promise<Tensor>;
 
   private constructor(
     private readonly files: Files,
@@ -141,7 +151,24 @@ export class PackedTransformer {
     private readonly embedBytes: number,
     private readonly headBytes: number,
     private readonly fileBytes: number[],
-  ) {}
+  ) {
+    if (this.chained) {
+      this.runStep = async (inputs, cache) => {
+        const feeds = this.embedFeeds(inputs, false);
+        await this.openStaged();
+        return this.device!.run(feeds, { embed: this.embedSession!, head: this.headSession!, blocks: this.runner! }, this.meter, cache);
+      };
+    }
+  }
+
+  /** True when tensors stay on the device between sessions (WebGPU chaining). */
+  get chained(): boolean {
+    return this.opts.chainOnDevice === true && this.provider === 'webgpu' && !this.opts.reloadPerCall;
+  }
+
+  private requireHostApi(): void {
+    if (this.chained) throw new Error('This transformer chains its sessions on the device; call runStep() instead of embed()/blocks()/head().');
+  }
 
   /** Reads manifest.json's `transformer` component in `modelSetDir`. */
   static async load(modelSetDir: string, opts: PackedTransformerOptions = {}): Promise<PackedTransformer> {
@@ -185,7 +212,12 @@ export class PackedTransformer {
   }
 
   private get factory(): SessionFactory {
-    return { provider: this.provider, ...(this.opts.threads ? { threads: this.opts.threads } : {}), ...(this.opts.prepack === false ? { prepack: false } : {}) };
+    return {
+      provider: this.provider,
+      ...(this.opts.threads ? { threads: this.opts.threads } : {}),
+      ...(this.opts.prepack === false ? { prepack: false } : {}),
+      ...(this.chained ? { chain: true } : {}),
+    };
   }
 
   private session(p: string | Uint8Array, weightDir?: string): Promise<Session> {
@@ -195,8 +227,9 @@ export class PackedTransformer {
   private async openStaged(): Promise<void> {
     if (this.runner) return;
     await this.closeWholeStep();
-    this.embedSession = await this.session(this.files.embed);
+    this.embedSession = await openSession(this.factory, this.files.embed, undefined, EMBED_DEVICE_OUTPUTS);
     this.headSession = await this.session(this.files.head);
+    if (this.chained) this.device = await DeviceStep.open(this.factory);
     this.runner = await BlockRunner.open(this.files.blocks, this.plan, this.factory, {
       reloadPerCall: this.opts.reloadPerCall === true,
     });
@@ -204,6 +237,8 @@ export class PackedTransformer {
 
   private async closeStaged(): Promise<void> {
     await this.runner?.close();
+    await this.device?.close();
+    this.device = undefined;
     await this.embedSession?.release();
     await this.headSession?.release();
     this.runner = this.embedSession = this.headSession = undefined;
@@ -244,7 +279,7 @@ export class PackedTransformer {
     return this.meter.take();
   }
 
-  private embedFeeds(x: TransformerInputs): Feeds {
+  private embedFeeds(x: TransformerInputs, count = true): Feeds {
     checkRank('hiddenStates', x.hiddenStates, 5);
     for (const [n, t] of [['cleanLatents', x.cleanLatents], ['cleanLatents2x', x.cleanLatents2x], ['cleanLatents4x', x.cleanLatents4x]] as const) {
       checkRank(n, t, 5);
@@ -277,12 +312,13 @@ export class PackedTransformer {
       clean_latents_4x: f32(x.cleanLatents4x),
       clean_latent_4x_indices: i64(x.cleanLatent4xIndices),
     };
-    for (const t of Object.values(feeds)) this.meter.input(t);
+    if (count) for (const t of Object.values(feeds)) this.meter.input(t);
     return feeds;
   }
 
   /** Embeds one call's inputs; `withDebug` also fetches the conformance intermediates. */
   async embed(x: TransformerInputs, withDebug = false): Promise<EmbedOutput> {
+    this.requireHostApi();
     const feeds = this.embedFeeds(x);
     await this.openStaged();
     const fetch = withDebug ? [...EMBED_FETCH, 'dbg_context', 'dbg_image_tokens'] : EMBED_FETCH;
@@ -305,12 +341,14 @@ export class PackedTransformer {
 
   /** Image-token hidden states after every block (the tensor TeaCache's residual is taken on). */
   async blocks(e: EmbedOutput): Promise<Tensor> {
+    this.requireHostApi();
     await this.openStaged();
     const { hidden } = await this.runner!.run(e.raw, this.meter);
     return fromOrt(hidden);
   }
 
   async head(e: EmbedOutput, hiddenAfterBlocks: Tensor): Promise<Tensor> {
+    this.requireHostApi();
     await this.openStaged();
     const feeds: Feeds = { hidden: f32(hiddenAfterBlocks), temb: e.raw.temb!, latent_shape: e.raw.latent_shape! };
     for (const t of Object.values(feeds)) this.meter.input(t);
@@ -321,6 +359,7 @@ export class PackedTransformer {
 
   /** One whole call; with `wholeStep` a single session run (only the latents in, the velocity out). */
   async forward(inputs: TransformerInputs): Promise<Tensor> {
+    if (this.runStep) return this.runStep(inputs);
     if (this.opts.wholeStep && this.plan.streamed.length === 0 && !this.opts.reloadPerCall) {
       const feeds = this.embedFeeds(inputs);
       await this.openWholeStep();
