@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { updateManifest } from '../src/engine/modelset/manifest.ts';
 import { convertTransformer, makeTinyTransformer } from '../src/engine/transformer/component.ts';
 import { OFFICIAL_CONFIG, officialParamShapes, parseTransformerConfig } from '../src/engine/transformer/config.ts';
-import { BUCKET_640, layoutBytes, planBlocks, tensorSizes } from '../src/engine/transformer/plan.ts';
+import { BUCKET_640, chainedStepBytes, layoutBytes, planBlocks, tensorSizes } from '../src/engine/transformer/plan.ts';
 import { callLayout, PackedTransformer, type PackedTransformerOptions } from '../src/engine/transformer/runtime.ts';
 import { formatBytes } from '../src/engine/transformer/traffic.ts';
 import { BUCKET_640_DIV8, inputs, MID_CONFIG } from './transformer.ts';
@@ -95,7 +95,14 @@ export function official640(): BenchResult[] {
     ['streaming every block (fp32 weights), computed step', { ...base, plan: streaming }, false],
   ];
   const note = `official 13B config, 608×640 bucket: ${sizes.hidden! / 4 / 3072} image tokens + ${BUCKET_640.imageTokens}+${BUCKET_640.textReal} context tokens, fp32 tensors`;
-  return rows.map(([name, layout, skip], i) => {
+  const chained = chainedStepBytes(sizes, { teacache: true });
+  const chainedRow: BenchResult = {
+    name: '640 bucket, WebGPU chained (gpu-buffer), any step: host↔device bytes per step',
+    value: gb(chained.toDevice + chained.toHost),
+    unit: 'GB',
+    note: `${formatBytes(chained.toDevice)} to device, ${formatBytes(chained.toHost)} to host; plus ${formatBytes(chained.perSection)} once per section (text, image, clean latents)`,
+  };
+  return [...rows.map(([name, layout, skip], i) => {
     const b = layoutBytes(callLayout(layout, { teacacheSkip: skip, forward: true }), sizes);
     return {
       name: `640 bucket, ${name}: host↔device bytes per step`,
@@ -103,7 +110,7 @@ export function official640(): BenchResult[] {
       unit: 'GB',
       note: `${formatBytes(b.toDevice)} to device (${formatBytes(b.weights)} weights), ${formatBytes(b.toHost)} to host` + (i === 0 ? `; ${note}` : ''),
     };
-  });
+  }), chainedRow];
 }
 
 export async function suites(): Promise<Benchmark[]> {

@@ -58,6 +58,8 @@ export function onnxLoaders(modelDir: string, provider: ExecutionProvider, opts:
         provider,
         ...(opts.transformerBudgetBytes !== undefined ? { memoryBudgetBytes: opts.transformerBudgetBytes } : {}),
         ...(opts.wholeStep !== undefined ? { wholeStep: opts.wholeStep } : {}),
+        // WebGPU keeps the token streams on the device between sessions (gpu-buffer chaining).
+        chainOnDevice: provider === 'webgpu',
       });
       opts.log?.info({ transformer: summarisePlan(t.describe()) }, 'transformer sessions open');
       return t;

@@ -10,13 +10,14 @@ import type { TeaCache } from '../sampler/teacache.ts';
 import type { Tensor } from '../functions/tensor.ts';
 import { openSession, type BlockRunner, type Feeds, type SessionFactory } from './blocks-runtime.ts';
 import type { TrafficMeter } from './traffic.ts';
+import { SECTION_CONSTANT_FEEDS } from './plan.ts';
 
 type Session = ort.InferenceSession;
 
 /** Embed outputs that stay on the device. */
 export const EMBED_DEVICE_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', 'block0_modulation'];
 /** Embed inputs that are the same for every step of a section (uploaded once). */
-const SECTION_CONSTANT = ['encoder_hidden_states', 'pooled_projections', 'image_embeddings', 'clean_latents', 'clean_latents_2x', 'clean_latents_4x'];
+const SECTION_CONSTANT = SECTION_CONSTANT_FEEDS;
 
 function rankInput(g: GraphBuilder, name: string, rank: number): string {
   return g.input(name, 'float32', Array.from({ length: rank }, (_, i) => `d${i}`));

@@ -143,3 +143,22 @@ export function layoutBytes(layout: RunLayout[], sizes: Record<string, number>):
   }
   return { toDevice, toHost, weights };
 }
+
+/** Embed inputs uploaded once per section on a device chain (text, image, clean latents). */
+export const SECTION_CONSTANT_FEEDS = ['encoder_hidden_states', 'pooled_projections', 'image_embeddings', 'clean_latents', 'clean_latents_2x', 'clean_latents_4x'];
+
+/**
+ * One step chained on the device (WebGPU): the per-step embed inputs and latent_shape go in, the
+ * velocity, latent_shape and TeaCache's two float32 sums come out; section constants are excluded
+ * (`perSection` gives them, paid once per section).
+ */
+export function chainedStepBytes(sizes: Record<string, number>, opts: { teacache?: boolean } = {}): { toDevice: number; toHost: number; weights: number; perSection: number } {
+  const perStep = EMBED_FEEDS.filter((n) => !SECTION_CONSTANT_FEEDS.includes(n));
+  const sum = (names: string[]) => names.reduce((a, n) => a + sizes[n]!, 0);
+  return {
+    toDevice: sum(perStep) + sizes.latent_shape!,
+    toHost: sizes.sample! + sizes.latent_shape! + (opts.teacache ? 8 : 0),
+    weights: 0,
+    perSection: sum(SECTION_CONSTANT_FEEDS),
+  };
+}

@@ -125,6 +125,8 @@ export interface TransformerDescription {
   streamedBlockFiles: number;
   blockSessions: number;
   wholeStep: boolean;
+  /** WebGPU: tensors chained on the device (the byte figures are then those of the host API path). */
+  chained: boolean;
   residentWeightBytes: number;
   streamedWeightBytes: number;
   budgetFits: boolean;
@@ -396,6 +398,7 @@ export class PackedTransformer {
       streamedBlockFiles: p.streamed.length,
       blockSessions: this.runner?.sessionCount ?? 0,
       wholeStep: this.stepSession !== undefined,
+      chained: this.chained,
       residentWeightBytes: p.residentBytes + this.embedBytes + this.headBytes,
       streamedWeightBytes: p.streamedBytes,
       budgetFits: p.fits,
