@@ -16,6 +16,7 @@ import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
+import { intraOpThreads, setIntraOpThreads } from './engine/runtime/session.ts';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -58,8 +59,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   }
   const modelDir = await ensureModelSet(config, log);
   const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
+  setIntraOpThreads(config.ORT_THREADS);
   const engine = await createFramePackEngine({ modelDir, provider: config.EXECUTION_PROVIDER, log, lowMemory });
-  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory }, 'engine ready');
+  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, intraOpThreads: intraOpThreads(), lowMemory }, 'engine ready');
 
   const store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
   const queue = createJobQueue({
