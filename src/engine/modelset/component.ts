@@ -1,11 +1,16 @@
 // The contract each component converter implements. `recurvid convert` and `recurvid models tiny`
 // walk the registry in ./registry.ts; each converter lives next to its graph builder.
 import type { Logger } from '../../log.ts';
-import type { StorageDtype } from '../onnx/weights.ts';
+import type { Precision, StorageDtype } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
 import type { ComponentManifest, ComponentName, SourceRepo } from './manifest.ts';
 
 export interface ConvertOptions {
   storage: StorageDtype;
+  /** Compute type (default fp32). The transformer computes in it; the other components store fp16 weights for it. */
+  precision?: Precision;
+  /** Weight-only quantization of the transformer's and the LLaMA text encoder's Linears. */
+  quant?: QuantSpec;
   log?: Logger;
 }
 

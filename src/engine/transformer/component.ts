@@ -67,9 +67,16 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
   const blockFiles: string[] = [];
   const blockContents: string[][] = [];
   let parameterCount = 0;
+  let weightBytes = 0;
   try {
     const weights = safetensorsWeights(store);
-    const graphs = buildTransformerGraphs(cfg, weights, { storage: opts.storage, blocksPerFile: opts.blocksPerFile ?? 1 });
+    const graphs = buildTransformerGraphs(cfg, weights, {
+      storage: opts.storage,
+      blocksPerFile: opts.blocksPerFile ?? 1,
+      precision: opts.precision ?? 'fp32',
+      ...(opts.quant ? { quant: opts.quant } : {}),
+    });
+    weightBytes = graphs.reduce((a, g) => a + g.graph.weightBytes, 0);
     parameterCount = uniqueParameterCount(graphs, weights);
     for (const [i, gr] of graphs.entries()) {
       const rel = `transformer/${gr.file}`;
@@ -94,10 +101,12 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
   return {
     component: 'transformer',
     config,
-    dtype: opts.storage,
+    dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
+    precision: opts.precision ?? 'fp32',
+    quant: opts.quant ?? null,
     files,
     source,
-    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount },
+    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount, weightBytes },
   };
 }
 

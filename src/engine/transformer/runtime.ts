@@ -5,6 +5,8 @@
 import { join } from 'node:path';
 import { ModelSetError, readManifest } from '../modelset/manifest.ts';
 import { createSession, ort, type ExecutionProvider } from '../runtime/session.ts';
+import { f16ArrayToFloat32, float32ToF16Array } from '../dtype.ts';
+import type { Precision } from '../onnx/weights.ts';
 
 import type { Tensor } from '../functions/tensor.ts';
 
@@ -60,9 +62,16 @@ type Session = Awaited<ReturnType<typeof createSession>>;
 const f32 = (t: Tensor) => new ort.Tensor('float32', t.data, t.dims);
 const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map((x) => BigInt(x))), [v.length]);
 
+/** A graph output as a float32 tensor (fp16 outputs of fp16 sets are widened; exact). */
 function fromOrt(t: ort.Tensor): Tensor {
-  if (t.type !== 'float32') throw new Error(`Expected a float32 output, got ${t.type}.`);
+  if (t.type === 'float16') return { data: f16ArrayToFloat32(t.data as Uint16Array), dims: [...t.dims] };
+  if (t.type !== 'float32') throw new Error(`Expected a float32 or float16 output, got ${t.type}.`);
   return { data: t.data as Float32Array, dims: [...t.dims] };
+}
+
+/** An input of the block/head graphs, which take the set's compute type. */
+function computeTensor(t: Tensor, precision: Precision): ort.Tensor {
+  return precision === 'fp16' ? new ort.Tensor('float16', float32ToF16Array(t.data), t.dims) : f32(t);
 }
 
 function checkRank(name: string, t: Tensor, rank: number): void {
@@ -81,6 +90,7 @@ export class PackedTransformer {
     private readonly headSession: Session,
     readonly provider: ExecutionProvider,
     readonly lowMemory: boolean,
+    readonly precision: Precision = 'fp32',
   ) {
     this.blockSessions = new Array<Session | undefined>(files.blocks.length).fill(undefined);
   }
@@ -101,7 +111,7 @@ export class PackedTransformer {
     };
     const provider = opts.provider ?? 'cpu';
     const session = (p: string) => createSession(p, { provider });
-    const t = new PackedTransformer(files, await session(files.embed), await session(files.head), provider, opts.lowMemory === true);
+    const t = new PackedTransformer(files, await session(files.embed), await session(files.head), provider, opts.lowMemory === true, comp.precision ?? 'fp32');
     if (!t.lowMemory) for (let i = 0; i < blocks.length; i++) t.blockSessions[i] = await session(files.blocks[i]!);
     return t;
   }
@@ -159,10 +169,11 @@ export class PackedTransformer {
 
   /** Image-token hidden states after every block (the tensor TeaCache's residual is taken on). */
   async blocks(e: EmbedOutput): Promise<Tensor> {
-    let hidden: ort.Tensor = f32(e.hidden);
-    let context: ort.Tensor = f32(e.context);
-    const temb = f32(e.temb);
-    const rope = f32(e.rope);
+    const c = (t: Tensor) => computeTensor(t, this.precision);
+    let hidden: ort.Tensor = c(e.hidden);
+    let context: ort.Tensor = c(e.context);
+    const temb = c(e.temb);
+    const rope = c(e.rope);
     for (let i = 0; i < this.files.blocks.length; i++) {
       const session = this.blockSessions[i] ?? (await createSession(this.files.blocks[i]!, { provider: this.provider }));
       try {
@@ -178,8 +189,8 @@ export class PackedTransformer {
 
   async head(e: EmbedOutput, hiddenAfterBlocks: Tensor): Promise<Tensor> {
     const out = await this.headSession.run({
-      hidden: f32(hiddenAfterBlocks),
-      temb: f32(e.temb),
+      hidden: computeTensor(hiddenAfterBlocks, this.precision),
+      temb: computeTensor(e.temb, this.precision),
       latent_shape: i64(e.latentShape),
     });
     return fromOrt(out.sample!);
