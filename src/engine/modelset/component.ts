@@ -26,3 +26,11 @@ export interface ComponentConverter {
   /** Writes an official-format folder with a tiny config and seeded random weights. */
   makeTiny(srcDir: string, seed: number): Promise<void>;
 }
+
+/**
+ * Storage dtype of the components that compute in float32 (VAE, CLIP, SigLIP, LLaMA): an fp16 model
+ * set stores their weights in fp16 too (Cast to float32 at load), so the set has one weight dtype.
+ */
+export function float32ComponentStorage(opts: ConvertOptions): StorageDtype {
+  return opts.precision === 'fp16' ? 'fp16' : opts.storage;
+}
