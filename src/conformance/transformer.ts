@@ -135,6 +135,7 @@ function withRelL2(l: ConformanceLine, got: Tensor, want: Tensor, bound?: number
 
 export const transformerConformance: ConformanceHandler = {
   kind: 'transformer',
+  modes: true,
   detect: isTransformerSet,
   run: (dir, mode) => runTransformerConformance(dir, mode),
 };

@@ -18,6 +18,8 @@ export interface ConformanceLine {
 
 export interface ConformanceHandler {
   kind: string;
+  /** Whether `run` honours precision / quantization / provider modes. */
+  modes?: boolean;
   detect(dir: string): Promise<boolean>;
   /** `mode` selects precision / quantization / provider; handlers without such modes ignore it. */
   run(dir: string, mode?: ConformanceMode): Promise<ConformanceLine[]>;

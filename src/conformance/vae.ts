@@ -49,6 +49,7 @@ async function readConfigClass(dir: string): Promise<unknown> {
 
 export const vaeConformance: ConformanceHandler = {
   kind: 'vae',
+  modes: true,
   async detect(dir) {
     return existsSync(join(dir, 'io.safetensors')) && (await readConfigClass(dir)) === VAE_CLASS_NAME;
   },

@@ -203,6 +203,11 @@ export class GraphBuilder {
     return this.inits.reduce((a, w) => a + w.dims.reduce((x, y) => x * y, 1) * ELEM_BYTES[w.type], 0);
   }
 
+  /** Each weight's name and stored size in bytes. */
+  get weightSizes(): Array<{ name: string; bytes: number }> {
+    return this.inits.map((w) => ({ name: w.name, bytes: w.dims.reduce((x, y) => x * y, 1) * ELEM_BYTES[w.type] }));
+  }
+
   /** Number of parameters (elements) in all weights. */
   get parameterCount(): number {
     return this.inits.reduce((a, w) => a + w.dims.reduce((x, y) => x * y, 1), 0);
@@ -276,6 +281,15 @@ export class GraphBuilder {
     await writeFile(modelPath, onnx.ModelProto.encode(this.modelProto(inits)).finish());
     return { modelPath, dataPath, weightBytes: offset };
   }
+}
+
+/** Weight bytes over several graphs, counting a weight shared by name (e.g. TeaCache's probe) once. */
+export function uniqueWeightBytes(graphs: GraphBuilder[]): number {
+  const seen = new Map<string, number>();
+  for (const g of graphs) for (const w of g.weightSizes) seen.set(w.name, w.bytes);
+  let total = 0;
+  for (const b of seen.values()) total += b;
+  return total;
 }
 
 async function loadChecked(w: Initializer): Promise<Uint8Array> {

@@ -1,7 +1,9 @@
 // Creates onnxruntime-node sessions on the configured execution provider, and says which one runs.
 // Also owns the intra-op thread count: without one, onnxruntime-node runs every kernel on ONE core.
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
@@ -62,6 +64,7 @@ export function intraOpThreads(): number {
 /** Opens a model file (external data is resolved next to it). */
 export async function createSession(modelPath: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const provider = opts.provider ?? 'cpu';
+  if (provider === 'webgpu') ensureRuntimeDir();
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     graphOptimizationLevel: 'all',
@@ -82,6 +85,17 @@ export async function createSession(modelPath: string | Uint8Array, opts: Sessio
     }
     throw err;
   }
+}
+
+/**
+ * Dawn's Vulkan backend (e.g. Mesa's lavapipe on a CI machine or a headless server) needs
+ * XDG_RUNTIME_DIR; services and test runners often have none, so give it a private folder.
+ */
+function ensureRuntimeDir(): void {
+  if (process.env.XDG_RUNTIME_DIR) return;
+  const dir = join(tmpdir(), `recurvid-xdg-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  process.env.XDG_RUNTIME_DIR = dir;
 }
 
 export { ort };

@@ -9,6 +9,7 @@ import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceF
 import { checkpointFiles, SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import { float32ToBf16Bytes } from '../dtype.ts';
 import { safetensorsWeights } from '../onnx/weights.ts';
+import { uniqueWeightBytes } from '../onnx/graph.ts';
 import { buildTransformerGraphs, uniqueParameterCount } from './build.ts';
 import { officialParamShapes, parseTransformerConfig, tinyRawConfig } from './config.ts';
 import { seededNormal } from '../seeded-random.ts';
@@ -76,7 +77,7 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
       precision: opts.precision ?? 'fp32',
       ...(opts.quant ? { quant: opts.quant } : {}),
     });
-    weightBytes = graphs.reduce((a, g) => a + g.graph.weightBytes, 0);
+    weightBytes = uniqueWeightBytes(graphs.map((g) => g.graph));
     parameterCount = uniqueParameterCount(graphs, weights);
     for (const [i, gr] of graphs.entries()) {
       const rel = `transformer/${gr.file}`;
