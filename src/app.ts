@@ -15,6 +15,7 @@ import { createJobQueue, openJobStore, type JobQueue } from './queue/index.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
+import { intraOpThreads, setIntraOpThreads } from './engine/runtime/session.ts';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -56,11 +57,15 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     throw new StartupError('Nothing to start: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example).');
   }
   const modelDir = await ensureModelSet(config, log);
+  setIntraOpThreads(config.ORT_THREADS);
   const engine = await createFramePackEngine({
     modelDir, provider: config.EXECUTION_PROVIDER, log, preload: true,
     ...(config.MEMORY_BUDGET_GB !== undefined ? { memoryBudgetGb: config.MEMORY_BUDGET_GB } : {}),
   });
-  log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, memoryBudgetGb: config.MEMORY_BUDGET_GB ?? null }, 'engine ready');
+  log.info(
+    { engine: engine.describe(), provider: config.EXECUTION_PROVIDER, intraOpThreads: intraOpThreads(), memoryBudgetGb: config.MEMORY_BUDGET_GB ?? null },
+    'engine ready',
+  );
 
   const store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
   const queue = createJobQueue({

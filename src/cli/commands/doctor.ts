@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, SECRET_KEYS, type Config } from '../../config.ts';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
-import { availableProviders } from '../../engine/runtime/session.ts';
+import { availableProviders, defaultIntraOpThreads, physicalCores } from '../../engine/runtime/session.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 
 export interface DoctorLine {
@@ -33,7 +33,7 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
     ok: !!have,
     label: 'onnxruntime',
     detail:
-      `providers: ${providers.map((p) => `${p.name}${p.bundled ? '' : ' (needs install)'}`).join(', ')}; configured: ${wanted}` +
+      `providers: ${providers.map((p) => `${p.name}${p.bundled ? '' : ' (needs install)'}`).join(', ')}; configured: ${wanted}; intra-op threads: ${config.ORT_THREADS ?? `${defaultIntraOpThreads()} (default for ${physicalCores()} physical cores)`}` +
       (wanted === 'cuda' ? ' (install with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)' : ''),
   });
 

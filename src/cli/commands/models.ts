@@ -7,6 +7,7 @@ import { createLogger } from '../../log.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 import { makeTinyModelSet } from '../../engine/modelset/tiny.ts';
 import { registerPull } from '../../engine/modelset/pull.ts';
+import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
 
 async function folderBytes(dir: string): Promise<number> {
   let total = 0;
@@ -35,16 +36,23 @@ export async function listModelSets(root: string): Promise<string[]> {
 export function register(program: Command): void {
   const models = program.command('models').description('make, download or list model sets');
 
-  models
+  const tiny = models
     .command('tiny')
     .description('build the tiny model set (seeded random weights; runs in seconds on a CPU, its video is noise)')
     .option('--out <dir>', 'where to write it', 'models/tiny')
-    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
-    .action(async (flags: { out: string; seed: number }) => {
+    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0);
+  addPrecisionOptions(tiny)
+    .action(async (flags: { out: string; seed: number } & PrecisionFlags) => {
+      const p = parsePrecisionFlags(flags);
       const started = Date.now();
-      const m = await makeTinyModelSet(flags.out, { seed: flags.seed, log: createLogger({ LOG_LEVEL: 'warn' }) });
+      const m = await makeTinyModelSet(flags.out, {
+        seed: flags.seed,
+        log: createLogger({ LOG_LEVEL: 'warn' }),
+        precision: p.precision,
+        ...(p.quant ? { quant: p.quant } : {}),
+      });
       process.stdout.write(
-        `Tiny model set in ${flags.out} (${Object.keys(m.components).join(', ')}) built in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
+        `Tiny model set in ${flags.out} (${Object.keys(m.components).join(', ')}; ${precisionLabel(p.precision, p.quant)}) built in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
       );
     });
 

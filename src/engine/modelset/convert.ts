@@ -3,7 +3,8 @@
 // given are skipped (and said so), so a set can be converted piece by piece.
 import { join } from 'node:path';
 import type { Logger } from '../../log.ts';
-import type { StorageDtype } from '../onnx/weights.ts';
+import type { Precision, StorageDtype } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
 import type { ComponentConverter } from './component.ts';
 import { ModelSetError, updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest, type SourceRepo } from './manifest.ts';
 import { componentConverters } from './registry.ts';
@@ -12,6 +13,8 @@ export interface ConvertModelSetOptions {
   sources: Partial<Record<SourceRepo, string>>;
   out: string;
   storage: StorageDtype;
+  precision?: Precision;
+  quant?: QuantSpec;
   log?: Logger;
   /** Defaults to the registry; tests pass a subset. */
   converters?: ComponentConverter[];
@@ -39,7 +42,12 @@ export async function convertModelSet(opts: ConvertModelSetOptions): Promise<Con
   for (const c of todo) {
     const src = converterSourceDir(opts.sources[c.source.repo]!, c);
     opts.log?.info({ components: c.components, src }, 'converting');
-    for (const entry of await c.convert(src, opts.out, { storage: opts.storage, ...(opts.log ? { log: opts.log } : {}) })) {
+    for (const entry of await c.convert(src, opts.out, {
+      storage: opts.storage,
+      precision: opts.precision ?? 'fp32',
+      ...(opts.quant ? { quant: opts.quant } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    })) {
       components[entry.component] = entry;
       converted.push(entry.component);
     }

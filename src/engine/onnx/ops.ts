@@ -1,4 +1,6 @@
-// Common layers written once over GraphBuilder (opset 17 semantics). All activations are float32.
+// Common layers written once over GraphBuilder (opset 17 semantics). Activations are in the graph's
+// compute type (g.compute); normalisation statistics are fp32 islands: LayerNorm and RMSNorm take and
+// return float32 tensors, and the callers cast around them.
 import { float, type GraphBuilder } from './graph.ts';
 import type { WeightBinder } from './weights.ts';
 
@@ -15,8 +17,6 @@ export const concat = (g: GraphBuilder, xs: string[], axis: number) => g.op('Con
 export const unsqueeze = (g: GraphBuilder, x: string, axes: number[]) => g.op('Unsqueeze', [x, g.i64(axes)]);
 export const squeeze = (g: GraphBuilder, x: string, axes: number[]) => g.op('Squeeze', [x, g.i64(axes)]);
 export const softmax = (g: GraphBuilder, x: string, axis = -1) => g.op('Softmax', [x], { axis });
-export const cast = (g: GraphBuilder, x: string, to: 'float32' | 'int64' | 'int32' | 'bool') =>
-  g.op('Cast', [x], { to: { float32: 1, int64: 7, int32: 6, bool: 9 }[to] });
 
 export function slice(g: GraphBuilder, x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
   const inputs = [x, g.i64(starts), g.i64(ends), g.i64(axes)];
@@ -33,36 +33,36 @@ export function split(g: GraphBuilder, x: string, sizes: number[], axis: number)
 export function gelu(g: GraphBuilder, x: string, approximate: 'none' | 'tanh' = 'none'): string {
   if (approximate === 'tanh') {
     const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
-    const inner = g.op('Mul', [g.f32(Math.sqrt(2 / Math.PI)), g.op('Add', [x, g.op('Mul', [x3, g.f32(0.044715)])])]);
-    return g.op('Mul', [g.op('Mul', [x, g.f32(0.5)]), g.op('Add', [g.f32(1), g.op('Tanh', [inner])])]);
+    const inner = g.op('Mul', [g.fc(Math.sqrt(2 / Math.PI)), g.op('Add', [x, g.op('Mul', [x3, g.fc(0.044715)])])]);
+    return g.op('Mul', [g.op('Mul', [x, g.fc(0.5)]), g.op('Add', [g.fc(1), g.op('Tanh', [inner])])]);
   }
-  const erf = g.op('Erf', [g.op('Div', [x, g.f32(Math.SQRT2)])]);
-  return g.op('Mul', [g.op('Mul', [x, g.f32(0.5)]), g.op('Add', [g.f32(1), erf])]);
+  const erf = g.op('Erf', [g.op('Div', [x, g.fc(Math.SQRT2)])]);
+  return g.op('Mul', [g.op('Mul', [x, g.fc(0.5)]), g.op('Add', [g.fc(1), erf])]);
 }
 
 /** y = x · Wᵀ + b for a torch Linear stored as `${prefix}.weight` [out, in] (+ `${prefix}.bias`). */
 export function linear(w: WeightBinder, x: string, prefix: string, opts: { bias?: boolean } = {}): string {
   const g = w.g;
-  const y = g.op('MatMul', [x, w.param(`${prefix}.weight`, { transpose: true })], {}, undefined, prefix);
+  const y = w.matmul(x, `${prefix}.weight`, prefix);
   const hasBias = opts.bias ?? w.has(`${prefix}.bias`);
   return hasBias ? g.op('Add', [y, w.param(`${prefix}.bias`)]) : y;
 }
 
-/** LayerNorm over the last axis; without affine weights when `prefix` is undefined. */
+/** LayerNorm over the last axis of a float32 `x` (an fp32 island); without affine weights when `prefix` is undefined. */
 export function layerNorm(w: WeightBinder, x: string, dim: number, eps: number, prefix?: string): string {
   const g = w.g;
-  const scale = prefix && w.has(`${prefix}.weight`) ? w.param(`${prefix}.weight`) : g.f32(new Array(dim).fill(1), [dim]);
+  const scale = prefix && w.has(`${prefix}.weight`) ? w.param(`${prefix}.weight`, { float32: true }) : g.f32(new Array(dim).fill(1), [dim]);
   const inputs = [x, scale];
-  if (prefix && w.has(`${prefix}.bias`)) inputs.push(w.param(`${prefix}.bias`));
+  if (prefix && w.has(`${prefix}.bias`)) inputs.push(w.param(`${prefix}.bias`, { float32: true }));
   return g.op('LayerNormalization', inputs, { axis: -1, epsilon: float(eps) });
 }
 
-/** RMSNorm over the last axis, variance in float32 as the references compute it. */
+/** RMSNorm over the last axis of a float32 `x` (an fp32 island, as the references compute it). */
 export function rmsNorm(w: WeightBinder, x: string, eps: number, weightName?: string): string {
   const g = w.g;
   const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
   const normed = g.op('Mul', [x, g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.f32(eps)])])])]);
-  return weightName ? g.op('Mul', [normed, w.param(weightName)]) : normed;
+  return weightName ? g.op('Mul', [normed, w.param(weightName, { float32: true })]) : normed;
 }
 
 export interface AttentionOptions {

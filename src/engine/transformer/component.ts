@@ -9,6 +9,7 @@ import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceF
 import { checkpointFiles, SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import { float32ToBf16Bytes } from '../dtype.ts';
 import { safetensorsWeights } from '../onnx/weights.ts';
+import { uniqueWeightBytes } from '../onnx/graph.ts';
 import { buildTransformerGraphs, uniqueParameterCount } from './build.ts';
 import { officialParamShapes, parseTransformerConfig, tinyRawConfig } from './config.ts';
 import { seededNormal } from '../seeded-random.ts';
@@ -67,9 +68,16 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
   const blockFiles: string[] = [];
   const blockContents: string[][] = [];
   let parameterCount = 0;
+  let weightBytes = 0;
   try {
     const weights = safetensorsWeights(store);
-    const graphs = buildTransformerGraphs(cfg, weights, { storage: opts.storage, blocksPerFile: opts.blocksPerFile ?? 1 });
+    const graphs = buildTransformerGraphs(cfg, weights, {
+      storage: opts.storage,
+      blocksPerFile: opts.blocksPerFile ?? 1,
+      precision: opts.precision ?? 'fp32',
+      ...(opts.quant ? { quant: opts.quant } : {}),
+    });
+    weightBytes = uniqueWeightBytes(graphs.map((g) => g.graph));
     parameterCount = uniqueParameterCount(graphs, weights);
     for (const [i, gr] of graphs.entries()) {
       const rel = `transformer/${gr.file}`;
@@ -94,10 +102,12 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
   return {
     component: 'transformer',
     config,
-    dtype: opts.storage,
+    dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
+    precision: opts.precision ?? 'fp32',
+    quant: opts.quant ?? null,
     files,
     source,
-    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount },
+    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount, weightBytes },
   };
 }
 

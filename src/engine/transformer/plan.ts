@@ -80,9 +80,14 @@ export function imageTokenCount(s: StepShapes, patch = 2): number {
   return s.t * hw(1) + 2 * hw(1) + ceilDiv(2, 2) * hw(2) + ceilDiv(16, 4) * hw(4);
 }
 
-/** Bytes of every tensor the runtime passes, by name (float32 tensors; int64 indices). */
-export function tensorSizes(cfg: PackedTransformerConfig, s: StepShapes): Record<string, number> {
+/**
+ * Bytes of every tensor the runtime passes, by name: the JS-side inputs, TeaCache's probe and the
+ * velocity in float32, int64 indices, and the tensors between the transformer's own graphs in the
+ * compute type (`computeBytes`: 4 for fp32, 2 for fp16).
+ */
+export function tensorSizes(cfg: PackedTransformerConfig, s: StepShapes, computeBytes = 4): Record<string, number> {
   const D = innerDim(cfg);
+  const c = computeBytes;
   const L = imageTokenCount(s, cfg.patchSize);
   const Lc = s.imageTokens + s.textReal;
   const lat = (frames: number) => 16 * frames * s.h * s.w * 4;
@@ -101,15 +106,15 @@ export function tensorSizes(cfg: PackedTransformerConfig, s: StepShapes): Record
     clean_latent_2x_indices: 2 * 8,
     clean_latents_4x: lat(16),
     clean_latent_4x_indices: 16 * 8,
-    hidden: L * D * 4,
-    context: Lc * D * 4,
-    temb: D * 4,
-    rope: L * 2 * cfg.headDim * 4,
+    hidden: L * D * c,
+    context: Lc * D * c,
+    temb: D * c,
+    rope: L * 2 * cfg.headDim * c,
     modulated: L * D * 4,
-    block0_modulation: 6 * D * 4,
+    block0_modulation: 6 * D * c,
     latent_shape: 3 * 8,
-    hidden_out: L * D * 4,
-    context_out: Lc * D * 4,
+    hidden_out: L * D * c,
+    context_out: Lc * D * c,
     sample: lat(s.t),
   };
 }

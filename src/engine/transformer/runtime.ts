@@ -17,6 +17,8 @@ import { BUCKET_640, EMBED_FEEDS, layoutBytes, planBlocks, tensorSizes, type Blo
 import { TrafficMeter, type Traffic } from './traffic.ts';
 import { DeviceStep, EMBED_DEVICE_OUTPUTS } from './device-step.ts';
 import type { TeaCache } from '../sampler/teacache.ts';
+import { f16ArrayToFloat32, float32ToF16Array } from '../dtype.ts';
+import type { Precision } from '../onnx/weights.ts';
 
 import type { Tensor } from '../functions/tensor.ts';
 
@@ -101,9 +103,16 @@ type Session = Awaited<ReturnType<typeof createSession>>;
 const f32 = (t: Tensor) => new ort.Tensor('float32', t.data, t.dims);
 const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map((x) => BigInt(x))), [v.length]);
 
+/** A graph output as a float32 tensor (fp16 outputs of fp16 sets are widened; exact). */
 function fromOrt(t: ort.Tensor): Tensor {
-  if (t.type !== 'float32') throw new Error(`Expected a float32 output, got ${t.type}.`);
+  if (t.type === 'float16') return { data: f16ArrayToFloat32(t.data as Uint16Array), dims: [...t.dims] };
+  if (t.type !== 'float32') throw new Error(`Expected a float32 or float16 output, got ${t.type}.`);
   return { data: t.data as Float32Array, dims: [...t.dims] };
+}
+
+/** An input of the block/head graphs, which take the set's compute type. */
+function computeTensor(t: Tensor, precision: Precision): ort.Tensor {
+  return precision === 'fp16' ? new ort.Tensor('float16', float32ToF16Array(t.data), t.dims) : f32(t);
 }
 
 function checkRank(name: string, t: Tensor, rank: number): void {
@@ -153,6 +162,7 @@ export class PackedTransformer {
     private readonly embedBytes: number,
     private readonly headBytes: number,
     private readonly fileBytes: number[],
+    readonly precision: Precision = 'fp32',
   ) {
     if (this.chained) {
       this.runStep = async (inputs, cache) => {
@@ -202,7 +212,7 @@ export class PackedTransformer {
       ...(budget !== undefined ? { budgetBytes: budget, activationBytes: activationReserve(cfg, opts.expectedShapes ?? BUCKET_640) } : {}),
       ...(opts.groupSize ? { groupSize: opts.groupSize } : {}),
     });
-    const t = new PackedTransformer(files, cfg, plan, provider, opts, embedBytes, headBytes, fileBytes);
+    const t = new PackedTransformer(files, cfg, plan, provider, opts, embedBytes, headBytes, fileBytes, comp.precision ?? 'fp32');
     try {
       if (opts.wholeStep && plan.streamed.length === 0 && !opts.reloadPerCall) await t.openWholeStep();
       else await t.openStaged();
@@ -352,7 +362,7 @@ export class PackedTransformer {
   async head(e: EmbedOutput, hiddenAfterBlocks: Tensor): Promise<Tensor> {
     this.requireHostApi();
     await this.openStaged();
-    const feeds: Feeds = { hidden: f32(hiddenAfterBlocks), temb: e.raw.temb!, latent_shape: e.raw.latent_shape! };
+    const feeds: Feeds = { hidden: computeTensor(hiddenAfterBlocks, this.precision), temb: e.raw.temb!, latent_shape: e.raw.latent_shape! };
     for (const t of Object.values(feeds)) this.meter.input(t);
     const out = await this.headSession!.run(feeds);
     this.meter.output(out.sample!);
@@ -388,7 +398,7 @@ export class PackedTransformer {
 
   describe(): TransformerDescription {
     const shapes = this.opts.expectedShapes ?? BUCKET_640;
-    const sizes = tensorSizes(this.config, shapes);
+    const sizes = tensorSizes(this.config, shapes, this.precision === 'fp16' ? 2 : 4);
     const p = this.plan;
     return {
       provider: this.provider,
