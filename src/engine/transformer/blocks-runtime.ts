@@ -3,7 +3,7 @@
 // session per block type with their weights — read once into host memory — fed as graph inputs. No
 // session is created per call. `reloadPerCall` keeps the former low-memory mode (a session created
 // and released per block per call) for the benchmark's comparison only.
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { composeModels, encodeModel, readModel, weightsAsInputs, type ModelProto, type Part, type WeightSlot } from '../onnx/compose.ts';
 import { createSession, ort, type ExecutionProvider } from '../runtime/session.ts';
@@ -71,10 +71,15 @@ export class BlockRunner {
     private readonly reloadPerCall: boolean,
   ) {}
 
-  static async open(files: string[], plan: BlockPlan, factory: SessionFactory, opts: { reloadPerCall?: boolean } = {}): Promise<BlockRunner> {
+  /** Stored weight bytes per block file (what reloading a block moves). */
+  private reloadBytes: number[] = [];
+
+  static async open(files: string[], plan: BlockPlan, factory: SessionFactory, opts: { reloadPerCall?: boolean; fileBytes?: number[] } = {}): Promise<BlockRunner> {
     const session = (p: string | Uint8Array, weightDir?: string) => openSession(factory, p, weightDir, [...BLOCK_OUTPUTS]);
     if (opts.reloadPerCall) {
-      return new BlockRunner(files, files.map((_, file) => ({ kind: 'streamed', file })), new Map(), [], factory, true);
+      const r = new BlockRunner(files, files.map((_, file) => ({ kind: 'streamed', file })), new Map(), [], factory, true);
+      r.reloadBytes = opts.fileBytes ?? [];
+      return r;
     }
     const units: Unit[] = [];
     const templates = new Map<string, { session: Session; inputs: readonly string[] }>();
@@ -133,7 +138,7 @@ export class BlockRunner {
       } else if (this.reloadPerCall) {
         const s = await openSession(this.factory, this.files[u.file]!, undefined, [...BLOCK_OUTPUTS]);
         // A fresh session uploads the block's weights to the device again, every call.
-        meter.weightsLoaded((await stat(`${this.files[u.file]!}.data`).catch(() => undefined))?.size ?? 0);
+        meter.weightsLoaded(this.reloadBytes[u.file] ?? 0);
         try {
           out = await s.run(pick(base, s.inputNames, meter));
         } finally {
@@ -201,8 +206,8 @@ async function loadWeights(dir: string, slots: WeightSlot[]): Promise<{ feeds: F
       // Typed-array views need an aligned base; large reads are, but make sure.
       buf = raw.byteOffset % 8 === 0 ? raw : Buffer.from(raw);
       buffers.set(s.file, buf);
-      bytes += buf.byteLength;
     }
+    bytes += s.length;
     const n = s.dims.reduce((a, b) => a * b, 1);
     if (n * t.bytes !== s.length) throw new Error(`Weight ${s.weight}: ${s.length} bytes stored for ${n} values of ${t.type}.`);
     feeds[s.input] = new ort.Tensor(t.type, t.make(buf.buffer as ArrayBuffer, buf.byteOffset + s.offset, n), s.dims);

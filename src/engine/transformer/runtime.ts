@@ -4,10 +4,9 @@
 // sessions (up to one graph for the whole step, used by forward()), blocks beyond the memory budget
 // streamed from host memory through one shared graph per block type (FramePack's DynamicSwap
 // analogue, without creating sessions per call). Every byte passed to or from a session is counted.
-import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ModelSetError, readManifest } from '../modelset/manifest.ts';
-import { composeModels, encodeModel, readModel } from '../onnx/compose.ts';
+import { composeModels, encodeModel, externalLocation, isExternal, readModel, type ModelProto } from '../onnx/compose.ts';
 import { ort, type ExecutionProvider } from '../runtime/session.ts';
 import type { createSession } from '../runtime/session.ts';
 import { BlockRunner, openSession, type Feeds, type SessionFactory } from './blocks-runtime.ts';
@@ -122,7 +121,10 @@ function checkRank(name: string, t: Tensor, rank: number): void {
   }
 }
 
-const fileSize = async (p: string) => (await stat(p).catch(() => undefined))?.size ?? 0;
+/** Bytes of a model's external weights (the sum of their stored lengths). */
+function storedWeightBytes(model: ModelProto): number {
+  return (model.graph?.initializer ?? []).filter(isExternal).reduce((a, t) => a + externalLocation(t).length, 0);
+}
 const EMBED_FETCH = ['hidden', 'context', 'temb', 'rope', 'modulated', BLOCK0_MODULATION, 'latent_shape'];
 
 /** What the runtime holds and moves, for the startup log and the bench. */
@@ -203,8 +205,9 @@ export class PackedTransformer {
     }
     const cfg = parseTransformerConfig(comp.config);
     const provider = opts.provider ?? 'cpu';
-    const fileBytes = await Promise.all(files.blocks.map((b) => fileSize(`${b}.data`)));
-    const [embedBytes, headBytes] = [await fileSize(`${files.embed}.data`), await fileSize(`${files.head}.data`)];
+    // Weight bytes as stored tensors (what a session holds and a streamed block sends), no file padding.
+    const fileBytes = await Promise.all(files.blocks.map(async (b) => storedWeightBytes(await readModel(b))));
+    const [embedBytes, headBytes] = [storedWeightBytes(embedModel), storedWeightBytes(await readModel(files.head))];
     const budget = opts.lowMemory || opts.reloadPerCall ? 0 : opts.memoryBudgetBytes;
     const plan = planBlocks({
       fileBytes,
@@ -244,6 +247,7 @@ export class PackedTransformer {
     if (this.chained) this.device = await DeviceStep.open(this.factory);
     this.runner = await BlockRunner.open(this.files.blocks, this.plan, this.factory, {
       reloadPerCall: this.opts.reloadPerCall === true,
+      fileBytes: this.fileBytes,
     });
   }
 
