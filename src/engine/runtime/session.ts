@@ -26,6 +26,8 @@ export interface SessionOptions {
   externalDataDir?: string;
   /** Outputs to leave on the device (WebGPU `gpu-buffer` tensors another session can take as inputs). */
   outputsOnDevice?: string[];
+  /** Save the optimised model here (to inspect what onnxruntime keeps as weights). */
+  optimizedModelFile?: string;
 }
 
 /** Nests dotted config keys the way onnxruntime-node's `extra` option flattens them back. */
@@ -91,6 +93,7 @@ export async function createSession(modelPath: string | Uint8Array, opts: Sessio
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? intraOpThreads(),
   };
+  if (opts.optimizedModelFile) options.optimizedModelFilePath = opts.optimizedModelFile;
   if (opts.outputsOnDevice?.length) {
     options.preferredOutputLocation = Object.fromEntries(opts.outputsOnDevice.map((n) => [n, 'gpu-buffer' as const]));
   }
