@@ -102,6 +102,13 @@ export function official640(): BenchResult[] {
     unit: 'GB',
     note: `${formatBytes(chained.toDevice)} to device, ${formatBytes(chained.toHost)} to host; plus ${formatBytes(chained.perSection)} once per section (text, image, clean latents)`,
   };
+  const half = layoutBytes(callLayout({ ...base, plan: all }, { forward: true }), tensorSizes(cfg, BUCKET_640, 2));
+  const halfRow: BenchResult = {
+    name: '640 bucket, all blocks in one session, fp16 inter-graph tensors, computed step: host↔device bytes per step',
+    value: gb(half.toDevice + half.toHost),
+    unit: 'GB',
+    note: `${formatBytes(half.toDevice)} to device, ${formatBytes(half.toHost)} to host (TeaCache's probe stays fp32)`,
+  };
   return [...rows.map(([name, layout, skip], i) => {
     const b = layoutBytes(callLayout(layout, { teacacheSkip: skip, forward: true }), sizes);
     return {
@@ -110,7 +117,7 @@ export function official640(): BenchResult[] {
       unit: 'GB',
       note: `${formatBytes(b.toDevice)} to device (${formatBytes(b.weights)} weights), ${formatBytes(b.toHost)} to host` + (i === 0 ? `; ${note}` : ''),
     };
-  }), chainedRow];
+  }), halfRow, chainedRow];
 }
 
 export async function suites(): Promise<Benchmark[]> {

@@ -109,7 +109,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
   const sizes: Record<string, number> = {};
   for (const [kind, comp] of Object.entries(manifest.components)) sizes[kind] = await componentBytes(opts.modelDir, Object.values(comp?.files ?? {}));
   const others = Object.entries(sizes).filter(([k]) => k !== 'transformer').reduce((a, [, b]) => a + b, 0);
-  const budget = opts.memoryBudgetGb !== undefined ? opts.memoryBudgetGb * 1e9 : undefined;
+  const budget = opts.memoryBudgetGb !== undefined ? opts.memoryBudgetGb * 2 ** 30 : undefined;
   const allFit = budget === undefined || budget >= others + (sizes.transformer ?? 0);
   const keep: KeepPolicy = opts.keepWarm ? true : (kind) => kind === 'transformer' || allFit;
   const loaderOpts: OnnxLoaderOptions = {
