@@ -188,3 +188,31 @@ describe('FramePack pipeline on the tiny model set', () => {
     expect(a.equals(b)).toBe(true);
   });
 });
+
+describe('engine memory budget', () => {
+  it('logs the transformer plan at startup and streams every block under a tiny budget, with the same video as resident', async () => {
+    const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+    const log = { info: (obj: Record<string, unknown>, msg: string) => lines.push({ obj, msg }), warn: () => {}, error: () => {}, debug: () => {} };
+    const o = opts({ seconds: 0.4 });
+    const resident = await createFramePackEngine({ modelDir: models, provider: 'cpu', resolution: RESOLUTION });
+    const a = await resident.run({ imagePath: image, workDir: join(root, 'budget-a'), options: o, signal: new AbortController().signal, onEvent: () => {} });
+    await resident.close();
+    const small = await createFramePackEngine({
+      modelDir: models, provider: 'cpu', resolution: RESOLUTION, preload: true, memoryBudgetGb: 1e-6, log: log as never,
+    });
+    const open = lines.find((l) => l.msg === 'transformer sessions open');
+    expect(open?.obj.transformer).toMatchObject({ mode: 'streaming', residentBlocks: 0, wholeStepGraph: false });
+    expect((open?.obj.transformer as { streamedBlocks: number }).streamedBlocks).toBeGreaterThan(0);
+    expect(JSON.stringify(open?.obj.transformer)).toMatch(/expectedPerStep640.*to device/);
+    const steps: number[] = [];
+    const b = await small.run({
+      imagePath: image, workDir: join(root, 'budget-b'), options: o, signal: new AbortController().signal,
+      onEvent: (ev) => { if (ev.type === 'step') steps.push(ev.transferBytes?.weights ?? 0); },
+    });
+    await small.close();
+    // Streamed weights cross every computed step; the video is the resident one's, frame for frame.
+    expect(steps.some((w) => w > 0)).toBe(true);
+    expect(b.frames).toBe(a.frames);
+    expect(Buffer.compare(await decodeFrames(a.videoPath), await decodeFrames(b.videoPath))).toBe(0);
+  });
+});
