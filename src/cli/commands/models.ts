@@ -49,6 +49,7 @@ export function register(program: Command): void {
         seed: flags.seed,
         log: createLogger({ LOG_LEVEL: 'warn' }),
         precision: p.precision,
+        attention: p.attention,
         ...(p.quant ? { quant: p.quant } : {}),
       });
       process.stdout.write(

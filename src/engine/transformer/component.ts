@@ -75,6 +75,7 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
       storage: opts.storage,
       blocksPerFile: opts.blocksPerFile ?? 1,
       precision: opts.precision ?? 'fp32',
+      attention: opts.attention ?? 'fused',
       ...(opts.quant ? { quant: opts.quant } : {}),
     });
     weightBytes = uniqueWeightBytes(graphs.map((g) => g.graph));
@@ -105,6 +106,7 @@ export async function convertTransformer(srcDir: string, outDir: string, opts: T
     dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
     precision: opts.precision ?? 'fp32',
     quant: opts.quant ?? null,
+    attention: opts.attention ?? 'fused',
     files,
     source,
     extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount, weightBytes },
