@@ -5,6 +5,8 @@ export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [
   () => import('./vae.ts').then((m) => m.suites()),
   () => import('./transformer.ts').then((m) => m.suites()),
   () => import('./transformer-layouts.ts').then((m) => m.suites()),
+  () => import('./precision.ts').then((m) => m.suites()),
+  () => import('./threads.ts').then((m) => m.suites()),
   () => import('./pipeline.ts').then((m) => m.suites()),
   () => import('./telegram.ts').then((m) => m.suites()),
   () => import('./discord.ts').then((m) => m.suites()),

@@ -3,17 +3,22 @@
 import type { QuantBlockSize, QuantMode } from '../engine/onnx/quant.ts';
 import type { Precision } from '../engine/onnx/weights.ts';
 import type { ExecutionProvider } from '../engine/runtime/session.ts';
+import type { AttentionKernel } from '../engine/onnx/graph.ts';
 
 export interface ConformanceMode {
   precision?: Precision;
   quant?: QuantMode;
   blockSize?: QuantBlockSize;
   provider?: ExecutionProvider;
+  /** Defaults to composed on webgpu (its fused MultiHeadAttention is wrong from 32 keys up), fused elsewhere. */
+  attention?: AttentionKernel;
 }
+
+export const modeAttention = (m: ConformanceMode): AttentionKernel => m.attention ?? (m.provider === 'webgpu' ? 'composed' : 'fused');
 
 export function describeMode(m: ConformanceMode): string {
   const q = m.quant && m.quant !== 'none' ? ` ${m.quant}/${m.blockSize ?? 64}` : '';
-  return `${m.precision ?? 'fp32'}${q} on ${m.provider ?? 'cpu'}`;
+  return `${m.precision ?? 'fp32'}${q} on ${m.provider ?? 'cpu'} (${modeAttention(m)} attention)`;
 }
 
 /** ‖a − b‖₂ / ‖b‖₂ (0 when both are zero). */

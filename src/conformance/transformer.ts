@@ -11,7 +11,7 @@ import { convertTransformer } from '../engine/transformer/component.ts';
 import { PACKED_CLASS_NAME } from '../engine/transformer/config.ts';
 import { PackedTransformer, type EmbedOutput, type Tensor, type TransformerInputs } from '../engine/transformer/runtime.ts';
 import { quantSpec } from '../engine/onnx/quant.ts';
-import { relativeL2, type ConformanceMode } from './modes.ts';
+import { modeAttention, relativeL2, type ConformanceMode } from './modes.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
 export const TRANSFORMER_ATOL = 1e-4;
@@ -91,7 +91,7 @@ export async function runTransformerConformance(dir: string, mode: ConformanceMo
   const line = (name: string, got: Tensor, want: Tensor) => withRelL2(closeLine(name, got, want, tol.atol, tol.rtol), got, want, tol.relL2);
   try {
     const quant = quantSpec(mode.quant ?? 'none', mode.blockSize ?? 64);
-    const entry = await convertTransformer(dir, work, { storage: 'fp32', precision: mode.precision ?? 'fp32', ...(quant ? { quant } : {}) });
+    const entry = await convertTransformer(dir, work, { storage: 'fp32', precision: mode.precision ?? 'fp32', attention: modeAttention(mode), ...(quant ? { quant } : {}) });
     await updateManifest(work, { name: 'conformance', tiny: true, components: { transformer: entry } });
     model = await PackedTransformer.load(work, { provider: mode.provider ?? 'cpu' });
     const inputs = await readTransformerInputs(io);
@@ -121,7 +121,8 @@ export function transformerTolerance(mode: ConformanceMode): { atol: number; rto
   const q = mode.quant ?? 'none';
   if (q === 'int4') return { atol: 2.5, rtol: 0, relL2: 0.35 };
   if (q === 'int8') return { atol: 0.15, rtol: 0, relL2: 2.5e-2 };
-  if ((mode.precision ?? 'fp32') === 'fp16') return { atol: 1.2e-2, rtol: 0, relL2: 2e-3 };
+  // From the true fp16 run (WebGPU computes and accumulates in fp16; the CPU provider widens to fp32).
+  if ((mode.precision ?? 'fp32') === 'fp16') return { atol: 8e-2, rtol: 0, relL2: 6e-3 };
   return { atol: TRANSFORMER_ATOL, rtol: TRANSFORMER_RTOL };
 }
 

@@ -122,3 +122,16 @@ describe('per-precision conformance against the same golden set (bounds from src
     }
   });
 });
+
+describe('conformance CLI modes', () => {
+  it('a non-default mode runs the sets that have modes, says which it skipped, and ends in PASS', async () => {
+    const out: string[] = [];
+    expect(await runConformance('tests/fixtures/golden', (l) => out.push(l), { precision: 'fp16', quant: 'int8' })).toBe(true);
+    expect(out).toContain('mode: fp16 int8/64 on cpu (fused attention)');
+    expect(out.some((l) => l.startsWith('skip [sampler]'))).toBe(true);
+    expect(out.filter((l) => l.startsWith('ok   [transformer]'))).toHaveLength(8);
+    expect(out.filter((l) => l.startsWith('ok   [vae]'))).toHaveLength(5);
+    expect(out.find((l) => l.includes('out.sample'))).toMatch(/rel L2 \d\.\d{3}e-\d+/);
+    expect(out.at(-1)).toMatch(/^PASS 13 checks in 2 set/);
+  });
+});

@@ -22,24 +22,32 @@ const SAMPLER = 'tests/fixtures/golden/sampler';
 
 describe('WebGPU chained transformer (lavapipe)', () => {
   let dir: string;
+  let cpuDir: string;
   let samplerDir: string;
   let inputs: TransformerInputs;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'recurvid-chain-'));
-    await updateManifest(dir, { components: { transformer: await convertTransformer(GOLDEN, dir, { storage: 'fp32' }) } });
+    // Composed attention: onnxruntime 1.30's WebGPU MultiHeadAttention is wrong from 32 keys up
+    // (tests/engine/webgpu.test.ts pins it); the CPU reference below uses the fused kernel.
+    cpuDir = await mkdtemp(join(tmpdir(), 'recurvid-chain-cpu-'));
+    await updateManifest(cpuDir, { components: { transformer: await convertTransformer(GOLDEN, cpuDir, { storage: 'fp32' }) } });
+    await updateManifest(dir, { components: { transformer: await convertTransformer(GOLDEN, dir, { storage: 'fp32', attention: 'composed' }) } });
     samplerDir = await mkdtemp(join(tmpdir(), 'recurvid-chain-sampler-'));
-    await updateManifest(samplerDir, { components: { transformer: await convertTransformer(join(SAMPLER, 'transformer'), samplerDir, { storage: 'fp32' }) } });
+    await updateManifest(samplerDir, {
+      components: { transformer: await convertTransformer(join(SAMPLER, 'transformer'), samplerDir, { storage: 'fp32', attention: 'composed' }) },
+    });
     const io = await SafetensorsStore.open(join(GOLDEN, 'io.safetensors'));
     inputs = await readTransformerInputs(io);
     await io.close();
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+    await rm(cpuDir, { recursive: true, force: true });
     await rm(samplerDir, { recursive: true, force: true });
   });
 
   it('gives the per-session velocity; per step only inputs, velocity and scalars cross', async () => {
-    const cpu = await PackedTransformer.load(dir, { groupSize: 1 });
+    const cpu = await PackedTransformer.load(cpuDir, { groupSize: 1 });
     const want = (await cpu.forward(inputs)).data;
     await cpu.close();
     // The same sessions on WebGPU, every tensor back to the host in between (no chaining).
@@ -62,9 +70,8 @@ describe('WebGPU chained transformer (lavapipe)', () => {
         }
         // Chaining changes where tensors live, not the kernels: same result as per-session WebGPU.
         expect(vsSessions, JSON.stringify(opts)).toBeLessThan(1e-5);
-        // onnxruntime 1.30's WebGPU MultiHeadAttention kernel is off by up to ~0.09 for ≥ 32 tokens
-        // on lavapipe (measured op by op, README "GPU"); the whole call measured 0.036 against CPU.
-        expect(vsCpu, JSON.stringify(opts)).toBeLessThan(0.08);
+        // The fp32 conformance bound (golden tolerance 1e-4).
+        expect(vsCpu, JSON.stringify(opts)).toBeLessThan(1e-4);
         // Second call of the same section: text, image and clean latents are already on the device.
         const second = (await gpu.runStep!({ ...inputs, timestep: 500 })).data;
         const t = gpu.takeTraffic();
@@ -87,12 +94,8 @@ describe('WebGPU chained transformer (lavapipe)', () => {
         const lines = await runSamplerCase(join(SAMPLER, name), gpu, name);
         const decisions = lines.find((l) => l.name === `${name}.teacache.computed`)!;
         expect(decisions.pass, name).toBe(true);
-        // The distances carry the attention kernel's noise too (measured ≤ 1.4e-4 against the reference).
-        const rel = lines.find((l) => l.name === `${name}.teacache.rel_l1`)!;
-        expect(rel.maxAbs, `${name} rel_l1`).toBeLessThan(1e-3);
-        const latents = lines.find((l) => l.name === `${name}.out.latents`)!;
-        // Bounded by the WebGPU attention kernel's error (see above); measured 0.028.
-        expect(latents.maxAbs, name).toBeLessThan(0.08);
+        // The sampler conformance's own tolerances: rel_l1 1e-4, latents 2e-4.
+        for (const l of lines.filter((x) => x.name.endsWith('rel_l1') || x.name.endsWith('out.latents'))) expect(l.pass, `${l.name} ${l.maxAbs}`).toBe(true);
       }
     } finally {
       await gpu.close();

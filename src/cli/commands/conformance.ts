@@ -75,7 +75,14 @@ export function register(program: Command): void {
     .addOption(new Option('--provider <name>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'));
   addPrecisionOptions(cmd).action(async (dir: string, flags: PrecisionFlags & { provider: ExecutionProvider }) => {
     const p = parsePrecisionFlags(flags);
-    const mode: ConformanceMode = { precision: p.precision, quant: p.quantMode, blockSize: p.blockSize, provider: flags.provider };
+    // --attention's default (fused) gives way to the provider's default unless composed is asked for.
+    const mode: ConformanceMode = {
+      precision: p.precision,
+      quant: p.quantMode,
+      blockSize: p.blockSize,
+      provider: flags.provider,
+      ...(p.attention === 'composed' ? { attention: 'composed' as const } : {}),
+    };
     const ok = await runConformance(dir, (line) => process.stdout.write(`${line}\n`), mode);
     process.exitCode = ok ? 0 : 1;
   });

@@ -36,7 +36,7 @@ export function register(program: Command): void {
         ...(flags.redux ? { redux: flags.redux } : {}),
       };
       const started = Date.now();
-      const result = await convertModelSet({ sources, out: flags.out, storage: flags.dtype, precision: p.precision, ...(p.quant ? { quant: p.quant } : {}), log });
+      const result = await convertModelSet({ sources, out: flags.out, storage: flags.dtype, precision: p.precision, attention: p.attention, ...(p.quant ? { quant: p.quant } : {}), log });
       process.stdout.write(
         `Converted ${result.converted.join(', ')} into ${flags.out} (${precisionLabel(p.precision, p.quant)}, ${p.precision === 'fp16' ? 'fp16' : flags.dtype} weights) in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
       );

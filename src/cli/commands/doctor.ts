@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig, SECRET_KEYS, type Config } from '../../config.ts';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
 import { availableProviders, defaultIntraOpThreads, physicalCores } from '../../engine/runtime/session.ts';
+import { formatMemory, modelSetMemory } from '../../engine/modelset/memory.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 
 export interface DoctorLine {
@@ -39,10 +40,12 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
 
   const sets = existsSync(config.MODELS_DIR) ? await readdir(config.MODELS_DIR) : [];
   const found: string[] = [];
+  const memory: string[] = [];
   for (const s of sets) {
     try {
       const m = await readManifest(join(config.MODELS_DIR, s));
       found.push(`${s}${m.tiny ? ' (tiny, noise only)' : ''}: ${Object.keys(m.components).join(', ')}`);
+      if (s === config.MODEL_SET) memory.push(...formatMemory(await modelSetMemory(join(config.MODELS_DIR, s), m)));
     } catch {
       /* not a model set */
     }
@@ -54,6 +57,7 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
       ? `${found.join('; ')} — configured MODEL_SET=${config.MODEL_SET}`
       : `none in ${config.MODELS_DIR}/ (run \`npx recurvid models tiny\`, or \`npx recurvid models pull\` for the real weights)`,
   });
+  if (memory.length) lines.push({ ok: true, label: 'weights once loaded', detail: `${config.MODEL_SET}, per mode:\n${memory.join('\n')}` });
 
   for (const key of SECRET_KEYS) {
     lines.push({ ok: true, label: key, detail: config[key] ? 'set' : 'not set' });

@@ -5,6 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../log.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
+import { formatMemory, modelSetMemory } from '../../engine/modelset/memory.ts';
 import { makeTinyModelSet } from '../../engine/modelset/tiny.ts';
 import { registerPull } from '../../engine/modelset/pull.ts';
 import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
@@ -29,6 +30,7 @@ export async function listModelSets(root: string): Promise<string[]> {
     const parts = Object.values(m.components).map((c) => `${c!.component}(${c!.dtype})`);
     const gb = (await folderBytes(dir)) / 1e9;
     lines.push(`${dir}  ${m.tiny ? 'tiny (random weights, noise output)' : 'converted'}  ${gb.toFixed(2)} GB  ${parts.join(' ')}`);
+    lines.push('  weights once loaded, per mode:', ...formatMemory(await modelSetMemory(dir, m)));
   }
   return lines;
 }
@@ -49,6 +51,7 @@ export function register(program: Command): void {
         seed: flags.seed,
         log: createLogger({ LOG_LEVEL: 'warn' }),
         precision: p.precision,
+        attention: p.attention,
         ...(p.quant ? { quant: p.quant } : {}),
       });
       process.stdout.write(

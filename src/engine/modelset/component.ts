@@ -3,6 +3,7 @@
 import type { Logger } from '../../log.ts';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 import type { ComponentManifest, ComponentName, SourceRepo } from './manifest.ts';
 
 export interface ConvertOptions {
@@ -11,6 +12,8 @@ export interface ConvertOptions {
   precision?: Precision;
   /** Weight-only quantization of the transformer's and the LLaMA text encoder's Linears. */
   quant?: QuantSpec;
+  /** Attention kernel of the transformer and VAE graphs (composed: MatMul/Softmax, for WebGPU). */
+  attention?: AttentionKernel;
   log?: Logger;
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../log.ts';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 import type { ComponentConverter } from './component.ts';
 import { ModelSetError, updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest, type SourceRepo } from './manifest.ts';
 import { componentConverters } from './registry.ts';
@@ -15,6 +16,7 @@ export interface ConvertModelSetOptions {
   storage: StorageDtype;
   precision?: Precision;
   quant?: QuantSpec;
+  attention?: AttentionKernel;
   log?: Logger;
   /** Defaults to the registry; tests pass a subset. */
   converters?: ComponentConverter[];
@@ -46,6 +48,7 @@ export async function convertModelSet(opts: ConvertModelSetOptions): Promise<Con
       storage: opts.storage,
       precision: opts.precision ?? 'fp32',
       ...(opts.quant ? { quant: opts.quant } : {}),
+      ...(opts.attention ? { attention: opts.attention } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     })) {
       components[entry.component] = entry;

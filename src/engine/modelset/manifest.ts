@@ -5,6 +5,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 
 export type ComponentName =
   | 'transformer'
@@ -51,6 +52,8 @@ export interface ComponentManifest {
   precision?: Precision;
   /** Weight-only quantization of its Linears (absent or null: none). */
   quant?: QuantSpec | null;
+  /** Attention kernel the graphs were built with (absent: fused). */
+  attention?: AttentionKernel;
   /** Role → path relative to the model set folder, e.g. { embed: 'transformer/embed.onnx' }. */
   files: Record<string, string>;
   source: SourceFile[];

@@ -14,6 +14,7 @@ import { loadConfig } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 import { addPrecisionOptions, parsePrecisionFlags, type PrecisionFlags } from './precision.ts';
 import { sha256File, OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from './manifest.ts';
 import { convertModelSet, type ConvertModelSetOptions } from './convert.ts';
@@ -33,6 +34,7 @@ export interface PullOptions {
   storage: StorageDtype;
   precision?: Precision;
   quant?: QuantSpec;
+  attention?: AttentionKernel;
   /** Where the official folders are downloaded (kept for resuming and re-converting). */
   downloadDir: string;
   hubUrl?: string;
@@ -163,6 +165,7 @@ export async function pullModelSet(opts: PullOptions): Promise<{ files: PlannedF
     storage: opts.storage,
     ...(opts.precision ? { precision: opts.precision } : {}),
     ...(opts.quant ? { quant: opts.quant } : {}),
+    ...(opts.attention ? { attention: opts.attention } : {}),
     ...(opts.log ? { log: opts.log } : {}),
   });
   return { files, downloadedBytes, sources };
@@ -186,6 +189,7 @@ export function registerPull(models: Command): void {
         storage: o.dtype as StorageDtype,
         precision: p.precision,
         ...(p.quant ? { quant: p.quant } : {}),
+        attention: p.attention,
         downloadDir: o.downloads,
         progress: process.stderr.isTTY === true,
         ...(config.HF_ENDPOINT ? { hubUrl: config.HF_ENDPOINT.replace(/\/$/, '') } : {}),

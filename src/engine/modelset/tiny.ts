@@ -7,6 +7,7 @@ import type { Logger } from '../../log.ts';
 import type { ComponentConverter } from './component.ts';
 import type { Precision } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 import { converterSourceDir } from './convert.ts';
 import { updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest } from './manifest.ts';
 import { componentConverters } from './registry.ts';
@@ -16,6 +17,7 @@ export interface TinyModelSetOptions {
   log?: Logger;
   precision?: Precision;
   quant?: QuantSpec;
+  attention?: AttentionKernel;
   converters?: ComponentConverter[];
 }
 
@@ -33,6 +35,7 @@ export async function makeTinyModelSet(outDir: string, opts: TinyModelSetOptions
       storage: 'fp32',
       precision: opts.precision ?? 'fp32',
       ...(opts.quant ? { quant: opts.quant } : {}),
+      ...(opts.attention ? { attention: opts.attention } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     })) {
       components[entry.component] = entry;

@@ -15,6 +15,7 @@ export type ElemType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 
 export type Dim = number | string;
 /** The float type a graph computes in. bfloat16 is left for later: no provider we can test has its kernels. */
 export type ComputeType = 'float32' | 'float16';
+export type AttentionKernel = 'fused' | 'composed';
 
 export const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -65,6 +66,8 @@ export class GraphBuilder {
   private msOpsetUsed = false;
   /** Set once by the WeightBinder (or the caller) before ops are added; float32 by default. */
   compute: ComputeType = 'float32';
+  /** How ops.attention() builds attention: the fused com.microsoft op, or MatMul/Softmax (see ops.ts). */
+  attention: AttentionKernel = 'fused';
 
   constructor(
     readonly name: string,

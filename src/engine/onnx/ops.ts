@@ -80,10 +80,29 @@ export interface AttentionOptions {
  * Never materialises an explicit score matrix in our graph; the provider picks its kernel.
  */
 export function attention(g: GraphBuilder, q: string, k: string, v: string, opts: AttentionOptions): string {
+  if (g.attention === 'composed') return composedAttention(g, q, k, v, opts);
   const attrs: Record<string, ReturnType<typeof float> | number> = { num_heads: opts.numHeads };
   if (opts.scale !== undefined) attrs.scale = float(opts.scale);
   const inputs = [q, k, v, '', opts.keyPaddingMask ?? ''];
   if (opts.attentionBias) inputs.push(opts.attentionBias);
   while (inputs.length && inputs[inputs.length - 1] === '') inputs.pop();
   return g.op('MultiHeadAttention', inputs, attrs, 'com.microsoft');
+}
+
+/**
+ * The same attention from MatMul/Softmax (scores [B, H, Lq, Lk] materialised). For providers whose
+ * fused kernel is wrong: onnxruntime 1.30's WebGPU MultiHeadAttention returns wrong values from
+ * 32 keys up on lavapipe (measured; tests/engine/webgpu.test.ts pins it).
+ */
+function composedAttention(g: GraphBuilder, q: string, k: string, v: string, opts: AttentionOptions): string {
+  if (opts.keyPaddingMask) throw new Error('composed attention takes an additive attentionBias, not a key padding mask');
+  const heads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, g.i64([0, 0, opts.numHeads, -1])])], { perm: [0, 2, 1, 3] });
+  const kt = g.op('Transpose', [g.op('Reshape', [k, g.i64([0, 0, opts.numHeads, -1])])], { perm: [0, 2, 3, 1] });
+  const qh = heads(q);
+  const headDim = g.cast(g.op('Shape', [qh], { start: 3, end: 4 }), 'float32');
+  const scale = opts.scale !== undefined ? g.f32(opts.scale) : g.op('Reciprocal', [g.op('Sqrt', [headDim])]);
+  let scores = g.op('Mul', [g.op('MatMul', [qh, kt]), g.cast(scale, g.compute, 'float32')]);
+  if (opts.attentionBias) scores = g.op('Add', [scores, opts.attentionBias]);
+  const out = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), heads(v)]);
+  return g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1, 3] }), g.i64([0, 0, -1])]);
 }

@@ -6,7 +6,7 @@
 // Linear becomes com.microsoft.MatMulNBits over block-quantized weights (./quant.ts).
 import type { SafetensorsStore } from '../safetensors.ts';
 import { f16ToF32, f32ToF16, float32ToBf16Bytes, float32ToF16Bytes } from '../dtype.ts';
-import type { ComputeType, ElemType, GraphBuilder } from './graph.ts';
+import type { AttentionKernel, ComputeType, ElemType, GraphBuilder } from './graph.ts';
 import { packedDims, quantize, type PackedMatrix, type QuantSpec } from './quant.ts';
 
 export type StorageDtype = 'fp32' | 'fp16' | 'bf16';
@@ -73,6 +73,8 @@ export interface BinderOptions {
   compute?: ComputeType;
   /** Weight-only quantization of every Linear (`matmul()`); undefined keeps them in the compute type. */
   quant?: QuantSpec;
+  /** Attention kernel of the graph; sets `g.attention` (default fused). */
+  attention?: AttentionKernel;
 }
 
 /**
@@ -92,6 +94,7 @@ export class WeightBinder {
   ) {
     const o = typeof options === 'string' ? { storage: options } : options;
     g.compute = o.compute ?? 'float32';
+    g.attention = o.attention ?? 'fused';
     this.storage = g.compute === 'float16' ? 'fp16' : (o.storage ?? 'fp32');
     this.quant = o.quant;
   }

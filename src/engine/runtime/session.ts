@@ -20,6 +20,12 @@ export interface SessionOptions {
   provider?: ExecutionProvider;
   /** Intra-op threads; defaults to `intraOpThreads()` (the ORT_THREADS setting or the machine's default). */
   threads?: number;
+  /**
+   * onnxruntime's CPU memory arena (default off): it keeps every activation buffer it ever grew to.
+   * Measured on a mid-size transformer (bench/precision.ts), turning it off held 12 % less RSS in
+   * fp32 and 40 % less with int4 weights, at the same call time within noise.
+   */
+  cpuMemArena?: boolean;
   /** Session config entries (onnxruntime's `session.*` keys), e.g. { 'session.disable_prepacking': '1' }. */
   config?: Record<string, string>;
   /** For a model passed as bytes: the folder its external weight files are read from. */
@@ -92,6 +98,7 @@ export async function createSession(modelPath: string | Uint8Array, opts: Sessio
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? intraOpThreads(),
+    enableCpuMemArena: opts.cpuMemArena ?? false,
   };
   if (opts.optimizedModelFile) options.optimizedModelFilePath = opts.optimizedModelFile;
   if (opts.outputsOnDevice?.length) {

@@ -1,6 +1,6 @@
 // Builds every graph of the packed transformer from a config and a weight provider:
 // embed.onnx, blocks_NN.onnx (one per `blocksPerFile` consecutive blocks) and head.onnx.
-import type { GraphBuilder } from '../onnx/graph.ts';
+import type { AttentionKernel, GraphBuilder } from '../onnx/graph.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
 import { PRECISION_COMPUTE, WeightBinder, type Precision, type StorageDtype, type WeightProvider } from '../onnx/weights.ts';
 import { blockLabel, blockOrder, buildBlocksGraph } from './blocks.ts';
@@ -26,6 +26,8 @@ export interface BuildOptions {
   precision?: Precision;
   /** Weight-only quantization of every Linear (MatMulNBits). */
   quant?: QuantSpec;
+  /** Attention kernel (default fused MultiHeadAttention; composed for WebGPU). */
+  attention?: AttentionKernel;
   /** Consecutive blocks per ONNX file (default 1: load the 60 blocks piecewise). */
   blocksPerFile?: number;
 }
@@ -35,7 +37,7 @@ export function buildTransformerGraphs(cfg: PackedTransformerConfig, weights: We
   const per = Math.max(1, Math.floor(opts.blocksPerFile ?? 1));
   // Norm scales and biases are tiny: keep them fp32 whatever the storage dtype (fp32 graphs).
   const compute = PRECISION_COMPUTE[opts.precision ?? 'fp32'];
-  const bind = (g: GraphBuilder) => new SmallFp32Binder(g, weights, { storage, compute, ...(opts.quant ? { quant: opts.quant } : {}) });
+  const bind = (g: GraphBuilder) => new SmallFp32Binder(g, weights, { storage, compute, attention: opts.attention ?? 'fused', ...(opts.quant ? { quant: opts.quant } : {}) });
   const graphs: TransformerGraph[] = [{ role: 'embed', file: 'embed.onnx', ...buildEmbedGraph(cfg, bind) }];
   const order = blockOrder(cfg);
   const width = String(Math.ceil(order.length / per)).length < 2 ? 2 : String(Math.ceil(order.length / per)).length;

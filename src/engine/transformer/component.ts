@@ -81,6 +81,7 @@ export async function writeTransformerGraphs(
     storage: opts.storage,
     blocksPerFile: opts.blocksPerFile ?? 1,
     precision: opts.precision ?? 'fp32',
+    attention: opts.attention ?? 'fused',
     ...(opts.quant ? { quant: opts.quant } : {}),
   });
   const weightBytes = uniqueWeightBytes(graphs.map((g) => g.graph));
@@ -128,6 +129,7 @@ export function transformerManifestEntry(config: Record<string, unknown>, writte
     dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
     precision: opts.precision ?? 'fp32',
     quant: opts.quant ?? null,
+    attention: opts.attention ?? 'fused',
     files: written.files,
     source,
     extra: written.extra,

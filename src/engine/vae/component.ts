@@ -104,7 +104,7 @@ export const vaeConverter: ComponentConverter = {
       const weights = safetensorsWeights(store);
       const used = new Set<string>();
       for (const [role, build] of [['encoder', buildVaeEncoder], ['decoder', buildVaeDecoder]] as const) {
-        const built = build(cfg, weights, { storage: opts.storage, compute: PRECISION_COMPUTE[opts.precision ?? 'fp32'] });
+        const built = build(cfg, weights, { storage: opts.storage, compute: PRECISION_COMPUTE[opts.precision ?? 'fp32'], attention: opts.attention ?? 'fused' });
         opts.log?.info({ component: 'vae', graph: role, parameters: built.graph.parameterCount }, 'writing VAE graph');
         await built.graph.save(join(outDir, 'vae', `${role}.onnx`));
         for (const k of built.used) used.add(k);
@@ -124,6 +124,7 @@ export const vaeConverter: ComponentConverter = {
         config,
         dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
         precision: opts.precision ?? 'fp32',
+        attention: opts.attention ?? 'fused',
         files: { encoder: 'vae/encoder.onnx', decoder: 'vae/decoder.onnx' },
         source,
         extra: {
