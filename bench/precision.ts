@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { updateManifest } from '../src/engine/modelset/manifest.ts';
 import { quantSpec, type QuantMode } from '../src/engine/onnx/quant.ts';
 import type { Precision } from '../src/engine/onnx/weights.ts';
-import { intraOpThreads } from '../src/engine/runtime/session.ts';
+import { intraOpThreads, setCpuMemArena } from '../src/engine/runtime/session.ts';
 import { convertTransformer, makeTinyTransformer } from '../src/engine/transformer/component.ts';
 import { OFFICIAL_CONFIG } from '../src/engine/transformer/config.ts';
 import { PackedTransformer } from '../src/engine/transformer/runtime.ts';
@@ -59,13 +59,16 @@ async function measureModes(): Promise<BenchResult[]> {
       const entry = await convertTransformer(join(dir, 'src'), out, { storage: 'fp32', precision: m.precision, ...(quant ? { quant } : {}) });
       await updateManifest(out, { components: { transformer: entry } });
       // A fresh process per mode: its RSS is that mode's alone.
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', self, '--load', out], { maxBuffer: 1 << 20 });
-      reports.push([m, JSON.parse(stdout.trim().split('\n').pop()!) as ChildReport]);
+      for (const arena of [true, false]) {
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', self, '--load', out, arena ? 'arena' : 'no-arena'], { maxBuffer: 1 << 20 });
+        reports.push([{ ...m, label: `${m.label}${arena ? '' : ', CPU arena off'}` }, JSON.parse(stdout.trim().split('\n').pop()!) as ChildReport]);
+      }
       await rm(out, { recursive: true, force: true });
     }
-    const base = reports[0]![1];
     const results: BenchResult[] = [];
-    for (const [m, r] of reports) {
+    for (const [i, [m, r]] of reports.entries()) {
+      // Ratios against fp32 with the same arena setting (reports alternate arena on / off).
+      const base = reports[i % 2]![1];
       const ratio = (v: number, b: number) => `${((100 * v) / b).toFixed(0)} % of fp32`;
       const target = m.quant === 'int8' ? 0.4 : m.quant === 'int4' ? 0.3 : undefined;
       results.push({
@@ -101,7 +104,8 @@ export async function suites(): Promise<Benchmark[]> {
 }
 
 /** Child side: load the set, measure RSS, warm up twice, time three calls. */
-async function loadChild(setDir: string): Promise<void> {
+async function loadChild(setDir: string, arena: boolean): Promise<void> {
+  setCpuMemArena(arena);
   const model = await PackedTransformer.load(setDir);
   (globalThis as { gc?: () => void }).gc?.();
   const loadedRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
@@ -135,5 +139,5 @@ async function loadChild(setDir: string): Promise<void> {
 }
 
 if (process.argv[2] === '--load' && process.argv[1] === self) {
-  await loadChild(process.argv[3]!);
+  await loadChild(process.argv[3]!, process.argv[4] !== 'no-arena');
 }

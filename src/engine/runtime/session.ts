@@ -21,9 +21,11 @@ export interface SessionOptions {
   /** Intra-op threads; defaults to `intraOpThreads()` (the ORT_THREADS setting or the machine's default). */
   threads?: number;
   /**
-   * onnxruntime's CPU memory arena (default off): it keeps every activation buffer it ever grew to.
-   * Measured on a mid-size transformer (bench/precision.ts), turning it off held 12 % less RSS in
-   * fp32 and 40 % less with int4 weights, at the same call time within noise.
+   * onnxruntime's CPU memory arena (default on, onnxruntime's default). It keeps every activation
+   * buffer it ever grew to: on a mid-size transformer (bench/precision.ts) turning it off held 12 %
+   * less RSS in fp32 and 40 % less with int4 weights at the same call time; not made the default
+   * because at the real width each activation is > 32 MB, which glibc maps and unmaps per call,
+   * and that speed was not measured on a quiet machine.
    */
   cpuMemArena?: boolean;
   /** Session config entries (onnxruntime's `session.*` keys), e.g. { 'session.disable_prepacking': '1' }. */
@@ -85,6 +87,13 @@ export function setIntraOpThreads(n: number | undefined): void {
   configuredThreads = n;
 }
 
+let defaultArena = true;
+
+/** Process-wide default of the CPU memory arena (benchmarks compare both). */
+export function setCpuMemArena(on: boolean): void {
+  defaultArena = on;
+}
+
 /** The thread count sessions are created with. */
 export function intraOpThreads(): number {
   return configuredThreads ?? defaultIntraOpThreads();
@@ -98,7 +107,7 @@ export async function createSession(modelPath: string | Uint8Array, opts: Sessio
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? intraOpThreads(),
-    enableCpuMemArena: opts.cpuMemArena ?? false,
+    enableCpuMemArena: opts.cpuMemArena ?? defaultArena,
   };
   if (opts.optimizedModelFile) options.optimizedModelFilePath = opts.optimizedModelFile;
   if (opts.outputsOnDevice?.length) {
