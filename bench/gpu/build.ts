@@ -2,7 +2,7 @@
 // JS file (esbuild), onnxruntime-node's JS, native binding and shared libraries (the CUDA provider's
 // too when installed), and run.sh; then one compressed tarball that must stay ≤ 60 MiB, because a
 // GPU machine may take at most 64 MiB of carried files and has no package registry.
-// Usage: npx tsx bench/gpu/build.ts [--out dist] [--no-compress]
+// Usage: npx tsx bench/gpu/build.ts [--out dist] [--no-compress] [--no-cuda]
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -40,7 +40,7 @@ function listFiles(dir: string, base = dir): Array<{ path: string; bytes: number
   });
 }
 
-export async function buildGpuBundle(outRoot: string, opts: { compress?: boolean } = {}): Promise<BuiltBundle> {
+export async function buildGpuBundle(outRoot: string, opts: { compress?: boolean; cuda?: boolean } = {}): Promise<BuiltBundle> {
   const here = dirname(fileURLToPath(import.meta.url));
   const dir = join(outRoot, 'gpu-check');
   rmSync(dir, { recursive: true, force: true });
@@ -65,7 +65,9 @@ export async function buildGpuBundle(outRoot: string, opts: { compress?: boolean
   copyFileSync(join(ortNode, 'package.json'), join(ortOut, 'package.json'));
   cpSync(join(ortNode, 'dist'), join(ortOut, 'dist'), { recursive: true, filter: (p) => !p.endsWith('.map') && !p.endsWith('.d.ts') });
   const bin = join('bin', 'napi-v6', process.platform, process.arch);
-  cpSync(join(ortNode, bin), join(ortOut, bin), { recursive: true });
+  // The CUDA provider libraries (when installed here) are hundreds of MB: `--no-cuda` leaves them out
+  // when they would push the archive past the limit; the GPU machine then needs its own copy.
+  cpSync(join(ortNode, bin), join(ortOut, bin), { recursive: true, filter: (p) => opts.cuda !== false || !/providers_(cuda|tensorrt)/.test(p) });
   const common = packageRootFrom(createRequire(join(ortNode, 'package.json')).resolve('onnxruntime-common'), 'onnxruntime-common');
   cpSync(common, join(dir, 'node_modules', 'onnxruntime-common'), { recursive: true, filter: (p) => !p.endsWith('.map') && !p.endsWith('.d.ts') && !p.includes('/lib/') });
   copyFileSync(join(here, 'run.sh'), join(dir, 'run.sh'));
@@ -85,7 +87,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const out = resolve(args[args.indexOf('--out') + 1] && args.includes('--out') ? args[args.indexOf('--out') + 1]! : 'dist');
   const t0 = performance.now();
-  const b = await buildGpuBundle(out, { compress: !args.includes('--no-compress') });
+  const b = await buildGpuBundle(out, { compress: !args.includes('--no-compress'), cuda: !args.includes('--no-cuda') });
   const total = b.files.reduce((a, f) => a + f.bytes, 0);
   for (const f of b.files.filter((x) => x.bytes > 1e6)) console.log(`  ${f.path}: ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
   console.log(`bundle folder ${b.dir}: ${(total / 2 ** 20).toFixed(1)} MiB in ${b.files.length} files`);
