@@ -4,7 +4,6 @@
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import { ensureModelSet, StartupError } from '../../app.ts';
-import { lowMemoryForBudget } from '../../engine/memory-budget.ts';
 import { RedisArtifactStore } from '../artifacts/redis.ts';
 import { framePackSpec } from '../engine-process/framepack-factory.ts';
 import { startProcessEngine, type EngineSpec } from '../engine-process/process-engine.ts';
@@ -22,7 +21,8 @@ export async function startWorkerProcess(config: Config, log: Logger, options: {
   const spec = options.engineSpec ?? framePackSpec({
     modelDir: await ensureModelSet(config, log),
     provider: config.EXECUTION_PROVIDER,
-    lowMemory: lowMemoryForBudget(config.MEMORY_BUDGET_GB),
+    ...(config.MEMORY_BUDGET_GB !== undefined && { memoryBudgetGb: config.MEMORY_BUDGET_GB }),
+    ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
   });
   const engine = await startProcessEngine({
     spec,
