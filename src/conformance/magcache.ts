@@ -57,7 +57,16 @@ function recording<E extends EmbedLike>(t: StagedTransformer<E>): { transformer:
   };
 }
 
-async function runCase(caseDir: string, label: string, golden: StagedTransformer<EmbedLike>): Promise<ConformanceLine[]> {
+/**
+ * One traced case. `recordBlocks` (default) wraps the transformer's stages to compare the block
+ * inputs/outputs too; without it the transformer runs as given, e.g. chained on a device (runStep).
+ */
+export async function runMagCacheCase(
+  caseDir: string,
+  label: string,
+  golden: StagedTransformer<EmbedLike>,
+  opts: { recordBlocks?: boolean } = {},
+): Promise<ConformanceLine[]> {
   const io = await SafetensorsStore.open(join(caseDir, 'io.safetensors'));
   const tracePath = join(caseDir, 'magcache_trace.json');
   const trace = existsSync(tracePath) ? (JSON.parse(await readFile(tracePath, 'utf8')) as MagTrace) : undefined;
@@ -72,8 +81,8 @@ async function runCase(caseDir: string, label: string, golden: StagedTransformer
     const zeros = (x: Tensor): Tensor => ({ data: new Float32Array(x.data.length), dims: [...x.dims] });
     const llamaVec = await tensorOf(io, 'in.encoder_hidden_states');
     const clipPooled = await tensorOf(io, 'in.pooled_projections');
-    const rec = recording(golden);
-    const handle = bindVelocityModel(rec.transformer, {
+    const rec = opts.recordBlocks === false ? undefined : recording(golden);
+    const handle = bindVelocityModel(rec?.transformer ?? golden, {
       positive: { llamaVec, llamaMask: mask, clipPooled },
       negative: { llamaVec: zeros(llamaVec), llamaMask: mask, clipPooled: zeros(clipPooled) },
       imageEmbeddings: await tensorOf(io, 'in.image_embeddings'),
@@ -122,7 +131,7 @@ async function runCase(caseDir: string, label: string, golden: StagedTransformer
       lines.push(floatLine(`${label}.out.denoised.${i}`, denoised[i] ?? [], await io.readFloat32(`out.denoised.${i}`), ATOL));
     }
     lines.push(floatLine(`${label}.out.latents`, latents, await io.readFloat32('out.latents'), ATOL));
-    for (let i = 0; io.has(`dbg.block_input.${i}`); i++) {
+    for (let i = 0; rec && io.has(`dbg.block_input.${i}`); i++) {
       lines.push(floatLine(`${label}.dbg.block_input.${i}`, rec.blockIn[i] ?? [], await io.readFloat32(`dbg.block_input.${i}`), ATOL));
       lines.push(floatLine(`${label}.dbg.block_output.${i}`, rec.blockOut[i] ?? [], await io.readFloat32(`dbg.block_output.${i}`), ATOL));
     }
@@ -156,7 +165,7 @@ export async function runMagCacheConformance(dir: string): Promise<ConformanceLi
       .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'io.safetensors')))
       .map((d) => d.name)
       .sort();
-    for (const name of cases) lines.push(...(await runCase(join(dir, name), name, transformer)));
+    for (const name of cases) lines.push(...(await runMagCacheCase(join(dir, name), name, transformer)));
     return lines;
   } finally {
     await dispose();

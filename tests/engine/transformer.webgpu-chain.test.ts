@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTransformerInputs } from '../../src/conformance/transformer.ts';
 import { runSamplerCase } from '../../src/conformance/sampler.ts';
+import { runMagCacheCase } from '../../src/conformance/magcache.ts';
 import { updateManifest } from '../../src/engine/modelset/manifest.ts';
 import { SafetensorsStore } from '../../src/engine/safetensors.ts';
 import { convertTransformer } from '../../src/engine/transformer/component.ts';
@@ -19,6 +20,7 @@ mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });
 
 const GOLDEN = 'tests/fixtures/golden/transformer';
 const SAMPLER = 'tests/fixtures/golden/sampler';
+const MAGCACHE = 'tests/fixtures/golden/magcache';
 
 describe('WebGPU chained transformer (lavapipe)', () => {
   let dir: string;
@@ -96,6 +98,24 @@ describe('WebGPU chained transformer (lavapipe)', () => {
         expect(decisions.pass, name).toBe(true);
         // The sampler conformance's own tolerances: rel_l1 1e-4, latents 2e-4.
         for (const l of lines.filter((x) => x.name.endsWith('rel_l1') || x.name.endsWith('out.latents'))) expect(l.pass, `${l.name} ${l.maxAbs}`).toBe(true);
+      }
+    } finally {
+      await gpu.close();
+    }
+  });
+
+  it('MagCache on the device takes the golden decisions and reuses the residual kept there', async () => {
+    const gpu = await PackedTransformer.load(samplerDir, { provider: 'webgpu', chainOnDevice: true });
+    try {
+      for (const name of ['magcache', 'magcache_thresh_0.2_skips_3_ret_0.2']) {
+        const lines = await runMagCacheCase(join(MAGCACHE, name), name, gpu, { recordBlocks: false });
+        for (const check of ['steps_skipped_list', 'decisions (call, step, eligible, skipped, reused from)']) {
+          const l = lines.find((x) => x.name === `${name}.${check}`)!;
+          expect(l.pass, `${name} ${check} ${l.note ?? ''}`).toBe(true);
+        }
+        // Skipped calls used the device's residual: the sampled latents hold the set's tolerance.
+        const latents = lines.find((l) => l.name === `${name}.out.latents`)!;
+        expect(latents.pass, `${name} latents ${latents.maxAbs}`).toBe(true);
       }
     } finally {
       await gpu.close();

@@ -1,5 +1,6 @@
-// The `--precision`, `--quant` and `--block-size` flags shared by `convert`, `models pull`,
-// `models tiny` and `conformance`: commander options plus one parser with clear refusals.
+// The `--preset`, `--precision`, `--quant` and `--block-size` flags shared by `convert`, `models pull`,
+// `models tiny` and `conformance`: commander options plus one parser with clear refusals. A preset
+// names a card class; explicit flags override its parts.
 import { Option, type Command } from 'commander';
 import { QUANT_BLOCK_SIZES, quantSpec, type QuantBlockSize, type QuantMode, type QuantSpec } from '../onnx/quant.ts';
 import type { Precision } from '../onnx/weights.ts';
@@ -7,6 +8,7 @@ import type { AttentionKernel } from '../onnx/graph.ts';
 import { ModelSetError } from './manifest.ts';
 
 export interface PrecisionFlags {
+  preset?: string;
   attention?: string;
   precision?: string;
   quant?: string;
@@ -21,24 +23,39 @@ export interface ParsedPrecision {
   attention: AttentionKernel;
 }
 
+/**
+ * Card classes: `reference` computes as the golden sets do; `gpu` is fp16 for cards that hold the 13B
+ * model's 26 GB of fp16 weights; `small-gpu` adds int4/64 weights (≈ 7 GB for the transformer).
+ */
+export const PRECISION_PRESETS = {
+  reference: { precision: 'fp32', quant: 'none', blockSize: 64 },
+  gpu: { precision: 'fp16', quant: 'none', blockSize: 64 },
+  'small-gpu': { precision: 'fp16', quant: 'int4', blockSize: 64 },
+} as const;
+export type PrecisionPreset = keyof typeof PRECISION_PRESETS;
+
 export function addPrecisionOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--precision <type>', 'compute type of the graphs: fp32, or fp16 (weights stored and multiplied in fp16)').default('fp32'))
-    .addOption(new Option('--quant <mode>', 'weight-only quantization of every Linear: none, int8 or int4 (com.microsoft.MatMulNBits)').default('none'))
-    .addOption(new Option('--block-size <n>', 'quantization block size along the input dimension: 32, 64 or 128').default('64'))
+    .addOption(new Option('--preset <name>', 'card class: reference (fp32), gpu (fp16) or small-gpu (fp16 + int4/64); the flags below override its parts').choices(Object.keys(PRECISION_PRESETS)))
+    .addOption(new Option('--precision <type>', 'compute type of the graphs: fp32, or fp16 (weights stored and multiplied in fp16) [default: the preset\'s, else fp32]'))
+    .addOption(new Option('--quant <mode>', 'weight-only quantization of every Linear: none, int8 or int4 (com.microsoft.MatMulNBits) [default: the preset\'s, else none]'))
+    .addOption(new Option('--block-size <n>', 'quantization block size along the input dimension: 32, 64 or 128 [default: 64]'))
     .addOption(
       new Option('--attention <kernel>', 'attention kernel: fused (com.microsoft.MultiHeadAttention) or composed (MatMul/Softmax; for WebGPU, whose fused kernel is wrong in onnxruntime 1.30)').default('fused'),
     );
 }
 
 export function parsePrecisionFlags(flags: PrecisionFlags): ParsedPrecision {
-  const precision = flags.precision ?? 'fp32';
+  const presetName = flags.preset ?? 'reference';
+  if (!(presetName in PRECISION_PRESETS)) throw new ModelSetError(`--preset must be ${Object.keys(PRECISION_PRESETS).join(', ')} (got ${presetName}).`);
+  const preset = PRECISION_PRESETS[presetName as PrecisionPreset];
+  const precision = flags.precision ?? preset.precision;
   if (precision !== 'fp32' && precision !== 'fp16') {
     throw new ModelSetError(`--precision must be fp32 or fp16 (got ${precision}); bf16 compute has no onnxruntime CPU or WebGPU kernels yet.`);
   }
-  const quantMode = flags.quant ?? 'none';
+  const quantMode = flags.quant ?? preset.quant;
   if (quantMode !== 'none' && quantMode !== 'int8' && quantMode !== 'int4') throw new ModelSetError(`--quant must be none, int8 or int4 (got ${quantMode}).`);
-  const blockSize = Number(flags.blockSize ?? 64);
+  const blockSize = Number(flags.blockSize ?? preset.blockSize);
   if (!QUANT_BLOCK_SIZES.includes(blockSize as QuantBlockSize)) throw new ModelSetError(`--block-size must be 32, 64 or 128 (got ${flags.blockSize}).`);
   const attention = flags.attention ?? 'fused';
   if (attention !== 'fused' && attention !== 'composed') throw new ModelSetError(`--attention must be fused or composed (got ${attention}).`);

@@ -94,6 +94,11 @@ export function setCpuMemArena(on: boolean): void {
   defaultArena = on;
 }
 
+/** The CPU memory arena setting of sessions that do not choose their own. */
+export function cpuMemArenaDefault(): boolean {
+  return defaultArena;
+}
+
 /** The thread count sessions are created with. */
 export function intraOpThreads(): number {
   return configuredThreads ?? defaultIntraOpThreads();

@@ -20,6 +20,8 @@ export interface SessionFactory {
   prepack?: boolean;
   /** Keep intermediate tensors on the device (WebGPU `gpu-buffer` chaining between sessions). */
   chain?: boolean;
+  /** onnxruntime's CPU memory arena; unset: the process default (session.ts). */
+  cpuMemArena?: boolean;
 }
 
 /** Opens a model file, or composed model bytes whose weights live in `weightDir`. */
@@ -28,6 +30,7 @@ export function openSession(f: SessionFactory, model: string | Uint8Array, weigh
     ...(f.chain && deviceOutputs ? { outputsOnDevice: deviceOutputs } : {}),
     provider: f.provider,
     ...(f.threads ? { threads: f.threads } : {}),
+    ...(f.cpuMemArena !== undefined ? { cpuMemArena: f.cpuMemArena } : {}),
     config: {
       // Several sessions run one after another: a finished session's pool must not spin on the
       // cores the next one needs (measured on 2 cores: spinning pools made per-block runs ~1.5× slower).
