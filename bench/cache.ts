@@ -6,45 +6,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { Tensor } from '../src/engine/functions/index.ts';
 import { sigmasForLatent } from '../src/engine/functions/index.ts';
 import {
   bindVelocityModel, MAGCACHE_DEFAULTS, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type EmbedLike, type StagedTransformer,
 } from '../src/engine/sampler/index.ts';
 import { defaultAnimateOptions } from '../src/engine/types.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { HIDDEN, LATENT, noOpTransformer, TOKENS, zeros } from './no-op-transformer.ts';
 
-/** 544×704 bucket: latent 68×88, window 9; noisy + 1×/2×/4× context tokens, model width 3072. */
-const LATENT = { t: 9, h: 68, w: 88 } as const;
-const HIDDEN = 3072;
-const TOKENS = 9 * 34 * 44 + 2 * 34 * 44 + 1 * 17 * 22 + 4 * 9 * 11;
 const STEPS = 25;
-
-const zeros = (dims: number[]): Tensor => ({ data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims });
 
 function machine(): string {
   const c = cpus();
   return `${c[0]?.model ?? 'cpu'} ×${c.length}, Node ${process.versions.node}`;
-}
-
-/**
- * A transformer that does nothing: embed hands out preallocated real-size token streams (two
- * modulated inputs 1 % apart, so TeaCache's rel-L1 pass is real work), blocks are the identity.
- */
-function noOpTransformer(): StagedTransformer<EmbedLike> {
-  const hidden = zeros([1, TOKENS, HIDDEN]);
-  const modulated = [zeros([1, TOKENS, HIDDEN]), zeros([1, TOKENS, HIDDEN])];
-  for (let i = 0; i < modulated[0]!.data.length; i++) {
-    modulated[0]!.data[i] = ((i * 2654435761) >>> 0) / 4294967296 - 0.5;
-    modulated[1]!.data[i] = modulated[0]!.data[i]! * 1.01;
-  }
-  const out = zeros([1, 16, LATENT.t, LATENT.h, LATENT.w]);
-  let calls = 0;
-  return {
-    async embed() { return { hidden, modulated: modulated[calls++ % 2]! }; },
-    async blocks(e) { return e.hidden; },
-    async head() { return out; },
-  };
 }
 
 const context = () => ({

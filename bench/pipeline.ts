@@ -5,45 +5,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { Tensor } from '../src/engine/functions/index.ts';
 import { invertedDirection } from '../src/engine/direction/index.ts';
 import type { Conditioning } from '../src/engine/pipeline/run.ts';
 import { PREVIEW_INTERVAL_MS, sampleSection } from '../src/engine/pipeline/run.ts';
 import { NoiseGenerator } from '../src/engine/pipeline/prng.ts';
-import type { TransformerLike } from '../src/engine/pipeline/components.ts';
-import type { EmbedLike, PackedInputs } from '../src/engine/sampler/index.ts';
 import { latentPreviewPng } from '../src/engine/video/preview.ts';
 import { defaultAnimateOptions } from '../src/engine/types.ts';
 import type { Benchmark, BenchResult } from './types.ts';
-
-const LATENT = { t: 9, h: 68, w: 88 } as const;
-/** Real model width and packed token count of one 544×704 section (noisy + 1×/2×/4× context). */
-const HIDDEN = 3072;
-const TOKENS = 9 * 34 * 44 + 2 * 34 * 44 + 1 * 17 * 22 + 4 * 9 * 11;
-
-const zeros = (dims: number[]): Tensor => ({ data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims });
-
-/** A transformer that does nothing: embed returns preallocated buffers, blocks are the identity. */
-function noOpTransformer(withTeaCacheSizedTensors: boolean): TransformerLike {
-  const tokens = withTeaCacheSizedTensors ? TOKENS : 1;
-  const hidden = zeros([1, tokens, HIDDEN]);
-  // Two alternating modulated inputs that differ a little, so the rel-L1 pass is real work.
-  const modulated = [zeros([1, tokens, HIDDEN]), zeros([1, tokens, HIDDEN])];
-  for (let i = 0; i < modulated[0]!.data.length; i++) {
-    modulated[0]!.data[i] = ((i * 2654435761) >>> 0) / 4294967296 - 0.5;
-    modulated[1]!.data[i] = modulated[0]!.data[i]! * 1.01;
-  }
-  const out = zeros([1, 16, LATENT.t, LATENT.h, LATENT.w]);
-  let calls = 0;
-  return {
-    async embed(_inputs: PackedInputs): Promise<EmbedLike> {
-      return { hidden, modulated: modulated[calls++ % 2]! };
-    },
-    async blocks(e) { return e.hidden; },
-    async head() { return out; },
-    async close() {},
-  };
-}
+import { HIDDEN, LATENT, noOpTransformer, TOKENS, zeros } from './no-op-transformer.ts';
 
 function conditioning(): Conditioning {
   const mask = new Uint8Array(512).fill(1, 0, 40);

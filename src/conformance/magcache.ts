@@ -4,7 +4,7 @@
 // the accumulated state at each decision and the reused residual's call are compared exactly, the
 // latents at the README's tolerance. mag_ratios_selection.json checks the table choice and resampling.
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsStore } from '../engine/safetensors.ts';
 import { sigmasForLatent, type Tensor } from '../engine/functions/index.ts';
@@ -14,7 +14,7 @@ import {
 } from '../engine/sampler/index.ts';
 import { exactLine, floatLine } from './functions.ts';
 import { goldenTransformerRoot } from './sections.ts';
-import { openGoldenTransformer } from './sampler.ts';
+import { runTraceCases } from './sampler.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
 /** README: atol 2e-4 on latents / x / denoised / dbg; 1e-6 on sigmas; 1e-3 on timesteps (float32 of ~1000). */
@@ -159,17 +159,7 @@ export async function runMagCacheConformance(dir: string): Promise<ConformanceLi
   const lines = await magRatioSelectionLines(join(dir, 'mag_ratios_selection.json'));
   const root = goldenTransformerRoot(dir);
   if (!root) throw new Error(`No golden transformer at ${join(dir, 'transformer')} or next to it in ../sampler/transformer.`);
-  const { transformer, dispose } = await openGoldenTransformer(root);
-  try {
-    const cases = (await readdir(dir, { withFileTypes: true }))
-      .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'io.safetensors')))
-      .map((d) => d.name)
-      .sort();
-    for (const name of cases) lines.push(...(await runMagCacheCase(join(dir, name), name, transformer)));
-    return lines;
-  } finally {
-    await dispose();
-  }
+  return runTraceCases(dir, root, (caseDir, name, transformer) => runMagCacheCase(caseDir, name, transformer), lines);
 }
 
 export const magcacheConformance: ConformanceHandler = {

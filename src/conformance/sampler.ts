@@ -98,19 +98,32 @@ export async function openGoldenTransformer(dir: string): Promise<{ transformer:
   }
 }
 
-export async function runSamplerConformance(dir: string): Promise<ConformanceLine[]> {
-  const { transformer, dispose } = await openGoldenTransformer(dir);
+/** The traced cases of a sampler-style set: its sub-folders that hold an io.safetensors, sorted. */
+export async function traceCaseNames(dir: string): Promise<string[]> {
+  return (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'io.safetensors')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** Runs every traced case of `dir` on the golden transformer in `transformerDir`, then closes it. */
+export async function runTraceCases(
+  dir: string,
+  transformerDir: string,
+  runCase: (caseDir: string, name: string, transformer: PackedTransformer) => Promise<ConformanceLine[]>,
+  lines: ConformanceLine[] = [],
+): Promise<ConformanceLine[]> {
+  const { transformer, dispose } = await openGoldenTransformer(transformerDir);
   try {
-    const lines: ConformanceLine[] = [];
-    const cases = (await readdir(dir, { withFileTypes: true }))
-      .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'io.safetensors')))
-      .map((d) => d.name)
-      .sort();
-    for (const name of cases) lines.push(...(await runSamplerCase(join(dir, name), transformer, name)));
+    for (const name of await traceCaseNames(dir)) lines.push(...(await runCase(join(dir, name), name, transformer)));
     return lines;
   } finally {
     await dispose();
   }
+}
+
+export function runSamplerConformance(dir: string): Promise<ConformanceLine[]> {
+  return runTraceCases(dir, dir, (caseDir, name, transformer) => runSamplerCase(caseDir, transformer, name));
 }
 
 export const samplerConformance: ConformanceHandler = {
