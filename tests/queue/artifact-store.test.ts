@@ -28,13 +28,13 @@ describe.each(backends)('%s artifact store', (_name, open) => {
     onCleanup(() => store.close());
     const bytes = Buffer.from([1, 2, 3, 250]);
     await store.put(artifactKeys.input('job-1'), bytes);
-    await store.put(artifactKeys.section('job-1', 2), Buffer.from('mp4'));
+    await store.put(artifactKeys.work('job-1', 'section-2.mp4'), Buffer.from('mp4'));
     await store.put(artifactKeys.input('job-2'), Buffer.from('other'));
     expect(await store.get(artifactKeys.input('job-1'))).toEqual(bytes);
     expect(await store.get(artifactKeys.final('job-1'))).toBeUndefined();
     await store.deleteJob('job-1');
     expect(await store.get(artifactKeys.input('job-1'))).toBeUndefined();
-    expect(await store.get(artifactKeys.section('job-1', 2))).toBeUndefined();
+    expect(await store.get(artifactKeys.work('job-1', 'section-2.mp4'))).toBeUndefined();
     expect(await store.get(artifactKeys.input('job-2'))).toEqual(Buffer.from('other'));
   });
 

@@ -136,7 +136,7 @@ describe('BullMQ backend', () => {
     await gpuWorker(new FakeEngine({ realTime: true, stepMs: 2 }), 'gpu-small', 2_000, 0.00001); // ~10 bytes
     const { job } = await queue.submit(await request('u1'));
     const failed = await events.waitFor('failed', job.id);
-    expect(failed.reason).toMatch(/^Sorry, the video could not be made \(The file jobs\/.+\/section-1 is .* over the artifact store's cap/);
+    expect(failed.reason).toMatch(/^Sorry, the video could not be made \(The file jobs\/.+\/work\/section-1\.mp4 is .* over the artifact store's cap/);
     expect(events.of('done')).toHaveLength(0);
   });
 

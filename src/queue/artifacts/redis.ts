@@ -2,8 +2,10 @@
 // images, section videos, checkpoints and final videos reach whichever machine needs them and are
 // gone after ARTIFACT_TTL_HOURS even if nobody cleans up. A size cap keeps one huge video from
 // filling the Redis server's memory; a set per job lists its keys for deletion.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Redis } from 'ioredis';
-import { ArtifactTooLargeError, jobPrefix, type ArtifactStore } from './artifact-store.ts';
+import { ArtifactTooLargeError, jobIdOfKey, jobPrefix, type ArtifactStore } from './artifact-store.ts';
 
 export interface RedisArtifactOptions {
   redisUrl: string;
@@ -29,7 +31,7 @@ export class RedisArtifactStore implements ArtifactStore {
   }
 
   private jobSet(key: string): string {
-    const jobId = /^jobs\/([^/]+)\//.exec(key)?.[1];
+    const jobId = jobIdOfKey(key);
     if (!jobId) throw new Error(`Not an artifact key: ${JSON.stringify(key)}`);
     return `${this.prefix}${jobPrefix(jobId)}keys`;
   }
@@ -47,6 +49,24 @@ export class RedisArtifactStore implements ArtifactStore {
         const failed = results?.find(([error]) => error);
         if (failed) throw failed[0];
       });
+  }
+
+  async putFile(key: string, file: string): Promise<void> {
+    await this.put(key, await readFile(file));
+  }
+
+  async fetchFile(key: string, file: string): Promise<boolean> {
+    const bytes = await this.get(key);
+    if (!bytes) return false;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(`${file}.partial`, bytes);
+    await rename(`${file}.partial`, file);
+    return true;
+  }
+
+  /** Nothing is kept on this machine: every file travels through Redis. */
+  localPath(): undefined {
+    return undefined;
   }
 
   async get(key: string): Promise<Buffer | undefined> {

@@ -13,7 +13,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { EngineEvent } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
-import { artifactKeys, type ArtifactStore } from '../artifacts/artifact-store.ts';
+import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { storeJobInputs } from '../artifacts/job-artifacts.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { roundForNewJob } from '../fairness.ts';
 import { removeJobFiles, saveJobFiles } from '../job-files.ts';
@@ -224,8 +225,7 @@ export class BullJobQueue implements JobQueue {
           sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
         };
         try {
-          await this.artifacts.put(artifactKeys.input(id), req.image);
-          if (end) await this.artifacts.put(artifactKeys.endImage(id), end.image);
+          await storeJobInputs(this.artifacts, { jobId: id, imageName: req.imageName, ...(end && { endImageName: end.name }) }, req.image, end?.image);
           await this.store.putJob(record);
           await writeActive(this.redis, entry);
           await this.queue.add(
