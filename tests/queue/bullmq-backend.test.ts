@@ -10,7 +10,7 @@ import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { artifactKeys } from '../../src/queue/artifacts/artifact-store.ts';
 import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { baseConfig, EventLog, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';

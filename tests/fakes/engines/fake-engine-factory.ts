@@ -1,7 +1,7 @@
 // Engine factory for ProcessEngine tests: the FakeEngine (placeholder files, resume checkpoint,
 // stops within one step) inside the worker process. `killAtStep` makes the worker SIGKILL itself at
 // that step of every run, to prove what a repeatedly crashing engine does.
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from './fake-engine.ts';
 import type { Engine, EngineJob } from '../../../src/engine/types.ts';
 
 export interface FakeFactoryOptions {
