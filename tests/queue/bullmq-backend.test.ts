@@ -11,6 +11,7 @@ import { artifactKeys } from '../../src/queue/artifacts/artifact-store.ts';
 import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
+import { directoryBytes, jobDir } from '../../src/queue/job-files.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { baseConfig, EventLog, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';
@@ -186,6 +187,26 @@ describe('BullMQ backend', () => {
 });
 
 describe('BullMQ backend without Redis', () => {
+  it('JOB_RETENTION_MB holds in scale-out: the oldest finished job goes once artifacts and copies exceed it', async () => {
+    const first = await botQueue();
+    await gpuWorker(new FakeEngine({ realTime: true, stepMs: 1 }), 'gpu-r');
+    const a = (await first.queue.submit(await request('u1'))).job;
+    await first.events.waitFor('done', a.id);
+    const probe = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb: 16 });
+    onCleanup(() => probe.close());
+    const bytesA = (await probe.jobBytes(a.id)) + (await directoryBytes(jobDir(first.dataDir, a.id)));
+    expect(await probe.jobBytes(a.id)).toBeGreaterThan(0);
+    // Room for one job and a half: the next finish must remove the older one, and only that.
+    const second = await botQueue({ dataDir: first.dataDir, retentionMb: (bytesA * 1.5) / 1048576 });
+    const b = (await second.queue.submit(await request('u2'))).job;
+    await second.events.waitFor('done', b.id);
+    await until(async () => (await second.queue.get(a.id)) === undefined, 'the older job to be removed');
+    expect(await probe.jobBytes(a.id)).toBe(0);
+    expect(existsSync(jobDir(first.dataDir, a.id))).toBe(false);
+    expect((await second.queue.get(b.id))?.state).toBe('done');
+    expect(await probe.jobBytes(b.id)).toBeGreaterThan(0);
+  });
+
   it('a submit while Redis is down is refused with a sentence, and nothing is left behind', async () => {
     const own = await startRedis();
     const dataDir = await tempDataDir();

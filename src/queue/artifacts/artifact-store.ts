@@ -25,6 +25,8 @@ export interface ArtifactStore {
   fetchFile(key: string, file: string): Promise<boolean>;
   /** Where the key's file lives on this machine, for a store that keeps files here; else undefined. */
   localPath(key: string): string | undefined;
+  /** Bytes the store holds for one job (0 when none), for the size limit of retention. */
+  jobBytes(jobId: string): Promise<number>;
   /** Deletes every artifact of one job. */
   deleteJob(jobId: string): Promise<void>;
   close(): Promise<void>;

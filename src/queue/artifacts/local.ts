@@ -4,6 +4,7 @@
 // never sees half a file; files are linked, not copied, where they already are on this disk.
 import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { directoryBytes } from '../job-files.ts';
 import { jobPrefix, type ArtifactStore } from './artifact-store.ts';
 
 export class LocalArtifactStore implements ArtifactStore {
@@ -59,6 +60,10 @@ export class LocalArtifactStore implements ArtifactStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  async jobBytes(jobId: string): Promise<number> {
+    return directoryBytes(this.file(jobPrefix(jobId)));
   }
 
   async deleteJob(jobId: string): Promise<void> {

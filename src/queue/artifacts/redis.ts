@@ -73,6 +73,15 @@ export class RedisArtifactStore implements ArtifactStore {
     return (await this.redis.getBuffer(this.prefix + key)) ?? undefined;
   }
 
+  async jobBytes(jobId: string): Promise<number> {
+    const keys = await this.redis.smembers(`${this.prefix}${jobPrefix(jobId)}keys`);
+    if (keys.length === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.strlen(this.prefix + key);
+    const results = (await pipeline.exec()) ?? [];
+    return results.reduce((sum, [error, length]) => sum + (error ? 0 : Number(length)), 0);
+  }
+
   async deleteJob(jobId: string): Promise<void> {
     const set = `${this.prefix}${jobPrefix(jobId)}keys`;
     const keys = await this.redis.smembers(set);
