@@ -3,7 +3,7 @@
 // hand-over from the checkpoint in the artifact store.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
@@ -205,6 +205,14 @@ describe('BullMQ backend without Redis', () => {
     expect(existsSync(jobDir(first.dataDir, a.id))).toBe(false);
     expect((await second.queue.get(b.id))?.state).toBe('done');
     expect(await probe.jobBytes(b.id)).toBeGreaterThan(0);
+    // Another bot process (own data dir) kept a copy of the removed job: gone at its next start.
+    const otherDir = await tempDataDir();
+    await mkdir(jobDir(otherDir, a.id), { recursive: true });
+    await writeFile(path.join(jobDir(otherDir, a.id), 'input.png'), 'copy');
+    await mkdir(jobDir(otherDir, b.id), { recursive: true });
+    await botQueue({ dataDir: otherDir });
+    expect(existsSync(jobDir(otherDir, a.id))).toBe(false);
+    expect(existsSync(jobDir(otherDir, b.id))).toBe(true);
   });
 
   it('a submit while Redis is down is refused with a sentence, and nothing is left behind', async () => {

@@ -17,7 +17,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { storeJobInputs } from '../artifacts/job-artifacts.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { roundForNewJob } from '../fairness.ts';
-import { directoryBytes, jobDir, removeJobFiles, saveJobFiles } from '../job-files.ts';
+import { directoryBytes, jobDir, listJobDirs, removeJobFiles, saveJobFiles } from '../job-files.ts';
 import { chooseExpired, type RetentionCandidate } from '../retention.ts';
 import type { JobQueueConfig } from '../job-queue.ts';
 import {
@@ -129,6 +129,10 @@ export class BullJobQueue implements JobQueue {
 
     // Jobs that ended while no bot listened are settled now, from BullMQ's own record of them.
     await this.reconcile();
+    // Copies here of jobs that another bot process's retention removed from the shared store.
+    const local = await listJobDirs(this.config.dataDir);
+    const records = await this.store.getJobs(local);
+    for (const [i, id] of local.entries()) if (!records[i]) await removeJobFiles(this.config.dataDir, id);
     // A restarted bot picks its jobs up again: adapters find their status messages through `resumed`.
     const positions = this.positions();
     for (const entry of this.active.values()) {
