@@ -114,7 +114,7 @@ const tinySkipRate: Benchmark = {
       const image = join(dir, 'in.png');
       await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 140, b: 200 } } }).png().toFile(image);
       const counts = { calls: 0, blocks: 0 };
-      const real = onnxLoaders(join(dir, 'tiny'), 'cpu', false);
+      const real = onnxLoaders(join(dir, 'tiny'), 'cpu');
       const engine = await createFramePackEngine({
         modelDir: join(dir, 'tiny'), provider: 'cpu',
         loaders: {

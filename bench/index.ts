@@ -4,6 +4,9 @@ import type { Benchmark } from './types.ts';
 export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [
   () => import('./vae.ts').then((m) => m.suites()),
   () => import('./transformer.ts').then((m) => m.suites()),
+  () => import('./transformer-layouts.ts').then((m) => m.suites()),
+  () => import('./precision.ts').then((m) => m.suites()),
+  () => import('./threads.ts').then((m) => m.suites()),
   () => import('./pipeline.ts').then((m) => m.suites()),
   () => import('./cache.ts').then((m) => m.suites()),
   () => import('./telegram.ts').then((m) => m.suites()),

@@ -14,7 +14,7 @@ import { PackedTransformer, type Tensor, type TransformerInputs } from '../src/e
 import type { Benchmark, BenchResult } from './types.ts';
 
 /** 8 heads × 64, 4 dual + 8 single blocks; the official text / pooled / image widths. */
-const MID_CONFIG = {
+export const MID_CONFIG = {
   ...OFFICIAL_CONFIG,
   num_attention_heads: 8,
   attention_head_dim: 64,
@@ -23,7 +23,7 @@ const MID_CONFIG = {
   rope_axes_dim: [16, 24, 24],
 };
 
-interface Shape {
+export interface Shape {
   /** Latent H, W (pixels / 8) and the text / image token counts. */
   h: number;
   w: number;
@@ -34,7 +34,7 @@ interface Shape {
 }
 
 /** demo_gradio at the 640×640 bucket: latent 80×80, window 9, 729 SigLIP tokens; here at 1/8 linear scale. */
-const BUCKET_640_DIV8: Shape = { h: 10, w: 10, window: 9, textTokens: 64, textReal: 40, imageTokens: 91 };
+export const BUCKET_640_DIV8: Shape = { h: 10, w: 10, window: 9, textTokens: 64, textReal: 40, imageTokens: 91 };
 const TINY_SHAPE: Shape = { h: 10, w: 12, window: 3, textTokens: 12, textReal: 9, imageTokens: 5 };
 
 function randn(n: number, seed: number): Float32Array {
@@ -46,7 +46,7 @@ function randn(n: number, seed: number): Float32Array {
 const t = (dims: number[], seed: number): Tensor => ({ data: randn(dims.reduce((a, b) => a * b, 1), seed), dims });
 
 /** FramePack's packing for one section: indices split [1, 0, window, 1, 2, 16] (last section, no padding). */
-function inputs(s: Shape, textDim: number, pooledDim: number, imageDim: number): TransformerInputs {
+export function inputs(s: Shape, textDim: number, pooledDim: number, imageDim: number): TransformerInputs {
   const lat = (frames: number, seed: number) => t([1, 16, frames, s.h, s.w], seed);
   const idx = (start: number, n: number) => Array.from({ length: n }, (_, i) => start + i);
   return {

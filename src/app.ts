@@ -17,7 +17,6 @@ import { createBullJobQueue } from './queue/bullmq/bull-job-queue.ts';
 import { makeTinyModelSet } from './engine/modelset/tiny.ts';
 import { readManifest } from './engine/modelset/manifest.ts';
 import type { ModelVariant } from './engine/types.ts';
-import { lowMemoryForBudget } from './engine/memory-budget.ts';
 import { createJobQueue, openJobStore, type JobQueue, type JobStore } from './queue/index.ts';
 import { ignoreClientErrors } from './queue/store.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
@@ -100,18 +99,22 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     log.info({ backend: 'bullmq' }, 'jobs go to BullMQ on Redis; GPU workers run them');
   } else {
     const modelDir = await ensureModelSet(config, log);
-    const lowMemory = lowMemoryForBudget(config.MEMORY_BUDGET_GB);
     // The engine lives in its own process: onnxruntime blocks the thread it runs on for seconds at a
     // time, and this process must keep answering Discord and Telegram.
     const processEngine = await startProcessEngine({
-      spec: options.engineSpec ?? framePackSpec({ modelDir, provider: config.EXECUTION_PROVIDER, lowMemory }),
+      spec: options.engineSpec ?? framePackSpec({
+        modelDir,
+        provider: config.EXECUTION_PROVIDER,
+        ...(config.MEMORY_BUDGET_GB !== undefined && { memoryBudgetGb: config.MEMORY_BUDGET_GB }),
+        ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
+      }),
       log,
       logLevel: config.LOG_LEVEL,
       ...(config.GPU_DEVICE_ID !== undefined && { env: { CUDA_VISIBLE_DEVICES: String(config.GPU_DEVICE_ID) } }),
     });
     engine = processEngine;
     if ((await readManifest(modelDir)).components.transformer_f1) models = ['original', 'f1'];
-    log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, lowMemory, pid: processEngine.pid }, 'engine worker process ready');
+    log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, memoryBudgetGb: config.MEMORY_BUDGET_GB ?? null, pid: processEngine.pid }, 'engine worker process ready');
     store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
     queue = createJobQueue({ engine, store, log, config: queueConfig });
   }

@@ -37,6 +37,7 @@ export const configSchema = z.object({
   MODEL_SET: z.string().min(1).default('tiny'),
   EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
   MEMORY_BUDGET_GB: z.coerce.number().positive().optional(),
+  ORT_THREADS: int(1, 1024).optional(),
   FFMPEG_PATH: z.string().min(1).optional(),
 
   DISCORD_TOKEN: z.string().min(1).optional(),

@@ -10,6 +10,8 @@ import { SafetensorsStore } from '../engine/safetensors.ts';
 import { convertTransformer } from '../engine/transformer/component.ts';
 import { PACKED_CLASS_NAME } from '../engine/transformer/config.ts';
 import { PackedTransformer, type EmbedOutput, type Tensor, type TransformerInputs } from '../engine/transformer/runtime.ts';
+import { quantSpec } from '../engine/onnx/quant.ts';
+import { modeAttention, relativeL2, type ConformanceMode } from './modes.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
 export const TRANSFORMER_ATOL = 1e-4;
@@ -81,23 +83,26 @@ async function isTransformerSet(dir: string): Promise<boolean> {
   }
 }
 
-export async function runTransformerConformance(dir: string): Promise<ConformanceLine[]> {
+export async function runTransformerConformance(dir: string, mode: ConformanceMode = {}): Promise<ConformanceLine[]> {
   const work = await mkdtemp(join(tmpdir(), 'recurvid-transformer-conf-'));
   const io = await SafetensorsStore.open(join(dir, 'io.safetensors'));
   let model: PackedTransformer | undefined;
+  const tol = transformerTolerance(mode);
+  const line = (name: string, got: Tensor, want: Tensor) => withRelL2(closeLine(name, got, want, tol.atol, tol.rtol), got, want, tol.relL2);
   try {
-    const entry = await convertTransformer(dir, work, { storage: 'fp32' });
+    const quant = quantSpec(mode.quant ?? 'none', mode.blockSize ?? 64);
+    const entry = await convertTransformer(dir, work, { storage: 'fp32', precision: mode.precision ?? 'fp32', attention: modeAttention(mode), ...(quant ? { quant } : {}) });
     await updateManifest(work, { name: 'conformance', tiny: true, components: { transformer: entry } });
-    model = await PackedTransformer.load(work);
+    model = await PackedTransformer.load(work, { provider: mode.provider ?? 'cpu' });
     const inputs = await readTransformerInputs(io);
     const lines: ConformanceLine[] = [];
-    const e = await model.embed(inputs);
-    for (const [name, pick] of DEBUG) if (io.has(name)) lines.push(closeLine(name, pick(e), await tensor(io, name)));
+    const e = await model.embed(inputs, true);
+    for (const [name, pick] of DEBUG) if (io.has(name)) lines.push(line(name, pick(e), await tensor(io, name)));
     const sample = await model.head(e, await model.blocks(e));
-    lines.push(closeLine('out.sample', sample, await tensor(io, 'out.sample')));
+    lines.push(line('out.sample', sample, await tensor(io, 'out.sample')));
     if (io.has('in2.timestep') && io.has('out2.sample')) {
       const second = await model.forward({ ...inputs, timestep: (await io.readFloat32('in2.timestep'))[0]! });
-      lines.push(closeLine('out2.sample', second, await tensor(io, 'out2.sample')));
+      lines.push(line('out2.sample', second, await tensor(io, 'out2.sample')));
     }
     return lines;
   } finally {
@@ -107,8 +112,31 @@ export async function runTransformerConformance(dir: string): Promise<Conformanc
   }
 }
 
+/**
+ * Per-mode bounds. fp32 keeps the reference tolerance; the others are allclose-free: they bound the
+ * max abs error and the relative L2 error of every compared tensor, from the measurements in
+ * src/engine/transformer/README.md (about 2× the measured worst case, rounded up).
+ */
+export function transformerTolerance(mode: ConformanceMode): { atol: number; rtol: number; relL2?: number } {
+  const q = mode.quant ?? 'none';
+  if (q === 'int4') return { atol: 2.5, rtol: 0, relL2: 0.35 };
+  if (q === 'int8') return { atol: 0.15, rtol: 0, relL2: 2.5e-2 };
+  // From the true fp16 run (WebGPU computes and accumulates in fp16; the CPU provider widens to fp32).
+  if ((mode.precision ?? 'fp32') === 'fp16') return { atol: 8e-2, rtol: 0, relL2: 6e-3 };
+  return { atol: TRANSFORMER_ATOL, rtol: TRANSFORMER_RTOL };
+}
+
+/** Adds the relative L2 error (‖got − want‖ / ‖want‖) to a line, failing it above `bound`. */
+function withRelL2(l: ConformanceLine, got: Tensor, want: Tensor, bound?: number): ConformanceLine {
+  if (got.data.length !== want.data.length) return l;
+  const r = relativeL2(got.data, want.data);
+  const pass = l.pass && (bound === undefined || r <= bound);
+  return { ...l, relL2: r, pass, ...(bound !== undefined ? { note: `(rel L2 ${r.toExponential(2)} ≤ ${bound})` } : {}) };
+}
+
 export const transformerConformance: ConformanceHandler = {
   kind: 'transformer',
+  modes: true,
   detect: isTransformerSet,
-  run: runTransformerConformance,
+  run: (dir, mode) => runTransformerConformance(dir, mode),
 };

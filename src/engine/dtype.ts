@@ -60,3 +60,23 @@ export function float32ToF16Bytes(x: Float32Array): Uint8Array {
   for (let i = 0; i < x.length; i++) out[i] = f32ToF16(x[i]!);
   return new Uint8Array(out.buffer);
 }
+
+let f16Table: Float32Array | undefined;
+
+/** fp16 bits → float32 values (table lookup: inter-graph tensors are millions of elements). */
+export function f16ArrayToFloat32(h: Uint16Array): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) f16Table[i] = f16ToF32(i);
+  }
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = f16Table[h[i]!]!;
+  return out;
+}
+
+/** float32 values → fp16 bits, round-to-nearest-even. */
+export function float32ToF16Array(x: Float32Array): Uint16Array {
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = f32ToF16(x[i]!);
+  return out;
+}

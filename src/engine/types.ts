@@ -105,6 +105,11 @@ export type EngineEvent =
       stepMs: number;
       /** Small PNG of the cheap 16→3 latent preview, when previews were asked for. */
       previewPng?: Buffer;
+      /**
+       * Bytes this step passed between host and execution provider (inputs, streamed weights, outputs
+       * left in host memory), counted from the tensors the transformer runtime handed over.
+       */
+      transferBytes?: { toDevice: number; toHost: number; weights: number };
     }
   | {
       type: 'section';

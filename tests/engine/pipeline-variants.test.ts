@@ -40,7 +40,7 @@ afterAll(async () => {
 
 /** The real ONNX components, with the transformer blocks counted per model. */
 async function engine(): Promise<Engine> {
-  const real = onnxLoaders(models, 'cpu', false);
+  const real = onnxLoaders(models, 'cpu');
   const counted = (load: () => Promise<Awaited<ReturnType<typeof real.transformer>>>, key: keyof typeof calls) => async () => {
     const t = await load();
     return { embed: t.embed.bind(t), head: t.head.bind(t), close: t.close.bind(t), blocks: (e: Parameters<typeof t.blocks>[0]) => { calls[key]++; return t.blocks(e); } };

@@ -127,6 +127,8 @@ describe('FramePack pipeline on the tiny model set', () => {
     // stepMs is one step's duration; elapsedMs counts from the job's start and never goes back.
     expect(steps.every((s) => s.stepMs >= 0 && s.stepMs <= s.elapsedMs)).toBe(true);
     expect(steps.every((s, k) => k === 0 || s.elapsedMs >= steps[k - 1]!.elapsedMs)).toBe(true);
+    // Every step reports the bytes it passed to and from the transformer's sessions (resident: no weights).
+    expect(steps.every((s) => s.transferBytes && s.transferBytes.toDevice > 0 && s.transferBytes.toHost > 0 && s.transferBytes.weights === 0)).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'done', frames: expected });
     expect(Object.keys(result.timings)).toEqual(expect.arrayContaining(['encoding_text', 'encoding_image', 'sampling', 'decoding', 'writing']));
     const probe = await resolveFfprobe();
@@ -198,5 +200,33 @@ describe('FramePack pipeline on the tiny model set', () => {
     } finally {
       await e.close();
     }
+  });
+});
+
+describe('engine memory budget', () => {
+  it('logs the transformer plan at startup and streams every block under a tiny budget, with the same video as resident', async () => {
+    const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+    const log = { info: (obj: Record<string, unknown>, msg: string) => lines.push({ obj, msg }), warn: () => {}, error: () => {}, debug: () => {} };
+    const o = opts({ seconds: 0.4 });
+    const resident = await createFramePackEngine({ modelDir: models, provider: 'cpu', resolution: RESOLUTION });
+    const a = await resident.run({ imagePath: image, workDir: join(root, 'budget-a'), options: o, signal: new AbortController().signal, onEvent: () => {} });
+    await resident.close();
+    const small = await createFramePackEngine({
+      modelDir: models, provider: 'cpu', resolution: RESOLUTION, preload: true, memoryBudgetGb: 1e-6, log: log as never,
+    });
+    const open = lines.find((l) => l.msg === 'transformer sessions open');
+    expect(open?.obj.transformer).toMatchObject({ mode: 'streaming', residentBlocks: 0, wholeStepGraph: false });
+    expect((open?.obj.transformer as { streamedBlocks: number }).streamedBlocks).toBeGreaterThan(0);
+    expect(JSON.stringify(open?.obj.transformer)).toMatch(/expectedPerStep640.*to device/);
+    const steps: number[] = [];
+    const b = await small.run({
+      imagePath: image, workDir: join(root, 'budget-b'), options: o, signal: new AbortController().signal,
+      onEvent: (ev) => { if (ev.type === 'step') steps.push(ev.transferBytes?.weights ?? 0); },
+    });
+    await small.close();
+    // Streamed weights cross every computed step; the video is the resident one's, frame for frame.
+    expect(steps.some((w) => w > 0)).toBe(true);
+    expect(b.frames).toBe(a.frames);
+    expect(Buffer.compare(await decodeFrames(a.videoPath), await decodeFrames(b.videoPath))).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GraphBuilder } from '../../src/engine/onnx/graph.ts';
-import { availableProviders, createSession, ort, ProviderUnavailableError } from '../../src/engine/runtime/session.ts';
+import { availableProviders, createSession, defaultIntraOpThreads, intraOpThreads, ort, physicalCores, ProviderUnavailableError, setIntraOpThreads } from '../../src/engine/runtime/session.ts';
 
 async function identityModel(): Promise<Uint8Array> {
   const g = new GraphBuilder('identity');
@@ -35,5 +35,23 @@ describe('execution providers', () => {
       expect(err).toBeInstanceOf(ProviderUnavailableError);
       expect((err as Error).message).toMatch(/^The cuda execution provider could not be loaded .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node$/);
     }
+  });
+});
+
+describe('intra-op threads', () => {
+  it('defaults to every physical core below 4 and leaves one free from 4 up', () => {
+    expect(defaultIntraOpThreads(1)).toBe(1);
+    expect(defaultIntraOpThreads(2)).toBe(2);
+    expect(defaultIntraOpThreads(4)).toBe(3);
+    expect(defaultIntraOpThreads(16)).toBe(15);
+    expect(physicalCores()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('takes the configured count and refuses nonsense with a sentence', () => {
+    setIntraOpThreads(3);
+    expect(intraOpThreads()).toBe(3);
+    setIntraOpThreads(undefined);
+    expect(intraOpThreads()).toBe(defaultIntraOpThreads());
+    expect(() => setIntraOpThreads(0)).toThrow(/positive integer/);
   });
 });

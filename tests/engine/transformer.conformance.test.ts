@@ -1,9 +1,10 @@
 // The packed transformer against the golden PyTorch reference (tests/fixtures/golden/transformer).
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import onnxProto from 'onnx-proto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTransformerConformance, readTransformerInputs, transformerConformance } from '../../src/conformance/transformer.ts';
+import { runTransformerConformance, readTransformerInputs, transformerConformance, transformerTolerance } from '../../src/conformance/transformer.ts';
 import { findConformanceSets, runConformance } from '../../src/cli/commands/conformance.ts';
 import { SafetensorsStore } from '../../src/engine/safetensors.ts';
 import { convertTransformer } from '../../src/engine/transformer/component.ts';
@@ -79,5 +80,58 @@ describe('PackedTransformer runtime contract', () => {
     await expect(t.embed({ ...inputs, encoderAttentionMask: new Uint8Array(3).fill(1) })).rejects.toThrow(/encoderAttentionMask has 3 entries for 12/);
     await expect(t.embed({ ...inputs, latentIndices: [0, 1] })).rejects.toThrow(/latentIndices has 2 entries for 3 frames/);
     await t.close();
+  });
+});
+
+describe('per-precision conformance against the same golden set (bounds from src/engine/transformer/README.md)', () => {
+  const modes = [
+    { precision: 'fp16' as const },
+    { quant: 'int8' as const },
+    { quant: 'int4' as const },
+    { precision: 'fp16' as const, quant: 'int4' as const, blockSize: 32 as const },
+  ];
+  it.each(modes)('%o stays within its max-abs and relative-L2 bounds on every compared tensor', async (mode) => {
+    const tol = transformerTolerance(mode);
+    const lines = await runTransformerConformance(GOLDEN, mode);
+    expect(lines).toHaveLength(8);
+    for (const l of lines) {
+      console.log(`${JSON.stringify(mode)} ${l.name}: max abs ${l.maxAbs.toExponential(2)}, rel L2 ${l.relL2?.toExponential(2)}`);
+      expect(l.relL2, l.name).toBeLessThanOrEqual(tol.relL2!);
+      expect(l.maxAbs, l.name).toBeLessThanOrEqual(tol.atol);
+      expect(l.pass, l.name).toBe(true);
+    }
+    // The reduced modes really differ from fp32 (the graphs changed), yet stay close.
+    const sample = lines.find((l) => l.name === 'out.sample')!;
+    expect(sample.maxAbs).toBeGreaterThan(1e-4);
+  });
+
+  it('a quantized set records its mode in manifest.json and its graphs use MatMulNBits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'recurvid-tr-q-'));
+    try {
+      const entry = await convertTransformer(GOLDEN, dir, { storage: 'fp32', precision: 'fp16', quant: { bits: 4, blockSize: 64 } });
+      expect(entry).toMatchObject({ precision: 'fp16', quant: { bits: 4, blockSize: 64 }, dtype: 'fp16' });
+      const model = onnxProto.onnx.ModelProto.decode(await readFile(join(dir, entry.files['blocks.0']!)));
+      const ops = model.graph!.node!.map((n) => n.opType);
+      expect(ops.filter((o) => o === 'MatMulNBits').length).toBeGreaterThanOrEqual(10); // every Linear of a dual block
+      expect(ops).not.toContain('MatMul');
+      // fp16 weights are used as stored: no Cast of an initializer.
+      const inits = new Set(model.graph!.initializer!.map((t) => t.name));
+      expect(model.graph!.node!.filter((n) => n.opType === 'Cast' && inits.has(n.input![0]!))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('conformance CLI modes', () => {
+  it('a non-default mode runs the sets that have modes, says which it skipped, and ends in PASS', async () => {
+    const out: string[] = [];
+    expect(await runConformance('tests/fixtures/golden', (l) => out.push(l), { precision: 'fp16', quant: 'int8' })).toBe(true);
+    expect(out).toContain('mode: fp16 int8/64 on cpu (fused attention)');
+    expect(out.some((l) => l.startsWith('skip [sampler]'))).toBe(true);
+    expect(out.filter((l) => l.startsWith('ok   [transformer]'))).toHaveLength(8);
+    expect(out.filter((l) => l.startsWith('ok   [vae]'))).toHaveLength(5);
+    expect(out.find((l) => l.includes('out.sample'))).toMatch(/rel L2 \d\.\d{3}e-\d+/);
+    expect(out.at(-1)).toMatch(/^PASS 13 checks in 2 set/);
   });
 });

@@ -75,6 +75,11 @@ describe('full 13B config, shapes only', () => {
     for (let i = 0; i < 40; i++) expect(used.has(`single_transformer_blocks.${i}.proj_out.weight`)).toBe(true);
     for (let i = 0; i < 2; i++) expect(used.has(`context_embedder.token_refiner.refiner_blocks.${i}.attn.to_q.weight`)).toBe(true);
     expect(used.has('transformer_blocks.20.attn.to_q.weight')).toBe(false);
+    // No weight is held twice: block 0's norm1.linear (TeaCache's probe) lives in embed only.
+    const owners = new Map<string, string[]>();
+    for (const g of graphs) for (const n of g.binder.used) owners.set(n, [...(owners.get(n) ?? []), g.role]);
+    expect([...owners].filter(([, roles]) => roles.length > 1)).toEqual([]);
+    expect(owners.get('transformer_blocks.0.norm1.linear.weight')).toEqual(['embed']);
     // Every graph runs attention through com.microsoft.MultiHeadAttention (the head has none).
     for (const g of graphs.slice(0, -1)) expect(g.graph.usesMicrosoftDomain, g.role).toBe(true);
   });

@@ -2,7 +2,6 @@
 // writes out/<timestamp>.mp4 plus each section's video and the last latent preview of each section.
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import { lowMemoryForBudget } from '../../engine/memory-budget.ts';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -88,7 +87,8 @@ export function register(program: Command): void {
       if (endImage && !existsSync(endImage)) throw new Error(`No end image at ${endImage}.`);
       if (endImage && flags.model === 'f1') throw new Error('--end-image works only with --model original: F1 samples forward and has no end frame.');
       const engine = await createFramePackEngine({
-        modelDir: flags.models, provider: flags.provider ?? config.EXECUTION_PROVIDER, lowMemory: lowMemoryForBudget(config.MEMORY_BUDGET_GB),
+        modelDir: flags.models, provider: flags.provider ?? config.EXECUTION_PROVIDER,
+        ...(config.MEMORY_BUDGET_GB !== undefined ? { memoryBudgetGb: config.MEMORY_BUDGET_GB } : {}),
         ...(flags.resolution ? { resolution: flags.resolution } : {}),
       });
       process.stdout.write(`${engine.describe()}\n`);

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, SECRET_KEYS, type Config } from '../../config.ts';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
-import { availableProviders } from '../../engine/runtime/session.ts';
+import { availableProviders, defaultIntraOpThreads, physicalCores } from '../../engine/runtime/session.ts';
+import { formatMemory, modelSetMemory } from '../../engine/modelset/memory.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 import { inspectScaleOut } from '../../queue/bullmq/inspect.ts';
 
@@ -64,16 +65,18 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
     ok: !!have,
     label: 'onnxruntime',
     detail:
-      `providers: ${providers.map((p) => `${p.name}${p.bundled ? '' : ' (needs install)'}`).join(', ')}; configured: ${wanted}` +
+      `providers: ${providers.map((p) => `${p.name}${p.bundled ? '' : ' (needs install)'}`).join(', ')}; configured: ${wanted}; intra-op threads: ${config.ORT_THREADS ?? `${defaultIntraOpThreads()} (default for ${physicalCores()} physical cores)`}` +
       (wanted === 'cuda' ? ' (install with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)' : ''),
   });
 
   const sets = existsSync(config.MODELS_DIR) ? await readdir(config.MODELS_DIR) : [];
   const found: string[] = [];
+  const memory: string[] = [];
   for (const s of sets) {
     try {
       const m = await readManifest(join(config.MODELS_DIR, s));
       found.push(`${s}${m.tiny ? ' (tiny, noise only)' : ''}: ${Object.keys(m.components).join(', ')}`);
+      if (s === config.MODEL_SET) memory.push(...formatMemory(await modelSetMemory(join(config.MODELS_DIR, s), m)));
     } catch {
       /* not a model set */
     }
@@ -85,6 +88,7 @@ export async function doctorReport(config: Config): Promise<DoctorLine[]> {
       ? `${found.join('; ')} — configured MODEL_SET=${config.MODEL_SET}`
       : `none in ${config.MODELS_DIR}/ (run \`npx recurvid models tiny\`, or \`npx recurvid models pull\` for the real weights)`,
   });
+  if (memory.length) lines.push({ ok: true, label: 'weights once loaded', detail: `${config.MODEL_SET}, per mode:\n${memory.join('\n')}` });
 
   lines.push(...botLines(config));
   for (const key of SECRET_KEYS) {

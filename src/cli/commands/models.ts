@@ -5,8 +5,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../log.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
+import { formatMemory, modelSetMemory } from '../../engine/modelset/memory.ts';
 import { makeTinyModelSet } from '../../engine/modelset/tiny.ts';
 import { registerPull } from '../../engine/modelset/pull.ts';
+import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
 
 async function folderBytes(dir: string): Promise<number> {
   let total = 0;
@@ -28,6 +30,7 @@ export async function listModelSets(root: string): Promise<string[]> {
     const parts = Object.values(m.components).map((c) => `${c!.component}(${c!.dtype})`);
     const gb = (await folderBytes(dir)) / 1e9;
     lines.push(`${dir}  ${m.tiny ? 'tiny (random weights, noise output)' : 'converted'}  ${gb.toFixed(2)} GB  ${parts.join(' ')}`);
+    lines.push('  weights once loaded, per mode:', ...formatMemory(await modelSetMemory(dir, m)));
   }
   return lines;
 }
@@ -35,16 +38,24 @@ export async function listModelSets(root: string): Promise<string[]> {
 export function register(program: Command): void {
   const models = program.command('models').description('make, download or list model sets');
 
-  models
+  const tiny = models
     .command('tiny')
     .description('build the tiny model set (seeded random weights; runs in seconds on a CPU, its video is noise)')
     .option('--out <dir>', 'where to write it', 'models/tiny')
-    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
-    .action(async (flags: { out: string; seed: number }) => {
+    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0);
+  addPrecisionOptions(tiny)
+    .action(async (flags: { out: string; seed: number } & PrecisionFlags) => {
+      const p = parsePrecisionFlags(flags);
       const started = Date.now();
-      const m = await makeTinyModelSet(flags.out, { seed: flags.seed, log: createLogger({ LOG_LEVEL: 'warn' }) });
+      const m = await makeTinyModelSet(flags.out, {
+        seed: flags.seed,
+        log: createLogger({ LOG_LEVEL: 'warn' }),
+        precision: p.precision,
+        attention: p.attention,
+        ...(p.quant ? { quant: p.quant } : {}),
+      });
       process.stdout.write(
-        `Tiny model set in ${flags.out} (${Object.keys(m.components).join(', ')}) built in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
+        `Tiny model set in ${flags.out} (${Object.keys(m.components).join(', ')}; ${precisionLabel(p.precision, p.quant)}) built in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`,
       );
     });
 

@@ -2,7 +2,7 @@
 // (image_encoder) and its SiglipImageProcessor settings (../feature_extractor).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComponentConverter } from '../modelset/component.ts';
+import { float32ComponentStorage, type ComponentConverter } from '../modelset/component.ts';
 import type { ComponentManifest } from '../modelset/manifest.ts';
 import { buildEncoder, readJson } from '../text/build.ts';
 import { checkWeightsFolder, copyExisting, describeSources, requireFile } from '../text/sources.ts';
@@ -22,7 +22,7 @@ export const imageEncoderConverter: ComponentConverter = {
     const weightFiles = await checkWeightsFolder(srcDir, ['siglip_vision_model'], 'image_encoder');
     const feDir = join(srcDir, '..', 'feature_extractor');
     const pre = await readJson<PreprocessorConfig>(join(feDir, 'preprocessor_config.json'));
-    const built = await buildEncoder(srcDir, 'siglip_vision_model', { storage: opts.storage, withPooler: false });
+    const built = await buildEncoder(srcDir, 'siglip_vision_model', { storage: float32ComponentStorage(opts), withPooler: false });
     const cfg = built.config as unknown as SiglipVisionConfig;
     try {
       const size = targetSize(pre);
@@ -39,7 +39,8 @@ export const imageEncoderConverter: ComponentConverter = {
       {
         component: 'image_encoder',
         config: built.config,
-        dtype: opts.storage,
+        dtype: float32ComponentStorage(opts),
+        precision: 'fp32',
         files: { model: 'image_encoder/model.onnx' },
         source: await describeSources(srcDir, ['config.json', ...weightFiles]),
         extra: { output: 'last_hidden_state', post_layernorm: true, tokens: siglipTokens(cfg), hidden_size: cfg.hidden_size },

@@ -3,7 +3,9 @@
 // given are skipped (and said so), so a set can be converted piece by piece.
 import { join } from 'node:path';
 import type { Logger } from '../../log.ts';
-import type { StorageDtype } from '../onnx/weights.ts';
+import type { Precision, StorageDtype } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 import type { ComponentConverter } from './component.ts';
 import { ModelSetError, updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest, type SourceRepo } from './manifest.ts';
 import { componentConverters } from './registry.ts';
@@ -12,6 +14,9 @@ export interface ConvertModelSetOptions {
   sources: Partial<Record<SourceRepo, string>>;
   out: string;
   storage: StorageDtype;
+  precision?: Precision;
+  quant?: QuantSpec;
+  attention?: AttentionKernel;
   log?: Logger;
   /** Defaults to the registry; tests pass a subset. */
   converters?: ComponentConverter[];
@@ -39,7 +44,13 @@ export async function convertModelSet(opts: ConvertModelSetOptions): Promise<Con
   for (const c of todo) {
     const src = converterSourceDir(opts.sources[c.source.repo]!, c);
     opts.log?.info({ components: c.components, src }, 'converting');
-    for (const entry of await c.convert(src, opts.out, { storage: opts.storage, ...(opts.log ? { log: opts.log } : {}) })) {
+    for (const entry of await c.convert(src, opts.out, {
+      storage: opts.storage,
+      precision: opts.precision ?? 'fp32',
+      ...(opts.quant ? { quant: opts.quant } : {}),
+      ...(opts.attention ? { attention: opts.attention } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    })) {
       components[entry.component] = entry;
       converted.push(entry.component);
     }

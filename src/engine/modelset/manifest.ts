@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile, mkdir, stat } from 'node:fs/promises';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StorageDtype } from '../onnx/weights.ts';
+import type { Precision, StorageDtype } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 
 export type ComponentName =
   | 'transformer'
@@ -50,6 +52,12 @@ export interface ComponentManifest {
   /** The official config.json (or preprocessor/tokenizer config) as read. */
   config: unknown;
   dtype: StorageDtype | 'none';
+  /** Compute type of the component's graphs (absent: fp32, as sets converted before it existed). */
+  precision?: Precision;
+  /** Weight-only quantization of its Linears (absent or null: none). */
+  quant?: QuantSpec | null;
+  /** Attention kernel the graphs were built with (absent: fused). */
+  attention?: AttentionKernel;
   /** Role → path relative to the model set folder, e.g. { embed: 'transformer/embed.onnx' }. */
   files: Record<string, string>;
   source: SourceFile[];

@@ -12,7 +12,10 @@ import { SingleBar, Presets } from 'cli-progress';
 import { downloadFile, listFiles } from '@huggingface/hub';
 import { loadConfig } from '../../config.ts';
 import type { Logger } from '../../log.ts';
-import type { StorageDtype } from '../onnx/weights.ts';
+import type { Precision, StorageDtype } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
+import { addPrecisionOptions, parsePrecisionFlags, type PrecisionFlags } from './precision.ts';
 import { sha256File, OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from './manifest.ts';
 import { convertModelSet, type ConvertModelSetOptions } from './convert.ts';
 
@@ -29,6 +32,9 @@ export interface PullOptions {
   /** Model set folder to convert into. */
   out: string;
   storage: StorageDtype;
+  precision?: Precision;
+  quant?: QuantSpec;
+  attention?: AttentionKernel;
   /** Where the official folders are downloaded (kept for resuming and re-converting). */
   downloadDir: string;
   hubUrl?: string;
@@ -158,25 +164,38 @@ export async function pullModelSet(opts: PullOptions): Promise<{ files: PlannedF
     bar?.stop();
   }
   const convert = opts.convert ?? convertModelSet;
-  await convert({ sources, out: opts.out, storage: opts.storage, ...(opts.log ? { log: opts.log } : {}) });
+  await convert({
+    sources,
+    out: opts.out,
+    storage: opts.storage,
+    ...(opts.precision ? { precision: opts.precision } : {}),
+    ...(opts.quant ? { quant: opts.quant } : {}),
+    ...(opts.attention ? { attention: opts.attention } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   return { files, downloadedBytes, sources };
 }
 
 /** Adds `pull` to the `recurvid models` command. */
 export function registerPull(models: Command): void {
-  models
+  const pull = models
     .command('pull')
     .description('Download the official FramePack / HunyuanVideo / SigLIP weights from the Hugging Face Hub and convert them into a model set')
     .option('--out <dir>', 'model set folder to create', 'models/framepack')
     .option('--dtype <dtype>', 'weight storage in the ONNX files: bf16, fp16 or fp32', 'bf16')
     .option('--downloads <dir>', 'where the official folders are downloaded (resumable)', 'models/downloads')
-    .option('--f1', 'also pull the FramePack-F1 transformer (lllyasviel/FramePack_F1_I2V_HY_20250503) into the same set')
-    .action(async (o: { out: string; dtype: string; downloads: string; f1?: boolean }) => {
+    .option('--f1', 'also pull the FramePack-F1 transformer (lllyasviel/FramePack_F1_I2V_HY_20250503) into the same set');
+  addPrecisionOptions(pull)
+    .action(async (o: { out: string; dtype: string; downloads: string; f1?: boolean } & PrecisionFlags) => {
       if (!['bf16', 'fp16', 'fp32'].includes(o.dtype)) throw new ModelSetError(`--dtype must be bf16, fp16 or fp32 (got ${o.dtype}).`);
+      const p = parsePrecisionFlags(o);
       const config = loadConfig();
       await pullModelSet({
         out: o.out,
         storage: o.dtype as StorageDtype,
+        precision: p.precision,
+        ...(p.quant ? { quant: p.quant } : {}),
+        attention: p.attention,
         downloadDir: o.downloads,
         f1: o.f1 === true,
         progress: process.stderr.isTTY === true,

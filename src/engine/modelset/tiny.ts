@@ -5,6 +5,9 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from '../../log.ts';
 import type { ComponentConverter } from './component.ts';
+import type { Precision } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
+import type { AttentionKernel } from '../onnx/graph.ts';
 import { converterSourceDir } from './convert.ts';
 import { updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest } from './manifest.ts';
 import { componentConverters } from './registry.ts';
@@ -12,6 +15,9 @@ import { componentConverters } from './registry.ts';
 export interface TinyModelSetOptions {
   seed?: number;
   log?: Logger;
+  precision?: Precision;
+  quant?: QuantSpec;
+  attention?: AttentionKernel;
   converters?: ComponentConverter[];
 }
 
@@ -25,7 +31,13 @@ export async function makeTinyModelSet(outDir: string, opts: TinyModelSetOptions
     await mkdir(src, { recursive: true });
     opts.log?.info({ components: c.components, src }, 'writing tiny source weights');
     await c.makeTiny(src, seed);
-    for (const entry of await c.convert(src, outDir, { storage: 'fp32', ...(opts.log ? { log: opts.log } : {}) })) {
+    for (const entry of await c.convert(src, outDir, {
+      storage: 'fp32',
+      precision: opts.precision ?? 'fp32',
+      ...(opts.quant ? { quant: opts.quant } : {}),
+      ...(opts.attention ? { attention: opts.attention } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    })) {
       components[entry.component] = entry;
     }
     manifest = await updateManifest(outDir, { name: basename(resolve(outDir)), tiny: true, components });

@@ -1,7 +1,10 @@
 // A small ONNX graph builder. Graph code calls ops by name and gets tensor names back, so model
 // builders read like the model. Weights are registered with a lazy loader and written as external
 // data at save time, one tensor at a time: a 13B graph never holds its weights in memory.
+// The builder also carries the graph's compute type (float32 or float16): float constants, casts
+// and the binder's weights follow it, so model builders never name a float type themselves.
 import onnxProto from 'onnx-proto';
+import { f32ToBf16, f32ToF16 } from '../dtype.ts';
 import { open, writeFile, mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
@@ -10,6 +13,9 @@ type AttrType = (typeof onnx.AttributeProto.AttributeType)[keyof typeof onnx.Att
 
 export type ElemType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8';
 export type Dim = number | string;
+/** The float type a graph computes in. bfloat16 is left for later: no provider we can test has its kernels. */
+export type ComputeType = 'float32' | 'float16';
+export type AttentionKernel = 'fused' | 'composed';
 
 export const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -58,6 +64,10 @@ export class GraphBuilder {
   private counters = new Map<string, number>();
   private constCache = new Map<string, string>();
   private msOpsetUsed = false;
+  /** Set once by the WeightBinder (or the caller) before ops are added; float32 by default. */
+  compute: ComputeType = 'float32';
+  /** How ops.attention() builds attention: the fused com.microsoft op, or MatMul/Softmax (see ops.ts). */
+  attention: AttentionKernel = 'fused';
 
   constructor(
     readonly name: string,
@@ -119,6 +129,33 @@ export class GraphBuilder {
     return this.constant('float32', dims ?? (typeof values === 'number' ? [] : [arr.length]), arr);
   }
 
+  /** A float constant in the compute type (scalars get dims []). */
+  fc(values: number | number[], dims?: number[]): string {
+    const arr = typeof values === 'number' ? [values] : values;
+    return this.constant(this.compute, dims ?? (typeof values === 'number' ? [] : [arr.length]), arr);
+  }
+
+  /** The most negative finite value of the compute type, for additive attention masks. */
+  get lowest(): number {
+    return this.compute === 'float16' ? -65504 : -3.4028234663852886e38;
+  }
+
+  /** Cast to `type` (no node when `from` already is that type). */
+  cast(x: string, type: ElemType, from?: ElemType): string {
+    if (from === type) return x;
+    return this.op('Cast', [x], { to: ELEM[type] });
+  }
+
+  /** A float32 tensor into the compute type (fp32 islands → compute); no node in float32 graphs. */
+  toCompute(x: string): string {
+    return this.cast(x, this.compute, 'float32');
+  }
+
+  /** A compute-type tensor into float32 (compute → fp32 islands); no node in float32 graphs. */
+  toFloat32(x: string): string {
+    return this.cast(x, 'float32', this.compute);
+  }
+
   i64(values: number | number[], dims?: number[]): string {
     const arr = typeof values === 'number' ? [values] : values;
     return this.constant('int64', dims ?? (typeof values === 'number' ? [] : [arr.length]), arr.map((v) => BigInt(v)));
@@ -162,6 +199,16 @@ export class GraphBuilder {
 
   get weightNames(): string[] {
     return this.inits.map((i) => i.name);
+  }
+
+  /** Bytes the weights occupy as stored (and as loaded by a provider that keeps their type). */
+  get weightBytes(): number {
+    return this.inits.reduce((a, w) => a + w.dims.reduce((x, y) => x * y, 1) * ELEM_BYTES[w.type], 0);
+  }
+
+  /** Each weight's name and stored size in bytes. */
+  get weightSizes(): Array<{ name: string; bytes: number }> {
+    return this.inits.map((w) => ({ name: w.name, bytes: w.dims.reduce((x, y) => x * y, 1) * ELEM_BYTES[w.type] }));
   }
 
   /** Number of parameters (elements) in all weights. */
@@ -239,6 +286,15 @@ export class GraphBuilder {
   }
 }
 
+/** Weight bytes over several graphs, counting a weight shared by name (e.g. TeaCache's probe) once. */
+export function uniqueWeightBytes(graphs: GraphBuilder[]): number {
+  const seen = new Map<string, number>();
+  for (const g of graphs) for (const w of g.weightSizes) seen.set(w.name, w.bytes);
+  let total = 0;
+  for (const b of seen.values()) total += b;
+  return total;
+}
+
 async function loadChecked(w: Initializer): Promise<Uint8Array> {
   const data = await w.load();
   const expected = w.dims.reduce((a, b) => a * b, 1) * ELEM_BYTES[w.type];
@@ -278,11 +334,12 @@ export function encodeValues(type: ElemType, values: ArrayLike<number> | ArrayLi
     const v = values[i]!;
     switch (type) {
       case 'float32': buf.writeFloatLE(Number(v), i * 4); break;
+      case 'float16': buf.writeUInt16LE(f32ToF16(Number(v)), i * 2); break;
+      case 'bfloat16': buf.writeUInt16LE(f32ToBf16(Number(v)), i * 2); break;
       case 'int64': buf.writeBigInt64LE(BigInt(v), i * 8); break;
       case 'int32': buf.writeInt32LE(Number(v), i * 4); break;
       case 'bool':
       case 'uint8': buf[i] = Number(v); break;
-      default: throw new Error(`constant(): ${type} constants are not supported; store a float32 and Cast.`);
     }
   }
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

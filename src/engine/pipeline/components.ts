@@ -16,7 +16,11 @@ export interface VaeLike extends Closable {
   encode(pixels: Tensor): Promise<Tensor>;
   decode(latents: Tensor, opts?: { tiled?: boolean }): Promise<Tensor>;
 }
-export type TransformerLike = StagedTransformer<EmbedLike> & Closable;
+export type TransformerLike = StagedTransformer<EmbedLike> &
+  Closable & {
+    /** Host↔device bytes since the last call (the ONNX runtime counts them; fakes may not). */
+    takeTraffic?(): { toDevice: number; toHost: number; weights: number };
+  };
 
 export interface ComponentLoaders {
   text(): Promise<TextEncoderLike>;
@@ -27,24 +31,37 @@ export interface ComponentLoaders {
   transformerF1?(): Promise<TransformerLike>;
 }
 
-type Kind = keyof ComponentLoaders;
+export type Kind = keyof ComponentLoaders;
 type Loaded = { text: TextEncoderLike; image: ImageEncoderLike; vae: VaeLike; transformer: TransformerLike; transformerF1: TransformerLike };
 
 /**
- * Opens components on demand. `release` closes a session at once (FramePack's low-VRAM behaviour:
- * text encoders → encode → close; transformer for sampling; VAE for decoding) unless the pool keeps
- * sessions warm, in which case they stay open until `closeAll`.
+ * Which components stay open after use. Sessions live as long as they are useful: created once per
+ * worker and reused across jobs; a component is closed after use only when the memory budget needs
+ * its room (FramePack's offloading: text encoders → encode → close; VAE for decoding).
+ */
+export type KeepPolicy = boolean | ((kind: Kind) => boolean);
+
+/**
+ * Opens components on demand. `release` closes a session at once unless the keep policy says the
+ * component stays warm, in which case it stays open until `closeAll`.
  */
 export class ComponentPool {
   private open = new Map<Kind, Promise<Closable>>();
   /** Milliseconds spent loading, per component (reported under the 'loading' stage). */
   loadMs = 0;
 
-  constructor(private readonly loaders: ComponentLoaders, readonly keepWarm = false) {}
+  constructor(private readonly loaders: ComponentLoaders, readonly keep: KeepPolicy = false) {}
+
+  keeps(kind: Kind): boolean {
+    return typeof this.keep === 'function' ? this.keep(kind) : this.keep;
+  }
 
   async get<K extends Kind>(kind: K): Promise<Loaded[K]> {
     let p = this.open.get(kind);
     if (!p) {
+      // One transformer on the device at a time: a job of the other model frees the one held.
+      const rival: Kind | undefined = kind === 'transformer' ? 'transformerF1' : kind === 'transformerF1' ? 'transformer' : undefined;
+      if (rival) await this.drop(rival);
       const t0 = performance.now();
       const load = this.loaders[kind] as (() => Promise<Closable>) | undefined;
       if (!load) throw new Error(`This model set has no ${kind === 'transformerF1' ? 'F1 transformer' : kind}.`);
@@ -59,7 +76,7 @@ export class ComponentPool {
   }
 
   async release(kind: Kind): Promise<void> {
-    if (this.keepWarm) return;
+    if (this.keeps(kind)) return;
     await this.drop(kind);
   }
 

@@ -41,8 +41,6 @@ export interface PipelineSettings {
   /** MagCache parameters (threshold, max consecutive skips, retention ratio); defaults as FramePack-Studio. */
   magcache?: Partial<MagCacheParams>;
   variant?: UniPCVariant;
-  /** Close the transformer before every decode (FramePack's low-VRAM swapping). */
-  lowMemory?: boolean;
   /** Use the VAE's spatial tiling for decodes. */
   tiledDecode?: boolean;
 }
@@ -144,9 +142,11 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
           if (previewPng) lastPreviewAt = now;
           const stepMs = Math.round(now - lastStepAt);
           lastStepAt = now;
+          const traffic = transformer.takeTraffic?.();
           job.onEvent({
             type: 'step', section: sectionNo, sections: plans.length, step: i + 1, steps: o.steps,
             elapsedMs: Math.round(now - t0), stepMs, ...(previewPng ? { previewPng } : {}),
+            ...(traffic ? { transferBytes: traffic } : {}),
           });
           throwIfCancelled(signal);
         },
@@ -156,7 +156,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
       });
       const first = pixels.frames === 0;
       history = direction.commit(history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, cond.startLatent);
-      if (settings.lowMemory) await pool.release(transformerKind);
+      // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
       throwIfCancelled(signal);
 
       emitStage('decoding', `section ${sectionNo}/${plans.length}`);
@@ -165,7 +165,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
         const decoded = await vae.decode(direction.decodeWindow(history, plan, window, first), { tiled: settings.tiledDecode ?? false });
         direction.mergePixels(pixels, decoded, window, first);
       });
-      if (settings.lowMemory) await pool.release('vae');
+      await pool.release('vae');
       throwIfCancelled(signal);
 
       emitStage('writing', `section ${sectionNo}/${plans.length}`);

@@ -24,6 +24,12 @@ export interface BlockCache {
   reuse(hiddenBefore: Float32Array): Float32Array;
   /** 0-based calls that skipped the blocks, in call order. */
   skippedCalls(): number[];
+  /**
+   * The same decision when the token streams stay on a device (WebGPU chaining), which keeps the
+   * residual itself: `hasState` says whether a previous probe and a computed residual exist there,
+   * `probeDistance` measures TeaCache's relative L1 there and is called only when needed.
+   */
+  decideOnDevice(hasState: boolean, probeDistance: () => Promise<number>): Promise<boolean>;
 }
 
 export type BlockCacheSettings =
@@ -38,6 +44,7 @@ export class TeaCacheStrategy implements BlockCache {
   remember(before: Float32Array, after: Float32Array): void { this.cache.remember(before, after); }
   reuse(before: Float32Array): Float32Array { return this.cache.reuse(before); }
   skippedCalls(): number[] { return this.cache.trace.filter((d) => !d.computed).map((d) => d.call); }
+  decideOnDevice(hasState: boolean, probeDistance: () => Promise<number>): Promise<boolean> { return this.cache.decideWith(hasState, probeDistance); }
 }
 
 /**

@@ -141,6 +141,14 @@ export class MagCache implements BlockCache {
     return !this.decideSkip();
   }
 
+  /** MagCache decides from its ratio table alone; the device keeps the residual of a computed call. */
+  async decideOnDevice(hasState: boolean): Promise<boolean> {
+    const skip = this.decideSkip();
+    if (skip && !hasState) throw new Error('MagCache skipped a call before any call of the section was computed.');
+    if (!skip) this.residualFrom = this.calls - 1;
+    return !skip;
+  }
+
   remember(hiddenBefore: Float32Array, hiddenAfter: Float32Array): void {
     // References only: the runtime hands out fresh tensors each call; the residual is formed on use.
     this.lastBefore = hiddenBefore;

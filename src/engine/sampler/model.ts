@@ -20,6 +20,12 @@ export interface StagedTransformer<E extends EmbedLike = EmbedLike> {
   embed(inputs: PackedInputs): Promise<E>;
   blocks(e: E): Promise<Tensor>;
   head(e: E, hiddenAfterBlocks: Tensor): Promise<Tensor>;
+  /** One whole call, when the runtime does it cheaper than the three stages (one graph per step). */
+  forward?(inputs: PackedInputs): Promise<Tensor>;
+  /** True when forward() should be used for calls that need no TeaCache probe. */
+  readonly prefersForward?: boolean;
+  /** The whole call, TeaCache included, where the runtime keeps the tensors on its device. */
+  readonly runStep?: (inputs: PackedInputs, cache?: BlockCache) => Promise<Tensor>;
 }
 
 /** Text conditioning for one guidance branch (LLaMA vector padded to 512 with its mask, CLIP pooled). */
@@ -96,8 +102,10 @@ export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransf
       cleanLatents4x: s.cleanLatents4x,
       cleanLatent4xIndices: s.cleanLatent4xIndices,
     };
-    const e = await transformer.embed(inputs);
     const cache = caches[branch];
+    if (transformer.runStep) return (await transformer.runStep(inputs, cache)).data;
+    if (!cache && transformer.prefersForward && transformer.forward) return (await transformer.forward(inputs)).data;
+    const e = await transformer.embed(inputs);
     let after: Tensor;
     if (!cache) {
       after = await transformer.blocks(e);

@@ -59,13 +59,34 @@ export class TeaCache {
 
   /** Decides whether this call must run the blocks. `modulated` is kept for the next comparison. */
   decide(modulated: Float32Array): boolean {
+    const previous = this.previousModulated;
+    const forced = this.mustCompute(previous !== undefined && this.lastAfter !== undefined);
+    const decision = this.record(forced ? undefined : relativeL1(modulated, previous!));
+    this.previousModulated = modulated;
+    return decision;
+  }
+
+  /**
+   * The same decision when the tensors live elsewhere (on the GPU): `hasState` says whether a previous
+   * probe and a computed residual exist there, `relL1` measures the distance only when it is needed.
+   */
+  async decideWith(hasState: boolean, relL1: () => Promise<number>): Promise<boolean> {
+    return this.record(this.mustCompute(hasState) ? undefined : await relL1());
+  }
+
+  /** First and last call of a section, or nothing to compare with / reuse: compute. */
+  private mustCompute(hasState: boolean): boolean {
+    return this.cnt === 0 || this.cnt === this.numSteps - 1 || !hasState;
+  }
+
+  /** Accumulates the rescaled distance (undefined: forced compute) and records the decision. */
+  private record(relL1: number | undefined): boolean {
     const cntBefore = this.cnt;
     let decision: TeaCacheDecision;
-    if (this.cnt === 0 || this.cnt === this.numSteps - 1 || !this.previousModulated || !this.lastAfter) {
+    if (relL1 === undefined) {
       this.accumulated = 0;
       decision = { call: this.calls, cntBefore, computed: true, forced: true, accumulatedAfter: 0 };
     } else {
-      const relL1 = relativeL1(modulated, this.previousModulated);
       const rescaled = teacacheRescale(relL1);
       this.accumulated += rescaled;
       const before = this.accumulated;
@@ -76,7 +97,6 @@ export class TeaCache {
         accumulatedBeforeDecision: before, accumulatedAfter: this.accumulated,
       };
     }
-    this.previousModulated = modulated;
     this.cnt = this.cnt + 1 === this.numSteps ? 0 : this.cnt + 1;
     this.calls++;
     this.trace.push(decision);

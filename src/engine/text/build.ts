@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraphBuilder } from '../onnx/graph.ts';
 import { WeightBinder, safetensorsWeights, type StorageDtype } from '../onnx/weights.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
 import { SafetensorsStore } from '../safetensors.ts';
 import { buildLlama, llamaPrefix, type LlamaConfig } from './llama.ts';
 import { buildClipText, clipTextPrefix, type ClipTextConfig } from './clip_text.ts';
@@ -24,6 +25,8 @@ export async function readJson<T>(path: string): Promise<T> {
 
 export interface BuildOptions {
   storage?: StorageDtype;
+  /** Weight-only quantization of the Linears (MatMulNBits); the converters ask it for LLaMA only. */
+  quant?: QuantSpec;
   /** LLaMA: python-style hidden-state index (default -3); conformance sets allHiddenStates. */
   hiddenStateIndex?: number;
   allHiddenStates?: boolean;
@@ -36,7 +39,7 @@ export async function buildEncoder(dir: string, kind: EncoderKind, opts: BuildOp
   const config = await readJson<Record<string, unknown>>(join(dir, 'config.json'));
   const store = await SafetensorsStore.open(dir);
   const graph = new GraphBuilder(kind, 17);
-  const binder = new WeightBinder(graph, safetensorsWeights(store), opts.storage ?? 'fp32');
+  const binder = new WeightBinder(graph, safetensorsWeights(store), { storage: opts.storage ?? 'fp32', ...(opts.quant ? { quant: opts.quant } : {}) });
   const has = (n: string) => store.has(n);
   try {
     if (kind === 'llama') {

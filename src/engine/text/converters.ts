@@ -2,7 +2,7 @@
 // text_encoder (+ ../tokenizer) and text_encoder_2 (+ ../tokenizer_2), both from the hunyuan repo.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
+import { float32ComponentStorage, type ComponentConverter, type ConvertOptions } from '../modelset/component.ts';
 import type { ComponentManifest } from '../modelset/manifest.ts';
 import { buildEncoder, type EncoderKind } from './build.ts';
 import { resolveHiddenStateIndex, type LlamaConfig } from './llama.ts';
@@ -16,7 +16,14 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tok
 
 /** Builds `kind` from `srcDir` into `${outDir}/${name}/model.onnx`; logs checkpoint keys the graph does not need. */
 async function convertGraph(srcDir: string, outDir: string, name: string, kind: EncoderKind, opts: ConvertOptions): Promise<{ file: string; config: Record<string, unknown> }> {
-  const built = await buildEncoder(srcDir, kind, { storage: opts.storage, hiddenStateIndex: LLAMA_HIDDEN_STATE_INDEX, withPooler: false });
+  // Only the 8B LLaMA is worth quantizing; CLIP-L is small and runs once per prompt.
+  const quant = kind === 'llama' ? opts.quant : undefined;
+  const built = await buildEncoder(srcDir, kind, {
+    storage: float32ComponentStorage(opts),
+    hiddenStateIndex: LLAMA_HIDDEN_STATE_INDEX,
+    withPooler: false,
+    ...(quant ? { quant } : {}),
+  });
   try {
     const unused = built.store.keys().filter((k) => !built.binder.used.has(k));
     if (unused.length) opts.log?.info({ component: name, unused: unused.length, example: unused.slice(0, 3) }, 'checkpoint tensors not needed by the graph');
@@ -75,7 +82,9 @@ export const textEncoderConverter: ComponentConverter = {
       {
         component: 'text_encoder',
         config,
-        dtype: opts.storage,
+        dtype: float32ComponentStorage(opts),
+        precision: 'fp32',
+        quant: opts.quant ?? null,
         files: { model: file },
         source: await describeSources(srcDir, ['config.json', ...weightFiles]),
         extra: { hidden_state_index: LLAMA_HIDDEN_STATE_INDEX, hidden_state_layer: hiddenIndex, crop_start: cropStart, max_prompt_tokens: LLAMA_MAX_PROMPT_TOKENS, final_norm: false },
@@ -131,7 +140,8 @@ export const textEncoder2Converter: ComponentConverter = {
       {
         component: 'text_encoder_2',
         config,
-        dtype: opts.storage,
+        dtype: float32ComponentStorage(opts),
+        precision: 'fp32',
         files: { model: file },
         source: await describeSources(srcDir, ['config.json', ...weightFiles]),
         extra: { output: 'pooler_output', max_length: CLIP_MAX_LENGTH },

@@ -47,6 +47,22 @@ export function llamaPrefix(has: (name: string) => boolean): string {
   throw new Error('No LLaMA embed_tokens.weight in the checkpoint.');
 }
 
+/** LlamaModel state-dict shapes for a config (memory accounting of converted sets, shapes-only builds). */
+export function llamaParamShapes(c: LlamaConfig, prefix = ''): Map<string, number[]> {
+  const d = c.hidden_size;
+  const kv = (c.num_key_value_heads ?? c.num_attention_heads) * (c.head_dim ?? d / c.num_attention_heads);
+  const qd = c.num_attention_heads * (c.head_dim ?? d / c.num_attention_heads);
+  const m = new Map<string, number[]>([[`${prefix}embed_tokens.weight`, [c.vocab_size, d]], [`${prefix}norm.weight`, [d]]]);
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const p = `${prefix}layers.${i}`;
+    m.set(`${p}.self_attn.q_proj.weight`, [qd, d]).set(`${p}.self_attn.k_proj.weight`, [kv, d]).set(`${p}.self_attn.v_proj.weight`, [kv, d]);
+    m.set(`${p}.self_attn.o_proj.weight`, [d, qd]).set(`${p}.mlp.gate_proj.weight`, [c.intermediate_size, d]);
+    m.set(`${p}.mlp.up_proj.weight`, [c.intermediate_size, d]).set(`${p}.mlp.down_proj.weight`, [d, c.intermediate_size]);
+    m.set(`${p}.input_layernorm.weight`, [d]).set(`${p}.post_attention_layernorm.weight`, [d]);
+  }
+  return m;
+}
+
 /** inv_freq = 1 / theta^(2i/d), computed in float32 as the reference does. */
 export function ropeInvFreq(headDim: number, theta: number): number[] {
   const out: number[] = [];

@@ -1,11 +1,13 @@
 // Graph (b): a run of consecutive transformer blocks (dual-stream first, then single-stream), so the
 // 60 blocks of the 13B model can live in separate files and be loaded piecewise.
 // Inputs hidden [1, L, D] (image tokens), context [1, Lc, D], temb [1, D], rope [1, L, 2·hd];
-// outputs hidden_out, context_out. Attention is always the fused MultiHeadAttention op.
+// outputs hidden_out, context_out, all in the compute type. Inside, the residual streams are float32
+// (each branch's gated output is added in float32); attention is the fused MultiHeadAttention op.
 import { GraphBuilder } from '../onnx/graph.ts';
 import { gelu, linear } from '../onnx/ops.ts';
 import type { WeightBinder } from '../onnx/weights.ts';
 import { innerDim, type PackedTransformerConfig } from './config.ts';
+import { BLOCK0_MODULATION } from './embed.ts';
 import {
   INT64_MAX,
   applyRope,
@@ -15,12 +17,14 @@ import {
   modulatedNorm,
   modulation,
   ropeTables,
+  splitModulation,
   seqLen,
   sliceTokens,
 } from './layers.ts';
 
 export type BlockRef = { kind: 'dual' | 'single'; index: number };
 
+/** The residual streams, float32. */
 interface Streams {
   hidden: string;
   context: string;
@@ -31,6 +35,8 @@ interface Shared {
   cfg: PackedTransformerConfig;
   temb: string;
   rope: { cos: string; sin: string };
+  /** Block 0's norm1 modulation vector, computed by embed (graph input) when block 0 is here. */
+  block0Modulation?: string;
 }
 
 function dualBlock(s: Shared, x: Streams, i: number): Streams {
@@ -40,7 +46,8 @@ function dualBlock(s: Shared, x: Streams, i: number): Streams {
   const hd = cfg.headDim;
   const H = cfg.numHeads;
   const p = `transformer_blocks.${i}`;
-  const [sh, sc, gate, shMlp, scMlp, gateMlp] = modulation(w, temb, `${p}.norm1.linear`, 6, D);
+  const [sh, sc, gate, shMlp, scMlp, gateMlp] =
+    i === 0 && s.block0Modulation ? splitModulation(g, s.block0Modulation, 6, D) : modulation(w, temb, `${p}.norm1.linear`, 6, D);
   const [cSh, cSc, cGate, cShMlp, cScMlp, cGateMlp] = modulation(w, temb, `${p}.norm1_context.linear`, 6, D);
   const nx = modulatedNorm(w, x.hidden, D, sh!, sc!);
   const nc = modulatedNorm(w, x.context, D, cSh!, cSc!);
@@ -58,12 +65,13 @@ function dualBlock(s: Shared, x: Streams, i: number): Streams {
   const attnX = linear(w, sliceTokens(g, out, 0, li), `${a}.to_out.0`);
   const attnC = linear(w, sliceTokens(g, out, li, INT64_MAX), `${a}.to_add_out`);
 
-  let hidden = g.op('Add', [x.hidden, g.op('Mul', [attnX, gate!])]);
-  let context = g.op('Add', [x.context, g.op('Mul', [attnC, cGate!])]);
+  const gated = (a: string, b: string) => g.toFloat32(g.op('Mul', [a, b]));
+  let hidden = g.op('Add', [x.hidden, gated(attnX, gate!)]);
+  let context = g.op('Add', [x.context, gated(attnC, cGate!)]);
   const ffX = feedForward(w, modulatedNorm(w, hidden, D, shMlp!, scMlp!), `${p}.ff`, 'gelu-tanh');
   const ffC = feedForward(w, modulatedNorm(w, context, D, cShMlp!, cScMlp!), `${p}.ff_context`, 'gelu-tanh');
-  hidden = g.op('Add', [hidden, g.op('Mul', [gateMlp!, ffX])]);
-  context = g.op('Add', [context, g.op('Mul', [cGateMlp!, ffC])]);
+  hidden = g.op('Add', [hidden, gated(gateMlp!, ffX)]);
+  context = g.op('Add', [context, gated(cGateMlp!, ffC)]);
   return { hidden, context };
 }
 
@@ -90,7 +98,7 @@ function singleBlock(s: Shared, x: Streams, i: number): Streams {
   const attn = fusedAttention(g, q, k, v, H);
 
   const out = linear(w, g.op('Concat', [attn, mlp], { axis: 2 }), `${p}.proj_out`);
-  const y = g.op('Add', [g.op('Mul', [gate!, out]), joined]);
+  const y = g.op('Add', [g.toFloat32(g.op('Mul', [gate!, out])), joined]);
   return { hidden: sliceTokens(g, y, 0, li), context: sliceTokens(g, y, li, INT64_MAX) };
 }
 
@@ -113,14 +121,18 @@ export function buildBlocksGraph(
   const g = new GraphBuilder(`framepack_transformer_${name}`);
   const w = bind(g);
   const D = innerDim(cfg);
-  const hidden = g.input('hidden', 'float32', [1, 'L', D]);
-  const context = g.input('context', 'float32', [1, 'Lc', D]);
-  const temb = g.input('temb', 'float32', [1, D]);
-  const rope = g.input('rope', 'float32', [1, 'L', 2 * cfg.headDim]);
-  const shared: Shared = { w, cfg, temb, rope: ropeTables(g, rope, cfg.headDim) };
-  let s: Streams = { hidden, context };
+  const ct = g.compute;
+  const hidden = g.input('hidden', ct, [1, 'L', D]);
+  const context = g.input('context', ct, [1, 'Lc', D]);
+  const temb = g.input('temb', ct, [1, D]);
+  const rope = g.input('rope', ct, [1, 'L', 2 * cfg.headDim]);
+  // Block 0's norm1 modulation vector comes from embed (which holds that weight), in the compute type.
+  const hasBlock0 = blocks.some((b) => b.kind === 'dual' && b.index === 0);
+  const block0Modulation = hasBlock0 ? g.input(BLOCK0_MODULATION, ct, [1, 6 * D]) : undefined;
+  const shared: Shared = { w, cfg, temb, rope: ropeTables(g, rope, cfg.headDim), ...(block0Modulation ? { block0Modulation } : {}) };
+  let s: Streams = { hidden: g.toFloat32(hidden), context: g.toFloat32(context) };
   for (const b of blocks) s = b.kind === 'dual' ? dualBlock(shared, s, b.index) : singleBlock(shared, s, b.index);
-  g.output(s.hidden, 'hidden_out', 'float32', [1, 'L', D]);
-  g.output(s.context, 'context_out', 'float32', [1, 'Lc', D]);
+  g.output(g.toCompute(s.hidden), 'hidden_out', ct, [1, 'L', D]);
+  g.output(g.toCompute(s.context), 'context_out', ct, [1, 'Lc', D]);
   return { graph: g, binder: w };
 }

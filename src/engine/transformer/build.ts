@@ -1,7 +1,8 @@
 // Builds every graph of the packed transformer from a config and a weight provider:
 // embed.onnx, blocks_NN.onnx (one per `blocksPerFile` consecutive blocks) and head.onnx.
-import type { GraphBuilder } from '../onnx/graph.ts';
-import { WeightBinder, type StorageDtype, type WeightProvider } from '../onnx/weights.ts';
+import type { AttentionKernel, GraphBuilder } from '../onnx/graph.ts';
+import type { QuantSpec } from '../onnx/quant.ts';
+import { PRECISION_COMPUTE, WeightBinder, type Precision, type StorageDtype, type WeightProvider } from '../onnx/weights.ts';
 import { blockLabel, blockOrder, buildBlocksGraph } from './blocks.ts';
 import type { PackedTransformerConfig } from './config.ts';
 import { buildEmbedGraph } from './embed.ts';
@@ -19,7 +20,14 @@ export interface TransformerGraph {
 }
 
 export interface BuildOptions {
+  /** Weight storage of fp32 graphs (fp16 graphs store fp16). */
   storage?: StorageDtype;
+  /** Compute type of every graph (default fp32). */
+  precision?: Precision;
+  /** Weight-only quantization of every Linear (MatMulNBits). */
+  quant?: QuantSpec;
+  /** Attention kernel (default fused MultiHeadAttention; composed for WebGPU). */
+  attention?: AttentionKernel;
   /** Consecutive blocks per ONNX file (default 1: load the 60 blocks piecewise). */
   blocksPerFile?: number;
 }
@@ -27,8 +35,9 @@ export interface BuildOptions {
 export function buildTransformerGraphs(cfg: PackedTransformerConfig, weights: WeightProvider, opts: BuildOptions = {}): TransformerGraph[] {
   const storage = opts.storage ?? 'fp32';
   const per = Math.max(1, Math.floor(opts.blocksPerFile ?? 1));
-  // Norm scales and biases are tiny: keep them fp32 whatever the storage dtype.
-  const bind = (g: GraphBuilder) => new SmallFp32Binder(g, weights, storage);
+  // Norm scales and biases are tiny: keep them fp32 whatever the storage dtype (fp32 graphs).
+  const compute = PRECISION_COMPUTE[opts.precision ?? 'fp32'];
+  const bind = (g: GraphBuilder) => new SmallFp32Binder(g, weights, { storage, compute, attention: opts.attention ?? 'fused', ...(opts.quant ? { quant: opts.quant } : {}) });
   const graphs: TransformerGraph[] = [{ role: 'embed', file: 'embed.onnx', ...buildEmbedGraph(cfg, bind) }];
   const order = blockOrder(cfg);
   const width = String(Math.ceil(order.length / per)).length < 2 ? 2 : String(Math.ceil(order.length / per)).length;
@@ -45,7 +54,7 @@ export function buildTransformerGraphs(cfg: PackedTransformerConfig, weights: We
   return graphs;
 }
 
-/** Stores 1-D tensors (biases, norm scales) as fp32; matrices and conv kernels in the chosen dtype. */
+/** fp32 graphs: stores 1-D tensors (biases, norm scales) as fp32; matrices and conv kernels in the chosen dtype. */
 class SmallFp32Binder extends WeightBinder {
   override param(name: string, opts: Parameters<WeightBinder['param']>[1] = {}): string {
     const small = this.weights.shape(name).length < 2;
@@ -53,7 +62,7 @@ class SmallFp32Binder extends WeightBinder {
   }
 }
 
-/** Unique parameter count over all graphs (the embed graph repeats block 0's norm1 for TeaCache). */
+/** Unique parameter count over all graphs (each weight lives in exactly one graph; this also guards that). */
 export function uniqueParameterCount(graphs: TransformerGraph[], shapes: WeightProvider): number {
   const names = new Set<string>();
   for (const g of graphs) for (const n of g.binder.used) names.add(n);

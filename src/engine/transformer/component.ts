@@ -8,7 +8,8 @@ import type { ComponentConverter, ConvertOptions } from '../modelset/component.t
 import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
 import { checkpointFiles, SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import { float32ToBf16Bytes } from '../dtype.ts';
-import { safetensorsWeights } from '../onnx/weights.ts';
+import { safetensorsWeights, type WeightProvider } from '../onnx/weights.ts';
+import { uniqueWeightBytes } from '../onnx/graph.ts';
 import { buildTransformerGraphs, uniqueParameterCount } from './build.ts';
 import { officialParamShapes, parseTransformerConfig, tinyRawConfig } from './config.ts';
 import { seededNormal } from '../seeded-random.ts';
@@ -60,50 +61,81 @@ export interface TransformerConvertOptions extends ConvertOptions {
   component?: 'transformer' | 'transformer_f1';
 }
 
-export async function convertTransformer(srcDir: string, outDir: string, opts: TransformerConvertOptions): Promise<ComponentManifest> {
-  await validateTransformer(srcDir);
-  const config = JSON.parse(await readFile(join(srcDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+/** Graph files written for one transformer, and what the manifest records about them. */
+export interface WrittenTransformer {
+  files: Record<string, string>;
+  extra: Record<string, unknown>;
+  used: Set<string>;
+}
+
+/** Builds and writes every transformer graph from a config and any weight provider. */
+export async function writeTransformerGraphs(
+  config: Record<string, unknown>,
+  weights: WeightProvider,
+  outDir: string,
+  opts: TransformerConvertOptions,
+): Promise<WrittenTransformer> {
   const cfg = parseTransformerConfig(config);
-  const component = opts.component ?? 'transformer';
-  const store = await SafetensorsStore.open(srcDir);
   const files: Record<string, string> = {};
   const blockFiles: string[] = [];
   const blockContents: string[][] = [];
-  let parameterCount = 0;
-  try {
-    const weights = safetensorsWeights(store);
-    const graphs = buildTransformerGraphs(cfg, weights, { storage: opts.storage, blocksPerFile: opts.blocksPerFile ?? 1 });
-    parameterCount = uniqueParameterCount(graphs, weights);
-    for (const [i, gr] of graphs.entries()) {
-      const rel = `${component}/${gr.file}`;
-      opts.log?.info({ component: 'transformer', graph: gr.role, n: i + 1, of: graphs.length, parameters: gr.graph.parameterCount }, 'writing transformer graph');
-      await gr.graph.save(join(outDir, rel));
-      files[gr.role] = rel;
-      if (gr.blocks) {
-        blockFiles.push(rel);
-        blockContents.push(gr.blocks);
-      }
+  const graphs = buildTransformerGraphs(cfg, weights, {
+    storage: opts.storage,
+    blocksPerFile: opts.blocksPerFile ?? 1,
+    precision: opts.precision ?? 'fp32',
+    attention: opts.attention ?? 'fused',
+    ...(opts.quant ? { quant: opts.quant } : {}),
+  });
+  const weightBytes = uniqueWeightBytes(graphs.map((g) => g.graph));
+  const parameterCount = uniqueParameterCount(graphs, weights);
+  for (const [i, gr] of graphs.entries()) {
+    const rel = `${opts.component ?? 'transformer'}/${gr.file}`;
+    opts.log?.info({ component: 'transformer', graph: gr.role, n: i + 1, of: graphs.length, parameters: gr.graph.parameterCount }, 'writing transformer graph');
+    await gr.graph.save(join(outDir, rel));
+    files[gr.role] = rel;
+    if (gr.blocks) {
+      blockFiles.push(rel);
+      blockContents.push(gr.blocks);
     }
-    const used = new Set(graphs.flatMap((g) => [...g.binder.used]));
-    const unused = store.keys().filter((k) => !used.has(k));
+  }
+  return {
+    files,
+    used: new Set(graphs.flatMap((g) => [...g.binder.used])),
+    extra: { blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount, weightBytes },
+  };
+}
+
+export async function convertTransformer(srcDir: string, outDir: string, opts: TransformerConvertOptions): Promise<ComponentManifest> {
+  await validateTransformer(srcDir);
+  const config = JSON.parse(await readFile(join(srcDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const store = await SafetensorsStore.open(srcDir);
+  let written: WrittenTransformer;
+  try {
+    written = await writeTransformerGraphs(config, safetensorsWeights(store), outDir, opts);
+    const unused = store.keys().filter((k) => !written.used.has(k));
     if (unused.length) opts.log?.warn({ component: 'transformer', unused: unused.slice(0, 10), count: unused.length }, 'checkpoint keys not used by the transformer graphs');
   } finally {
     await store.close();
   }
   const source: SourceFile[] = [];
   for (const file of await sourceFiles(srcDir)) {
-    source.push(await describeSourceFile(file, join(component, file.slice(srcDir.length).replace(/^\/+/, ''))));
+    source.push(await describeSourceFile(file, join(opts.component ?? 'transformer', file.slice(srcDir.length).replace(/^\/+/, ''))));
   }
+  return transformerManifestEntry(config, written, source, opts);
+}
+
+export function transformerManifestEntry(config: Record<string, unknown>, written: WrittenTransformer, source: SourceFile[], opts: TransformerConvertOptions): ComponentManifest {
+  const component = opts.component ?? 'transformer';
   return {
     component,
     config,
-    dtype: opts.storage,
-    files,
+    dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
+    precision: opts.precision ?? 'fp32',
+    quant: opts.quant ?? null,
+    attention: opts.attention ?? 'fused',
+    files: written.files,
     source,
-    extra: {
-      blockFiles, blockContents, numLayers: cfg.numLayers, numSingleLayers: cfg.numSingleLayers, parameterCount,
-      variant: component === 'transformer_f1' ? 'f1' : 'original',
-    },
+    extra: { ...written.extra, variant: component === 'transformer_f1' ? 'f1' : 'original' },
   };
 }
 

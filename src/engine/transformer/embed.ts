@@ -13,7 +13,9 @@ import {
   mlpEmbedding,
   modulatedNorm,
   modulation,
+  modulationVector,
   ropeFrequencies,
+  splitModulation,
   sliceTokens,
   timestepProjection,
 } from './layers.ts';
@@ -23,7 +25,9 @@ export const EMBED_INPUTS = [
   'image_embeddings', 'latent_indices', 'clean_latents', 'clean_latent_indices', 'clean_latents_2x',
   'clean_latent_2x_indices', 'clean_latents_4x', 'clean_latent_4x_indices',
 ] as const;
-export const EMBED_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', 'latent_shape', 'dbg_context', 'dbg_image_tokens'] as const;
+/** Block 0's norm1 modulation vector [1, 6·D]: computed in embed (TeaCache's probe needs it), fed to block 0. */
+export const BLOCK0_MODULATION = 'block0_modulation';
+export const EMBED_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', BLOCK0_MODULATION, 'latent_shape', 'dbg_context', 'dbg_image_tokens'] as const;
 
 type Kernel = [number, number, number];
 
@@ -50,9 +54,9 @@ function patchEmbed(w: WeightBinder, x: string, prefix: string, kernel: Kernel):
 function ropeGrid(g: GraphBuilder, cfg: PackedTransformerConfig, frames: string, h: string, w: string): string {
   const [dt, dy, dx] = cfg.ropeAxesDim;
   const axisPos = [
-    g.op('Cast', [frames], { to: 1 }),
-    g.op('Range', [g.f32(0), g.op('Cast', [g.op('Squeeze', [h, g.i64([0])])], { to: 1 }), g.f32(1)]),
-    g.op('Range', [g.f32(0), g.op('Cast', [g.op('Squeeze', [w, g.i64([0])])], { to: 1 }), g.f32(1)]),
+    g.cast(frames, 'float32'),
+    g.op('Range', [g.f32(0), g.cast(g.op('Squeeze', [h, g.i64([0])]), 'float32'), g.f32(1)]),
+    g.op('Range', [g.f32(0), g.cast(g.op('Squeeze', [w, g.i64([0])]), 'float32'), g.f32(1)]),
   ];
   const dims = [dt, dy, dx];
   const layouts = [[-1, 1, 1], [1, -1, 1], [1, 1, -1]];
@@ -85,8 +89,10 @@ export function buildEmbedGraph(cfg: PackedTransformerConfig, bind: (g: GraphBui
   const w = bind(g);
   const D = innerDim(cfg);
   const hd = cfg.headDim;
-  const lat = (name: string, t: string) => g.input(name, 'float32', [1, 16, t, 'H', 'W']);
-  const x = g.input('hidden_states', 'float32', [1, cfg.inChannels, 'T', 'H', 'W']);
+  // Inputs come from the JS side in float32 and are cast to the compute type where they enter a matmul.
+  const ct = g.compute;
+  const lat = (name: string, t: string) => g.toCompute(g.input(name, 'float32', [1, 16, t, 'H', 'W']));
+  const x = g.toCompute(g.input('hidden_states', 'float32', [1, cfg.inChannels, 'T', 'H', 'W']));
   const timestep = g.input('timestep', 'float32', [1]);
   const guidance = g.input('guidance', 'float32', [1]);
   const text = g.input('encoder_hidden_states', 'float32', [1, 'Lt', cfg.textEmbedDim]);
@@ -118,7 +124,7 @@ export function buildEmbedGraph(cfg: PackedTransformerConfig, bind: (g: GraphBui
     mlpEmbedding(w, tProj, 'time_text_embed.timestep_embedder'),
     mlpEmbedding(w, timestepProjection(g, guidance), 'time_text_embed.guidance_embedder'),
   ]);
-  const temb = g.op('Add', [tg, mlpEmbedding(w, pooled, 'time_text_embed.text_embedder')]);
+  const temb = g.op('Add', [tg, mlpEmbedding(w, g.toCompute(pooled), 'time_text_embed.text_embedder')]);
 
   // 3. Text token refiner, with the mask-weighted mean as its pooled input and the boolean self-mask.
   const ce = 'context_embedder';
@@ -127,42 +133,49 @@ export function buildEmbedGraph(cfg: PackedTransformerConfig, bind: (g: GraphBui
   const textMean = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [text, mask3]), g.i64([1])], { keepdims: 0 }), maskSum]);
   const tembC = g.op('Add', [
     mlpEmbedding(w, tProj, `${ce}.time_text_embed.timestep_embedder`),
-    mlpEmbedding(w, textMean, `${ce}.time_text_embed.text_embedder`),
+    mlpEmbedding(w, g.toCompute(textMean), `${ce}.time_text_embed.text_embedder`),
   ]);
-  let ctx = linear(w, text, `${ce}.proj_in`);
+  // The refiner's residual stream is float32, like the blocks'.
+  let ctx = g.toFloat32(linear(w, g.toCompute(text), `${ce}.proj_in`));
   const bias = refinerMaskBias(g, mask);
   for (let i = 0; i < cfg.numRefinerLayers; i++) {
     const p = `${ce}.token_refiner.refiner_blocks.${i}`;
-    const n1 = layerNorm(w, ctx, D, 1e-6, `${p}.norm1`);
+    const n1 = g.toCompute(layerNorm(w, ctx, D, 1e-6, `${p}.norm1`));
     const q = headProjection(w, n1, `${p}.attn.to_q`, undefined, cfg.numHeads, hd);
     const k = headProjection(w, n1, `${p}.attn.to_k`, undefined, cfg.numHeads, hd);
     const v = headProjection(w, n1, `${p}.attn.to_v`, undefined, cfg.numHeads, hd);
     const attn = linear(w, fusedAttention(g, q, k, v, cfg.numHeads, bias), `${p}.attn.to_out.0`);
     const [gateMsa, gateMlp] = modulation(w, tembC, `${p}.norm_out.linear`, 2, D);
-    ctx = g.op('Add', [ctx, g.op('Mul', [attn, gateMsa!])]);
-    const ff = feedForward(w, layerNorm(w, ctx, D, 1e-6, `${p}.norm2`), `${p}.ff`, 'silu');
-    ctx = g.op('Add', [ctx, g.op('Mul', [ff, gateMlp!])]);
+    ctx = g.op('Add', [ctx, g.toFloat32(g.op('Mul', [attn, gateMsa!]))]);
+    const ff = feedForward(w, g.toCompute(layerNorm(w, ctx, D, 1e-6, `${p}.norm2`)), `${p}.ff`, 'silu');
+    ctx = g.op('Add', [ctx, g.toFloat32(g.op('Mul', [ff, gateMlp!]))]);
   }
 
   // 4. SigLIP projection before the text, then the batch-1 crop to Ni + mask.sum() tokens.
-  const imageTokens = linear(w, silu(g, linear(w, image, 'image_projection.up')), 'image_projection.down');
-  const joined = g.op('Concat', [imageTokens, ctx], { axis: 1 });
-  const keep = g.op('Add', [g.op('Shape', [image], { start: 1, end: 2 }), reshape(g, g.op('Cast', [maskSum], { to: 7 }), [1])]);
+  const imageTokens = linear(w, silu(g, linear(w, g.toCompute(image), 'image_projection.up')), 'image_projection.down');
+  const joined = g.op('Concat', [imageTokens, g.toCompute(ctx)], { axis: 1 });
+  const keep = g.op('Add', [g.op('Shape', [image], { start: 1, end: 2 }), reshape(g, g.cast(maskSum, 'int64'), [1])]);
   const context = sliceTokens(g, joined, 0, keep);
 
-  // 5. TeaCache's probe: transformer_blocks[0].norm1(hidden, temb)[0].
-  const [shift, scale] = modulation(w, temb, 'transformer_blocks.0.norm1.linear', 6, D);
-  const modulated = modulatedNorm(w, hidden, D, shift!, scale!);
+  // 5. TeaCache's probe: transformer_blocks[0].norm1(hidden, temb)[0]. Block 0's norm1.linear lives
+  // here only: its modulation vector is an output that block 0's graph takes as an input, so the
+  // weight (226 MB of fp32 at the real width) is held once.
+  const block0Modulation = modulationVector(w, temb, 'transformer_blocks.0.norm1.linear');
+  const [shift, scale] = splitModulation(g, block0Modulation, 6, D);
+  const modulated = modulatedNorm(w, g.toFloat32(hidden), D, shift!, scale!);
 
+  // Tensors for the block graphs travel in the compute type; TeaCache's probe and the debug
+  // intermediates go to the JS side in float32.
   const gridShape = g.op('Shape', [noisy.grid], { start: 2, end: 5 });
-  g.output(hidden, 'hidden', 'float32', [1, 'L', D]);
-  g.output(context, 'context', 'float32', [1, 'Lc', D]);
-  g.output(temb, 'temb', 'float32', [1, D]);
-  g.output(rope, 'rope', 'float32', [1, 'L', 2 * hd]);
-  g.output(modulated, 'modulated', 'float32', [1, 'L', D]);
+  g.output(hidden, 'hidden', ct, [1, 'L', D]);
+  g.output(context, 'context', ct, [1, 'Lc', D]);
+  g.output(temb, 'temb', ct, [1, D]);
+  g.output(g.toCompute(rope), 'rope', ct, [1, 'L', 2 * hd]);
+  g.output(g.toFloat32(modulated), 'modulated', 'float32', [1, 'L', D]);
+  g.output(block0Modulation, BLOCK0_MODULATION, ct, [1, 6 * D]);
   g.output(gridShape, 'latent_shape', 'int64', [3]);
   g.output(ctx, 'dbg_context', 'float32', [1, 'Lt', D]);
-  g.output(imageTokens, 'dbg_image_tokens', 'float32', [1, 'Ni', D]);
+  g.output(g.toFloat32(imageTokens), 'dbg_image_tokens', 'float32', [1, 'Ni', D]);
   return { graph: g, binder: w };
 }
 
@@ -175,7 +188,8 @@ function refinerMaskBias(g: GraphBuilder, mask: string): string {
   const pair = g.op('Mul', [unsqueeze(g, mask, [2]), unsqueeze(g, mask, [1])]);
   const lt = g.op('Shape', [mask], { start: 1, end: 2 });
   const keys = g.op('Range', [g.i64(0), g.op('Squeeze', [lt, g.i64([0])]), g.i64(1)]);
-  const first = g.op('Cast', [g.op('Equal', [keys, g.i64(0)])], { to: 1 });
+  const first = g.cast(g.op('Equal', [keys, g.i64(0)]), 'float32');
   const allowed = g.op('Greater', [g.op('Max', [pair, first]), g.f32(0.5)]);
-  return unsqueeze(g, g.op('Where', [allowed, g.f32(0), g.f32(-1e30)]), [1]);
+  // -1e30 in float32 graphs (as before); float16's lowest finite value otherwise (-1e30 would be -inf).
+  return unsqueeze(g, g.op('Where', [allowed, g.fc(0), g.fc(g.compute === 'float32' ? -1e30 : g.lowest)]), [1]);
 }

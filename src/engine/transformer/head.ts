@@ -10,14 +10,14 @@ export function buildHeadGraph(cfg: PackedTransformerConfig, bind: (g: GraphBuil
   const g = new GraphBuilder('framepack_transformer_head');
   const w = bind(g);
   const D = innerDim(cfg);
-  const hidden = g.input('hidden', 'float32', [1, 'L', D]);
-  const temb = g.input('temb', 'float32', [1, D]);
+  const hidden = g.input('hidden', g.compute, [1, 'L', D]);
+  const temb = g.input('temb', g.compute, [1, D]);
   // Post-patch grid [T, H, W] of the noisy latents, as the embed graph reports it.
   const grid = g.input('latent_shape', 'int64', [3]);
 
   // AdaLayerNormContinuous chunks (scale, shift), in that order.
   const [scale, shift] = modulation(w, temb, 'norm_out.linear', 2, D);
-  const normed = modulatedNorm(w, hidden, D, shift!, scale!);
+  const normed = modulatedNorm(w, g.toFloat32(hidden), D, shift!, scale!);
   const n = g.op('ReduceProd', [grid], { keepdims: 1 });
   const noisy = sliceTokens(g, normed, g.op('Neg', [n]), INT64_MAX);
   const out = linear(w, noisy, 'proj_out');
@@ -26,6 +26,7 @@ export function buildHeadGraph(cfg: PackedTransformerConfig, bind: (g: GraphBuil
   const split = g.op('Reshape', [out, g.op('Concat', [g.i64([1]), grid, g.i64([c, pt, p, p])], { axis: 0 })]);
   const perm = transpose(g, split, [0, 4, 1, 5, 2, 6, 3, 7]);
   const full = g.op('Concat', [g.i64([1, c]), g.op('Mul', [grid, g.i64([pt, p, p])])], { axis: 0 });
-  g.output(g.op('Reshape', [perm, full]), 'sample', 'float32', [1, c, 'T', 'H', 'W']);
+  // The sampler works in float32.
+  g.output(g.toFloat32(g.op('Reshape', [perm, full])), 'sample', 'float32', [1, c, 'T', 'H', 'W']);
   return { graph: g, binder: w };
 }

@@ -1,6 +1,8 @@
 // Layers of the packed transformer shared by the embed, block and head graphs.
-// Everything computes in float32; constants are rounded step by step like torch's float32 math so
-// the sinusoidal projections (arguments up to 10 000 rad for guidance) match the reference bit-wise.
+// Matmuls, attention and modulation run in the graph's compute type (g.compute); the fp32 islands
+// are the timestep sinusoid, the rope tables and their application, the LayerNorm/RMSNorm statistics
+// and the residual stream (callers keep it in float32). Sinusoid constants are rounded step by step
+// like torch's float32 math so the projections (arguments up to 10 000 rad) match the reference bit-wise.
 import type { GraphBuilder } from '../onnx/graph.ts';
 import { attention, gelu, layerNorm, linear, reshape, rmsNorm, silu, split, unsqueeze } from '../onnx/ops.ts';
 import type { WeightBinder } from '../onnx/weights.ts';
@@ -45,11 +47,11 @@ export function ropeFrequencies(dim: number, theta: number): number[] {
   return out;
 }
 
-/** [1] timestep → [1, 256] = [cos(t·f), sin(t·f)]. */
+/** float32 [1] timestep → [1, 256] = [cos(t·f), sin(t·f)], computed in float32, returned in the compute type. */
 export function timestepProjection(g: GraphBuilder, t: string): string {
   const freqs = timestepFrequencies();
   const arg = g.op('Mul', [unsqueeze(g, t, [1]), g.f32(freqs, [1, freqs.length])]);
-  return g.op('Concat', [g.op('Cos', [arg]), g.op('Sin', [arg])], { axis: -1 });
+  return g.toCompute(g.op('Concat', [g.op('Cos', [arg]), g.op('Sin', [arg])], { axis: -1 }));
 }
 
 /** TimestepEmbedding / PixArtAlphaTextProjection: linear_1 → SiLU → linear_2. */
@@ -59,15 +61,24 @@ export function mlpEmbedding(w: WeightBinder, x: string, prefix: string): string
 
 /** `linear(silu(temb))` chunked into `n` modulation vectors, each [1, 1, D]. */
 export function modulation(w: WeightBinder, temb: string, prefix: string, n: number, dim: number): string[] {
-  const emb = unsqueeze(w.g, linear(w, silu(w.g, temb), prefix), [1]);
-  return split(w.g, emb, new Array(n).fill(dim), -1);
+  return splitModulation(w.g, modulationVector(w, temb, prefix), n, dim);
 }
 
-/** LayerNorm without affine (eps 1e-6), then x·(1 + scale) + shift. */
+/** The raw modulation vector linear(silu(temb)), [1, n·dim]. */
+export function modulationVector(w: WeightBinder, temb: string, prefix: string): string {
+  return linear(w, silu(w.g, temb), prefix);
+}
+
+/** [1, n·dim] modulation vector → n tensors [1, 1, dim] (shift, scale, gate, …). */
+export function splitModulation(g: GraphBuilder, vector: string, n: number, dim: number): string[] {
+  return split(g, unsqueeze(g, vector, [1]), new Array(n).fill(dim), -1);
+}
+
+/** LayerNorm without affine (eps 1e-6) of a float32 `x`, then x·(1 + scale) + shift in the compute type. */
 export function modulatedNorm(w: WeightBinder, x: string, dim: number, shift: string, scale: string): string {
   const g = w.g;
-  const normed = layerNorm(w, x, dim, 1e-6);
-  return g.op('Add', [g.op('Mul', [normed, g.op('Add', [g.f32(1), scale])]), shift]);
+  const normed = g.toCompute(layerNorm(w, x, dim, 1e-6));
+  return g.op('Add', [g.op('Mul', [normed, g.op('Add', [g.fc(1), scale])]), shift]);
 }
 
 /** FeedForward: net.0.proj → GELU(tanh) or SiLU → net.2. */
@@ -77,21 +88,25 @@ export function feedForward(w: WeightBinder, x: string, prefix: string, act: 'ge
   return linear(w, a, `${prefix}.net.2`);
 }
 
-/** cos / sin tables [1, L, 1, hd] from the packed rope tensor [1, L, 2·hd]. */
+/** float32 cos / sin tables [1, L, 1, hd] from the packed rope tensor [1, L, 2·hd] (compute type). */
 export function ropeTables(g: GraphBuilder, rope: string, headDim: number): { cos: string; sin: string } {
-  const [cos, sin] = split(g, rope, [headDim, headDim], -1);
+  const [cos, sin] = split(g, g.toFloat32(rope), [headDim, headDim], -1);
   return { cos: unsqueeze(g, cos!, [2]), sin: unsqueeze(g, sin!, [2]) };
 }
 
-/** apply_rotary_emb_transposed on x [1, L, H, hd]: x·cos + rot(x)·sin, rot pairs (a, b) → (−b, a). */
-export function applyRope(g: GraphBuilder, x: string, t: { cos: string; sin: string }, headDim: number): string {
+/**
+ * apply_rotary_emb_transposed on x [1, L, H, hd]: x·cos + rot(x)·sin, rot pairs (a, b) → (−b, a).
+ * In float32, as the reference (`x.float() * cos + …`, then back to x's type).
+ */
+export function applyRope(g: GraphBuilder, xc: string, t: { cos: string; sin: string }, headDim: number): string {
+  const x = g.toFloat32(xc);
   const pairs = reshape(g, x, [0, 0, 0, headDim / 2, 2]);
   const [re, im] = split(g, pairs, [1, 1], -1);
   const rotated = reshape(g, g.op('Concat', [g.op('Neg', [im!]), re!], { axis: -1 }), [0, 0, 0, headDim]);
-  return g.op('Add', [g.op('Mul', [x, t.cos]), g.op('Mul', [rotated, t.sin])]);
+  return g.toCompute(g.op('Add', [g.op('Mul', [x, t.cos]), g.op('Mul', [rotated, t.sin])]));
 }
 
-/** Projects to heads, RMS-normalises per head and optionally applies rope: → [1, L, H, hd]. */
+/** Projects to heads (compute type), RMS-normalises per head in float32 and optionally applies rope: → [1, L, H, hd]. */
 export function headProjection(
   w: WeightBinder,
   x: string,
@@ -100,8 +115,9 @@ export function headProjection(
   heads: number,
   headDim: number,
 ): string {
-  const y = reshape(w.g, linear(w, x, proj), [0, 0, heads, headDim]);
-  return normWeight ? rmsNorm(w, y, 1e-6, normWeight) : y;
+  const g = w.g;
+  const y = reshape(g, linear(w, x, proj), [0, 0, heads, headDim]);
+  return normWeight ? g.toCompute(rmsNorm(w, g.toFloat32(y), 1e-6, normWeight)) : y;
 }
 
 export const mergeHeads = (g: GraphBuilder, x: string): string => reshape(g, x, [0, 0, -1]);

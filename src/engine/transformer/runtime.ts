@@ -1,10 +1,23 @@
-// Runs the converted packed transformer: embed → blocks → head, as three kinds of ONNX sessions.
-// The split serves the sampler: TeaCache reads `modulated` from embed() before deciding whether to
-// run blocks(), and with lowMemory each block file is opened only while it runs (FramePack's
-// DynamicSwap analogue), so peak memory is one block's weights plus activations.
-import { join } from 'node:path';
+// Runs the converted packed transformer: embed → blocks → head. The split serves the sampler:
+// TeaCache reads `modulated` from embed() before deciding whether to run blocks(). Where the block
+// weights live follows a plan made once at load (plan.ts): resident blocks composed into a few large
+// sessions (up to one graph for the whole step, used by forward()), blocks beyond the memory budget
+// streamed from host memory through one shared graph per block type (FramePack's DynamicSwap
+// analogue, without creating sessions per call). Every byte passed to or from a session is counted.
+import { dirname, join } from 'node:path';
 import { ModelSetError, readManifest } from '../modelset/manifest.ts';
-import { createSession, ort, type ExecutionProvider } from '../runtime/session.ts';
+import { composeModels, encodeModel, externalLocation, isExternal, readModel, type ModelProto } from '../onnx/compose.ts';
+import { ort, type ExecutionProvider } from '../runtime/session.ts';
+import type { createSession } from '../runtime/session.ts';
+import { BlockRunner, openSession, type Feeds, type SessionFactory } from './blocks-runtime.ts';
+import { parseTransformerConfig, type PackedTransformerConfig } from './config.ts';
+import { BLOCK0_MODULATION } from './embed.ts';
+import { BUCKET_640, EMBED_FEEDS, layoutBytes, planBlocks, tensorSizes, type BlockPlan, type RunLayout, type StepShapes } from './plan.ts';
+import { TrafficMeter, type Traffic } from './traffic.ts';
+import { DeviceStep, EMBED_DEVICE_OUTPUTS } from './device-step.ts';
+import type { BlockCache } from '../sampler/block-cache.ts';
+import { f16ArrayToFloat32, float32ToF16Array } from '../dtype.ts';
+import type { Precision } from '../onnx/weights.ts';
 
 import type { Tensor } from '../functions/tensor.ts';
 
@@ -40,18 +53,47 @@ export interface EmbedOutput {
   /** Post-patch grid [T, H, W] of the noisy latents; the head crops the last T·H·W tokens. */
   latentShape: [number, number, number];
   noisyTokens: number;
-  /** Intermediates the conformance check compares: the refined text (all Lt tokens) and the image tokens. */
+  /** Intermediates the conformance check compares (only when embed() is asked for them). */
   debug: { context: Tensor; imageTokens: Tensor };
+  /** The session outputs themselves, handed to blocks() and head() without re-wrapping. */
+  raw: Feeds;
 }
 
 export interface PackedTransformerOptions {
   provider?: ExecutionProvider;
+  /** Intra-op threads per session. */
+  threads?: number;
+  /**
+   * Bytes of device memory the transformer may use (weights + activation reserve). Blocks beyond it
+   * stay in host memory and stream through one shared graph per block type. Undefined: all resident.
+   */
+  memoryBudgetBytes?: number;
+  /** Block files per resident session; default: every resident block in one session. 1 = per block. */
+  groupSize?: number;
+  /** forward() runs embed + blocks + head as one graph (needs every block resident; TeaCache runs staged). */
+  wholeStep?: boolean;
+  /** Former low-memory mode, kept for the benchmark: a session created and released per block per call. */
+  reloadPerCall?: boolean;
+  /** Shorthand for memoryBudgetBytes 0: stream every block. */
   lowMemory?: boolean;
   /** Which transformer of the set: the original model (default) or FramePack-F1. */
   component?: 'transformer' | 'transformer_f1';
+  /** Shapes for the expected-bytes figure of describe() (default: the 640 bucket). */
+  expectedShapes?: StepShapes;
+  /**
+   * MatMul weight prepacking on CPU (default on). Streamed weights cannot be prepacked and MLAS then
+   * sums in another order (≤ 1 ulp-level differences); off, resident and streamed agree bit for bit.
+   */
+  prepack?: boolean;
+  /**
+   * WebGPU: chain embed → blocks → head through `gpu-buffer` tensors and run TeaCache on the device
+   * (runStep()); the host-side embed()/blocks()/head() are then unavailable.
+   */
+  chainOnDevice?: boolean;
 }
 
 interface Files {
+  dir: string;
   embed: string;
   head: string;
   blocks: string[];
@@ -62,9 +104,16 @@ type Session = Awaited<ReturnType<typeof createSession>>;
 const f32 = (t: Tensor) => new ort.Tensor('float32', t.data, t.dims);
 const i64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map((x) => BigInt(x))), [v.length]);
 
+/** A graph output as a float32 tensor (fp16 outputs of fp16 sets are widened; exact). */
 function fromOrt(t: ort.Tensor): Tensor {
-  if (t.type !== 'float32') throw new Error(`Expected a float32 output, got ${t.type}.`);
+  if (t.type === 'float16') return { data: f16ArrayToFloat32(t.data as Uint16Array), dims: [...t.dims] };
+  if (t.type !== 'float32') throw new Error(`Expected a float32 or float16 output, got ${t.type}.`);
   return { data: t.data as Float32Array, dims: [...t.dims] };
+}
+
+/** An input of the block/head graphs, which take the set's compute type. */
+function computeTensor(t: Tensor, precision: Precision): ort.Tensor {
+  return precision === 'fp16' ? new ort.Tensor('float16', float32ToF16Array(t.data), t.dims) : f32(t);
 }
 
 function checkRank(name: string, t: Tensor, rank: number): void {
@@ -74,17 +123,67 @@ function checkRank(name: string, t: Tensor, rank: number): void {
   }
 }
 
+/** Bytes of a model's external weights (the sum of their stored lengths). */
+function storedWeightBytes(model: ModelProto): number {
+  return (model.graph?.initializer ?? []).filter(isExternal).reduce((a, t) => a + externalLocation(t).length, 0);
+}
+const EMBED_FETCH = ['hidden', 'context', 'temb', 'rope', 'modulated', BLOCK0_MODULATION, 'latent_shape'];
+
+/** What the runtime holds and moves, for the startup log and the bench. */
+export interface TransformerDescription {
+  provider: ExecutionProvider;
+  mode: 'resident' | 'streaming' | 'mixed' | 'reload-per-call';
+  blockFiles: number;
+  residentBlockFiles: number;
+  streamedBlockFiles: number;
+  blockSessions: number;
+  wholeStep: boolean;
+  /** WebGPU: tensors chained on the device (the byte figures are then those of the host API path). */
+  chained: boolean;
+  residentWeightBytes: number;
+  streamedWeightBytes: number;
+  budgetFits: boolean;
+  /** Host↔device bytes of one call at `expectedShapes` (default the 640 bucket), computed from the layout. */
+  expectedStepBytes: { computed: Traffic; teacacheSkip: Traffic; shapes: StepShapes };
+}
+
 export class PackedTransformer {
-  private blockSessions: Array<Session | undefined>;
+  private readonly meter = new TrafficMeter();
+  private embedSession: Session | undefined;
+  private headSession: Session | undefined;
+  private runner: BlockRunner | undefined;
+  private stepSession: Session | undefined;
+  private device: DeviceStep | undefined;
+  /** Present when the call is chained on the device: the sampler hands it the whole call and its TeaCache. */
+  readonly runStep?: (inputs: TransformerInputs, cache?: BlockCache) => Promise<Tensor>;
 
   private constructor(
     private readonly files: Files,
-    private readonly embedSession: Session,
-    private readonly headSession: Session,
+    readonly config: PackedTransformerConfig,
+    readonly plan: BlockPlan,
     readonly provider: ExecutionProvider,
-    readonly lowMemory: boolean,
+    private readonly opts: PackedTransformerOptions,
+    private readonly embedBytes: number,
+    private readonly headBytes: number,
+    private readonly fileBytes: number[],
+    readonly precision: Precision = 'fp32',
   ) {
-    this.blockSessions = new Array<Session | undefined>(files.blocks.length).fill(undefined);
+    if (this.chained) {
+      this.runStep = async (inputs, cache) => {
+        const feeds = this.embedFeeds(inputs, false);
+        await this.openStaged();
+        return this.device!.run(feeds, { embed: this.embedSession!, head: this.headSession!, blocks: this.runner! }, this.meter, cache);
+      };
+    }
+  }
+
+  /** True when tensors stay on the device between sessions (WebGPU chaining). */
+  get chained(): boolean {
+    return this.opts.chainOnDevice === true && this.provider === 'webgpu' && !this.opts.reloadPerCall;
+  }
+
+  private requireHostApi(): void {
+    if (this.chained) throw new Error('This transformer chains its sessions on the device; call runStep() instead of embed()/blocks()/head().');
   }
 
   /** Reads manifest.json's `transformer` component in `modelSetDir`. */
@@ -102,22 +201,108 @@ export class PackedTransformer {
       throw new ModelSetError(`The transformer entry in ${join(modelSetDir, 'manifest.json')} lacks embed/head/block files; re-convert it.`);
     }
     const files: Files = {
+      dir: dirname(join(modelSetDir, comp.files.embed)),
       embed: join(modelSetDir, comp.files.embed),
       head: join(modelSetDir, comp.files.head),
       blocks: blocks.map((b) => join(modelSetDir, b)),
     };
+    const embedModel = await readModel(files.embed);
+    if (!embedModel.graph?.output?.some((o) => o.name === BLOCK0_MODULATION)) {
+      throw new ModelSetError(`The transformer in ${modelSetDir} was converted by an older version (embed.onnx has no ${BLOCK0_MODULATION}); re-convert it.`);
+    }
+    const cfg = parseTransformerConfig(comp.config);
     const provider = opts.provider ?? 'cpu';
-    const session = (p: string) => createSession(p, { provider });
-    const t = new PackedTransformer(files, await session(files.embed), await session(files.head), provider, opts.lowMemory === true);
-    if (!t.lowMemory) for (let i = 0; i < blocks.length; i++) t.blockSessions[i] = await session(files.blocks[i]!);
+    // Weight bytes as stored tensors (what a session holds and a streamed block sends), no file padding.
+    const fileBytes = await Promise.all(files.blocks.map(async (b) => storedWeightBytes(await readModel(b))));
+    const [embedBytes, headBytes] = [storedWeightBytes(embedModel), storedWeightBytes(await readModel(files.head))];
+    const budget = opts.lowMemory || opts.reloadPerCall ? 0 : opts.memoryBudgetBytes;
+    const plan = planBlocks({
+      fileBytes,
+      fixedBytes: embedBytes + headBytes,
+      ...(budget !== undefined ? { budgetBytes: budget, activationBytes: activationReserve(cfg, opts.expectedShapes ?? BUCKET_640) } : {}),
+      ...(opts.groupSize ? { groupSize: opts.groupSize } : {}),
+    });
+    const t = new PackedTransformer(files, cfg, plan, provider, opts, embedBytes, headBytes, fileBytes, comp.precision ?? 'fp32');
+    try {
+      if (opts.wholeStep && plan.streamed.length === 0 && !opts.reloadPerCall) await t.openWholeStep();
+      else await t.openStaged();
+    } catch (err) {
+      await t.close();
+      throw err;
+    }
     return t;
+  }
+
+  private get factory(): SessionFactory {
+    return {
+      provider: this.provider,
+      ...(this.opts.threads ? { threads: this.opts.threads } : {}),
+      ...(this.opts.prepack === false ? { prepack: false } : {}),
+      ...(this.chained ? { chain: true } : {}),
+    };
+  }
+
+  private session(p: string | Uint8Array, weightDir?: string): Promise<Session> {
+    return openSession(this.factory, p, weightDir);
+  }
+
+  private async openStaged(): Promise<void> {
+    if (this.runner) return;
+    await this.closeWholeStep();
+    this.embedSession = await openSession(this.factory, this.files.embed, undefined, EMBED_DEVICE_OUTPUTS);
+    this.headSession = await this.session(this.files.head);
+    if (this.chained) this.device = await DeviceStep.open(this.factory);
+    this.runner = await BlockRunner.open(this.files.blocks, this.plan, this.factory, {
+      reloadPerCall: this.opts.reloadPerCall === true,
+      fileBytes: this.fileBytes,
+    });
+  }
+
+  private async closeStaged(): Promise<void> {
+    await this.runner?.close();
+    await this.device?.close();
+    this.device = undefined;
+    await this.embedSession?.release();
+    await this.headSession?.release();
+    this.runner = this.embedSession = this.headSession = undefined;
+  }
+
+  /** One graph for embed + every block + head: the fewest host round trips when TeaCache is off. */
+  private async openWholeStep(): Promise<void> {
+    if (this.stepSession) return;
+    await this.closeStaged();
+    const embed = await readModel(this.files.embed);
+    const blocks = await Promise.all(this.files.blocks.map(readModel));
+    const head = await readModel(this.files.head);
+    const fromEmbed = { temb: 'e/temb', rope: 'e/rope', [BLOCK0_MODULATION]: `e/${BLOCK0_MODULATION}` };
+    const parts = [
+      { model: embed, prefix: 'e/' },
+      ...blocks.map((model, j) => ({
+        model,
+        prefix: `b${j}/`,
+        wire: { ...fromEmbed, hidden: j === 0 ? 'e/hidden' : `b${j - 1}/hidden_out`, context: j === 0 ? 'e/context' : `b${j - 1}/context_out` },
+      })),
+      { model: head, prefix: 'h/', wire: { hidden: `b${blocks.length - 1}/hidden_out`, temb: 'e/temb', latent_shape: 'e/latent_shape' } },
+    ];
+    const c = composeModels(parts, [{ from: 'h/sample', as: 'sample' }], 'framepack_transformer_step');
+    this.stepSession = await this.session(encodeModel(c.model), this.files.dir);
+  }
+
+  private async closeWholeStep(): Promise<void> {
+    await this.stepSession?.release();
+    this.stepSession = undefined;
   }
 
   get blockFileCount(): number {
     return this.files.blocks.length;
   }
 
-  async embed(x: TransformerInputs): Promise<EmbedOutput> {
+  /** Host↔device traffic since the last call of takeTraffic(). */
+  takeTraffic(): Traffic {
+    return this.meter.take();
+  }
+
+  private embedFeeds(x: TransformerInputs, count = true): Feeds {
     checkRank('hiddenStates', x.hiddenStates, 5);
     for (const [n, t] of [['cleanLatents', x.cleanLatents], ['cleanLatents2x', x.cleanLatents2x], ['cleanLatents4x', x.cleanLatents4x]] as const) {
       checkRank(n, t, 5);
@@ -134,8 +319,7 @@ export class PackedTransformer {
     ];
     for (const [n, idx, t] of pairs) if (idx.length !== t.dims[2]) throw new Error(`${n} has ${idx.length} entries for ${t.dims[2]} frames.`);
     if (!x.encoderAttentionMask.some((m) => m !== 0)) throw new Error('encoderAttentionMask has no real token.');
-
-    const out = await this.embedSession.run({
+    const feeds: Feeds = {
       hidden_states: f32(x.hiddenStates),
       timestep: new ort.Tensor('float32', Float32Array.of(x.timestep), [1]),
       guidance: new ort.Tensor('float32', Float32Array.of(x.guidance), [1]),
@@ -150,8 +334,21 @@ export class PackedTransformer {
       clean_latent_2x_indices: i64(x.cleanLatent2xIndices),
       clean_latents_4x: f32(x.cleanLatents4x),
       clean_latent_4x_indices: i64(x.cleanLatent4xIndices),
-    });
+    };
+    if (count) for (const t of Object.values(feeds)) this.meter.input(t);
+    return feeds;
+  }
+
+  /** Embeds one call's inputs; `withDebug` also fetches the conformance intermediates. */
+  async embed(x: TransformerInputs, withDebug = false): Promise<EmbedOutput> {
+    this.requireHostApi();
+    const feeds = this.embedFeeds(x);
+    await this.openStaged();
+    const fetch = withDebug ? [...EMBED_FETCH, 'dbg_context', 'dbg_image_tokens'] : EMBED_FETCH;
+    const out = await this.embedSession!.run(feeds, fetch);
+    for (const n of fetch) this.meter.output(out[n]!);
     const grid = Array.from(out.latent_shape!.data as BigInt64Array, Number) as [number, number, number];
+    const none: Tensor = { data: new Float32Array(0), dims: [0] };
     return {
       hidden: fromOrt(out.hidden!),
       context: fromOrt(out.context!),
@@ -160,47 +357,123 @@ export class PackedTransformer {
       modulated: fromOrt(out.modulated!),
       latentShape: grid,
       noisyTokens: grid[0] * grid[1] * grid[2],
-      debug: { context: fromOrt(out.dbg_context!), imageTokens: fromOrt(out.dbg_image_tokens!) },
+      debug: withDebug ? { context: fromOrt(out.dbg_context!), imageTokens: fromOrt(out.dbg_image_tokens!) } : { context: none, imageTokens: none },
+      raw: out as Feeds,
     };
   }
 
   /** Image-token hidden states after every block (the tensor TeaCache's residual is taken on). */
   async blocks(e: EmbedOutput): Promise<Tensor> {
-    let hidden: ort.Tensor = f32(e.hidden);
-    let context: ort.Tensor = f32(e.context);
-    const temb = f32(e.temb);
-    const rope = f32(e.rope);
-    for (let i = 0; i < this.files.blocks.length; i++) {
-      const session = this.blockSessions[i] ?? (await createSession(this.files.blocks[i]!, { provider: this.provider }));
-      try {
-        const out = await session.run({ hidden, context, temb, rope });
-        hidden = out.hidden_out!;
-        context = out.context_out!;
-      } finally {
-        if (this.lowMemory) await session.release();
-      }
-    }
+    this.requireHostApi();
+    await this.openStaged();
+    const { hidden } = await this.runner!.run(e.raw, this.meter);
     return fromOrt(hidden);
   }
 
   async head(e: EmbedOutput, hiddenAfterBlocks: Tensor): Promise<Tensor> {
-    const out = await this.headSession.run({
-      hidden: f32(hiddenAfterBlocks),
-      temb: f32(e.temb),
-      latent_shape: i64(e.latentShape),
-    });
+    this.requireHostApi();
+    await this.openStaged();
+    const feeds: Feeds = { hidden: computeTensor(hiddenAfterBlocks, this.precision), temb: e.raw.temb!, latent_shape: e.raw.latent_shape! };
+    for (const t of Object.values(feeds)) this.meter.input(t);
+    const out = await this.headSession!.run(feeds);
+    this.meter.output(out.sample!);
     return fromOrt(out.sample!);
   }
 
+  /** One whole call; with `wholeStep` a single session run (only the latents in, the velocity out). */
   async forward(inputs: TransformerInputs): Promise<Tensor> {
+    if (this.runStep) return this.runStep(inputs);
+    if (this.opts.wholeStep && this.plan.streamed.length === 0 && !this.opts.reloadPerCall) {
+      const feeds = this.embedFeeds(inputs);
+      await this.openWholeStep();
+      const out = await this.stepSession!.run(feeds);
+      this.meter.output(out.sample!);
+      return fromOrt(out.sample!);
+    }
     const e = await this.embed(inputs);
     return this.head(e, await this.blocks(e));
   }
 
-  async close(): Promise<void> {
-    for (const s of this.blockSessions) await s?.release();
-    this.blockSessions.fill(undefined);
-    await this.embedSession.release();
-    await this.headSession.release();
+  /** True when forward() is cheaper than embed → blocks → head (the sampler uses it without TeaCache). */
+  get prefersForward(): boolean {
+    return this.opts.wholeStep === true && this.plan.streamed.length === 0 && !this.opts.reloadPerCall;
   }
+
+  /** The session runs of one call in the current layout (teacacheSkip: blocks not run). */
+  layout(opts: { teacacheSkip?: boolean; forward?: boolean } = {}): RunLayout[] {
+    return callLayout(
+      { plan: this.plan, fileBytes: this.fileBytes, reloadPerCall: this.opts.reloadPerCall === true, wholeStep: this.prefersForward, numLayers: this.config.numLayers },
+      opts,
+    );
+  }
+
+  describe(): TransformerDescription {
+    const shapes = this.opts.expectedShapes ?? BUCKET_640;
+    const sizes = tensorSizes(this.config, shapes, this.precision === 'fp16' ? 2 : 4);
+    const p = this.plan;
+    return {
+      provider: this.provider,
+      mode: this.opts.reloadPerCall ? 'reload-per-call' : p.streamed.length === 0 ? 'resident' : p.groups.length === 0 ? 'streaming' : 'mixed',
+      blockFiles: this.files.blocks.length,
+      residentBlockFiles: p.groups.reduce((a, g) => a + g.length, 0),
+      streamedBlockFiles: p.streamed.length,
+      blockSessions: this.runner?.sessionCount ?? 0,
+      wholeStep: this.stepSession !== undefined,
+      chained: this.chained,
+      residentWeightBytes: p.residentBytes + this.embedBytes + this.headBytes,
+      streamedWeightBytes: p.streamedBytes,
+      budgetFits: p.fits,
+      expectedStepBytes: {
+        computed: layoutBytes(this.layout({ forward: true }), sizes),
+        teacacheSkip: layoutBytes(this.layout({ teacacheSkip: true }), sizes),
+        shapes,
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.closeStaged();
+    await this.closeWholeStep();
+  }
+}
+
+export interface LayoutInput {
+  plan: BlockPlan;
+  fileBytes: number[];
+  reloadPerCall: boolean;
+  /** forward() runs one whole-step graph. */
+  wholeStep: boolean;
+  numLayers: number;
+}
+
+/** The session runs of one call for a layout, without opening anything (the byte model's input). */
+export function callLayout(l: LayoutInput, opts: { teacacheSkip?: boolean; forward?: boolean } = {}): RunLayout[] {
+  if (opts.forward && l.wholeStep && !opts.teacacheSkip) return [{ inputs: EMBED_FEEDS, outputs: ['sample'] }];
+  const runs: RunLayout[] = [{ inputs: EMBED_FEEDS, outputs: EMBED_FETCH }];
+  if (!opts.teacacheSkip) runs.push(...blockLayout(l.plan, l.fileBytes, l.reloadPerCall, (file) => file === 0 && l.numLayers > 0));
+  runs.push({ inputs: ['hidden', 'temb', 'latent_shape'], outputs: ['sample'] });
+  return runs;
+}
+
+/** The blocks' session runs for a plan. */
+export function blockLayout(plan: BlockPlan, fileBytes: number[], reloadPerCall: boolean, hasBlock0: (file: number) => boolean): RunLayout[] {
+  const units: Array<{ first: number; streamed: boolean; file?: number }> = reloadPerCall
+    ? fileBytes.map((_, i) => ({ first: i, streamed: true, file: i }))
+    : [...plan.groups.map((g) => ({ first: g[0]!, streamed: false })), ...plan.streamed.map((i) => ({ first: i, streamed: true, file: i }))];
+  return units.map((u) => ({
+    inputs: ['hidden', 'context', 'temb', 'rope', ...(hasBlock0(u.first) ? [BLOCK0_MODULATION] : [])],
+    outputs: ['hidden_out', 'context_out'],
+    weightBytes: u.streamed ? fileBytes[u.file!]! : 0,
+  }));
+}
+
+/**
+ * Working memory one block needs at these shapes (float32): the token streams in and out, q/k/v and
+ * the attention output, and the MLP's hidden layer — a planning estimate, logged with the plan.
+ */
+export function activationReserve(cfg: PackedTransformerConfig, s: StepShapes): number {
+  const sizes = tensorSizes(cfg, s);
+  const tokens = (sizes.hidden! + sizes.context!) / 4 / (cfg.numHeads * cfg.headDim);
+  const D = cfg.numHeads * cfg.headDim;
+  return tokens * (7 * D + Math.floor(D * cfg.mlpRatio)) * 4;
 }

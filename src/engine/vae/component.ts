@@ -5,7 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ComponentConverter, ConvertOptions } from '../modelset/component.ts';
 import { describeSourceFile, ModelSetError, type ComponentManifest, type SourceFile } from '../modelset/manifest.ts';
-import { safetensorsWeights } from '../onnx/weights.ts';
+import { PRECISION_COMPUTE, safetensorsWeights } from '../onnx/weights.ts';
 import { checkpointFiles, SafetensorsStore, writeSafetensors } from '../safetensors.ts';
 import { parseVaeConfig, VAE_CLASS_NAME } from './config.ts';
 import { buildVaeDecoder, buildVaeEncoder } from './graphs.ts';
@@ -104,7 +104,7 @@ export const vaeConverter: ComponentConverter = {
       const weights = safetensorsWeights(store);
       const used = new Set<string>();
       for (const [role, build] of [['encoder', buildVaeEncoder], ['decoder', buildVaeDecoder]] as const) {
-        const built = build(cfg, weights, opts.storage);
+        const built = build(cfg, weights, { storage: opts.storage, compute: PRECISION_COMPUTE[opts.precision ?? 'fp32'], attention: opts.attention ?? 'fused' });
         opts.log?.info({ component: 'vae', graph: role, parameters: built.graph.parameterCount }, 'writing VAE graph');
         await built.graph.save(join(outDir, 'vae', `${role}.onnx`));
         for (const k of built.used) used.add(k);
@@ -122,7 +122,9 @@ export const vaeConverter: ComponentConverter = {
       {
         component: 'vae',
         config,
-        dtype: opts.storage,
+        dtype: opts.precision === 'fp16' ? 'fp16' : opts.storage,
+        precision: opts.precision ?? 'fp32',
+        attention: opts.attention ?? 'fused',
         files: { encoder: 'vae/encoder.onnx', decoder: 'vae/decoder.onnx' },
         source,
         extra: {

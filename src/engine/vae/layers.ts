@@ -1,11 +1,12 @@
-// The HunyuanVideo causal-VAE building blocks as ONNX (opset 17, float32, dynamic T/H/W).
+// The HunyuanVideo causal-VAE building blocks as ONNX (opset 17, dynamic T/H/W), in the graph's
+// compute type (FramePack itself runs this VAE in float16); GroupNorm statistics are an fp32 island.
 // Tensors are [B, C, T, H, W] throughout, as in the reference.
 import { float, type GraphBuilder } from '../onnx/graph.ts';
 import { attention, linear, silu } from '../onnx/ops.ts';
 import type { WeightBinder } from '../onnx/weights.ts';
 
 const EPS = 1e-6;
-/** Additive bias for masked keys; exp() of it is exactly 0 in float32, like the reference's -inf. */
+/** Additive bias for masked keys; exp() of it is exactly 0 in float32, like the reference's -inf (float16 graphs use its lowest value). */
 const MASKED = -1e30;
 
 /**
@@ -43,11 +44,11 @@ export function plainConv3d(w: WeightBinder, x: string, prefix: string, stride: 
  */
 export function groupNorm(w: WeightBinder, x: string, prefix: string, groups: number): string {
   const g = w.g;
-  const grouped = g.op('Reshape', [x, g.i64([0, groups, -1])]);
+  const grouped = g.op('Reshape', [g.toFloat32(x), g.i64([0, groups, -1])]);
   const ones = g.f32(new Array(groups).fill(1), [groups]);
   const zeros = g.f32(new Array(groups).fill(0), [groups]);
   const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: float(EPS) }, undefined, `${prefix}.norm`);
-  const back = g.op('Reshape', [normed, g.op('Shape', [x])]);
+  const back = g.toCompute(g.op('Reshape', [normed, g.op('Shape', [x])]));
   const c = w.shape(`${prefix}.weight`)[0]!;
   const perChannel = g.i64([c, 1, 1, 1]);
   const scale = g.op('Reshape', [w.param(`${prefix}.weight`), perChannel]);
@@ -80,7 +81,7 @@ export function causalFrameBias(g: GraphBuilder, x: string): string {
   const queryFrame = g.op('Unsqueeze', [frame, g.i64([1])]); // [L, 1]
   const keyFrame = g.op('Unsqueeze', [frame, g.i64([0])]); // [1, L]
   const allowed = g.op('LessOrEqual', [keyFrame, queryFrame]);
-  const bias = g.op('Where', [allowed, g.f32(0), g.f32(MASKED)], {}, undefined, 'causal_bias');
+  const bias = g.op('Where', [allowed, g.fc(0), g.fc(g.compute === 'float32' ? MASKED : g.lowest)], {}, undefined, 'causal_bias');
   return g.op('Unsqueeze', [bias, g.i64([0, 1])]);
 }
 

@@ -5,7 +5,6 @@ import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import { ensureModelSet, StartupError } from '../../app.ts';
-import { lowMemoryForBudget } from '../../engine/memory-budget.ts';
 import { RedisArtifactStore } from '../artifacts/redis.ts';
 import { framePackSpec } from '../engine-process/framepack-factory.ts';
 import { startProcessEngine, type EngineSpec } from '../engine-process/process-engine.ts';
@@ -23,7 +22,8 @@ export async function startWorkerProcess(config: Config, log: Logger, options: {
   const spec = options.engineSpec ?? framePackSpec({
     modelDir: await ensureModelSet(config, log),
     provider: config.EXECUTION_PROVIDER,
-    lowMemory: lowMemoryForBudget(config.MEMORY_BUDGET_GB),
+    ...(config.MEMORY_BUDGET_GB !== undefined && { memoryBudgetGb: config.MEMORY_BUDGET_GB }),
+    ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
   });
   // The engine's log lines carry this worker's name as well as the job id.
   const name = config.WORKER_NAME ?? `${os.hostname()}-${process.pid}`;
