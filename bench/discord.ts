@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import sharp from 'sharp';
 import { createDiscordBot } from '../src/bots/discord/index.ts';
 import { createJobQueue, openJobStore } from '../src/queue/index.ts';
-import { FakeEngine } from '../src/queue/fake-engine.ts';
+import { FakeEngine } from '../tests/fakes/engines/fake-engine.ts';
 import { FakeDiscord, type RecordedCall } from '../tests/fakes/discord/server.ts';
 import { OptionType } from '../tests/fakes/discord/payloads.ts';
 import type { Benchmark, BenchResult } from './types.ts';

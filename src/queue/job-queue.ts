@@ -4,10 +4,14 @@
 // owns the lifecycle: every job is on disk and in the store before submit() resolves, and start()
 // re-queues what a restart interrupted.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import { pino } from 'pino';
 import { EngineCancelledError, type Engine } from '../engine/types.ts';
 import type { Logger } from '../log.ts';
+import { artifactKeys, type ArtifactStore } from './artifacts/artifact-store.ts';
+import { storeJobInputs } from './artifacts/job-artifacts.ts';
+import { LocalArtifactStore } from './artifacts/local.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { compareSchedule } from './fairness.ts';
 import { directoryBytes, jobDir, saveJobFiles } from './job-files.ts';
@@ -48,6 +52,11 @@ export interface CreateJobQueueOptions {
   log?: Logger;
   /** Time source for timings and ETAs; tests pass a ManualClock. */
   clock?: Clock;
+  /**
+   * Where the job's files live, by key. Default: the local store on dataDir, whose keys are the
+   * job's files under dataDir/jobs, so the engine works in place.
+   */
+  artifacts?: ArtifactStore;
   /** Least ms between progress writes on stage and step events (a finished section always writes). Default 5000. */
   progressPersistMs?: number;
 }
@@ -67,6 +76,7 @@ class FairJobQueue implements JobQueue {
   private readonly scheduler: Scheduler;
   private readonly ledger: JobLedger;
   private readonly runner: JobRunner;
+  private readonly artifacts: ArtifactStore;
   private readonly admissions = new PQueue({ concurrency: 1 });
   private readonly listeners = new Set<{ fn: (event: QueueEvent) => void; platform: Platform | undefined }>();
   private phase: Phase = 'new';
@@ -77,7 +87,8 @@ class FairJobQueue implements JobQueue {
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.config, this.clock, this.log);
     this.ledger = new JobLedger(options.store, this.config.dataDir, this.config, this.clock, this.log, () => this.scheduler.activeBytes());
-    this.runner = new JobRunner(options.engine, this.clock, options.progressPersistMs ?? 5_000, {
+    this.artifacts = options.artifacts ?? new LocalArtifactStore(this.config.dataDir);
+    this.runner = new JobRunner(options.engine, this.artifacts, this.clock, options.progressPersistMs ?? 5_000, {
       persist: (record) => void this.ledger.putQuietly(record),
       emit: (event) => this.emit(event),
     });
@@ -144,9 +155,7 @@ class FairJobQueue implements JobQueue {
     const id = randomUUID();
     const seq = this.ledger.nextSeq;
     const size = await sizeKeyOf(req.image);
-    const { imagePath, workDir, endImagePath } = await saveJobFiles(
-      this.config.dataDir, id, req.image, req.imageName, req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined,
-    );
+    const { imagePath, workDir, endImagePath } = await this.saveInputs(id, req);
     const record: JobRecord = {
       id,
       seq,
@@ -174,6 +183,22 @@ class FairJobQueue implements JobQueue {
     this.emitPositionChanges(); // a newcomer in an earlier round moves others back
     this.scheduler.enqueue(job, () => this.run(job));
     return { job: snapshot(record), position, etaMs };
+  }
+
+  /** Stores the input (and end image) by key; the record keeps where they are on this machine. */
+  private async saveInputs(id: string, req: JobRequest): Promise<{ imagePath: string; workDir: string; endImagePath?: string }> {
+    const end = req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined;
+    const files = { jobId: id, imageName: req.imageName, ...(end && { endImageName: end.name }) };
+    const { imageKey, endImageKey } = await storeJobInputs(this.artifacts, files, req.image, end?.image);
+    const workDir = this.artifacts.localPath(artifactKeys.workDir(id));
+    const imagePath = this.artifacts.localPath(imageKey);
+    if (workDir === undefined || imagePath === undefined) {
+      // A store that keeps nothing here: the bots still need the images on this machine.
+      return saveJobFiles(this.config.dataDir, id, req.image, req.imageName, end);
+    }
+    await mkdir(workDir, { recursive: true });
+    const endImagePath = endImageKey === undefined ? undefined : this.artifacts.localPath(endImageKey);
+    return { imagePath, workDir, ...(endImagePath !== undefined && { endImagePath }) };
   }
 
   // ---- running ---------------------------------------------------------------------------------

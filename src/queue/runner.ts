@@ -1,7 +1,12 @@
 // The single-machine queue's runner: one engine call per job, with the engine's events translated
 // into job progress (written at most every `progressPersistMs`, and at every finished section) and
-// re-emitted as queue events; the outcome comes back classified for the queue to settle.
+// re-emitted as queue events; the outcome comes back classified for the queue to settle. Files go
+// through the artifact store's EngineWorkspace, the same code path as a scale-out GPU worker's; with
+// the local store that is the job's directory itself, so nothing is copied.
+import path from 'node:path';
 import { EngineCancelledError, type Engine, type EngineEvent } from '../engine/types.ts';
+import type { ArtifactStore } from './artifacts/artifact-store.ts';
+import { EngineWorkspace, type JobFiles } from './artifacts/job-artifacts.ts';
 import type { Clock } from './clock.ts';
 import type { ActiveJob } from './scheduler.ts';
 import { RunTimer, type TimingSample } from './timing.ts';
@@ -21,6 +26,7 @@ export interface RunnerHooks {
 export class JobRunner {
   constructor(
     private readonly engine: Engine,
+    private readonly artifacts: ArtifactStore,
     private readonly clock: Clock,
     private readonly progressPersistMs: number,
     private readonly hooks: RunnerHooks,
@@ -32,24 +38,39 @@ export class JobRunner {
     const timer = new RunTimer(this.clock.now());
     const sectionPaths: string[] = [];
     let settled = false;
+    let storeError: unknown;
+    let workspace: EngineWorkspace | undefined;
     try {
+      // With a store that keeps nothing here, the job's own directory is the scratch space.
+      workspace = await EngineWorkspace.open(this.artifacts, filesOf(record), path.dirname(record.workDir));
+      const space = workspace;
       const result = await this.engine.run({
-        imagePath: record.imagePath,
-        ...(record.endImagePath !== undefined && { endImagePath: record.endImagePath }),
+        imagePath: space.imagePath,
+        ...(space.endImagePath !== undefined && { endImagePath: space.endImagePath }),
         options: record.options,
-        workDir: record.workDir,
+        workDir: space.workDir,
         signal: controller.signal,
         onEvent: (event) => {
-          if (!settled) this.onEngineEvent(job, event, timer, sectionPaths);
+          if (settled) return;
+          if (event.type === 'section') {
+            space.storeSection(event.videoPath, (error) => {
+              storeError ??= error;
+              controller.abort(error);
+            });
+          }
+          this.onEngineEvent(job, event, timer, sectionPaths);
         },
       });
+      const final = await space.storeFinal(result.videoPath);
       settled = true;
-      record.result = { videoPath: result.videoPath, frames: result.frames, seconds: result.seconds, sectionPaths };
+      record.result = { videoPath: final.path, frames: result.frames, seconds: result.seconds, sectionPaths };
       record.timings = result.timings;
       record.progress.stage = 'done';
       return { kind: 'done', resumed: result.resumed, sample: result.resumed ? null : timer.finish(this.clock.now()) };
     } catch (error) {
       settled = true;
+      await workspace?.settle();
+      if (storeError !== undefined) return { kind: 'failed', error: storeError };
       if (controller.signal.aborted || error instanceof EngineCancelledError) return { kind: 'cancelled' };
       return { kind: 'failed', error };
     }
@@ -84,4 +105,13 @@ export class JobRunner {
     }
     this.hooks.emit({ type: 'engine', job: structuredClone(job.record), event });
   }
+}
+
+/** The job's files as artifact-store names (the saved copies keep the extensions the user sent). */
+function filesOf(record: JobRecord): JobFiles {
+  return {
+    jobId: record.id,
+    imageName: path.basename(record.imagePath),
+    ...(record.endImagePath !== undefined && { endImageName: path.basename(record.endImagePath) }),
+  };
 }

@@ -3,14 +3,15 @@
 // hand-over from the checkpoint in the artifact store.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { artifactKeys } from '../../src/queue/artifacts/artifact-store.ts';
 import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
+import { directoryBytes, jobDir } from '../../src/queue/job-files.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { baseConfig, EventLog, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';
@@ -136,7 +137,7 @@ describe('BullMQ backend', () => {
     await gpuWorker(new FakeEngine({ realTime: true, stepMs: 2 }), 'gpu-small', 2_000, 0.00001); // ~10 bytes
     const { job } = await queue.submit(await request('u1'));
     const failed = await events.waitFor('failed', job.id);
-    expect(failed.reason).toMatch(/^Sorry, the video could not be made \(The file jobs\/.+\/section-1 is .* over the artifact store's cap/);
+    expect(failed.reason).toMatch(/^Sorry, the video could not be made \(The file jobs\/.+\/work\/section-1\.mp4 is .* over the artifact store's cap/);
     expect(events.of('done')).toHaveLength(0);
   });
 
@@ -182,6 +183,36 @@ describe('BullMQ backend', () => {
     expect(done.job.resumes).toBe(1);
     expect(existsSync(done.job.result!.videoPath)).toBe(true);
     expect(events.of('done').filter((e) => e.job.id === job.id)).toHaveLength(1);
+  });
+
+  it('JOB_RETENTION_MB holds in scale-out: the oldest finished job goes once artifacts and copies exceed it', async () => {
+    const first = await botQueue();
+    await gpuWorker(new FakeEngine({ realTime: true, stepMs: 1 }), 'gpu-r');
+    const a = (await first.queue.submit(await request('u1'))).job;
+    await first.events.waitFor('done', a.id);
+    const probe = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb: 16 });
+    onCleanup(() => probe.close());
+    const bytesA = (await probe.jobBytes(a.id)) + (await directoryBytes(jobDir(first.dataDir, a.id)));
+    expect(await probe.jobBytes(a.id)).toBeGreaterThan(0);
+    // Room for one job and a half: the next finish must remove the older one, and only that.
+    const second = await botQueue({ dataDir: first.dataDir, retentionMb: (bytesA * 1.5) / 1048576 });
+    const b = (await second.queue.submit(await request('u2'))).job;
+    await second.events.waitFor('done', b.id);
+    // The record goes first, then the files here, then the artifacts.
+    await until(
+      async () => (await second.queue.get(a.id)) === undefined && !existsSync(jobDir(first.dataDir, a.id)) && (await probe.jobBytes(a.id)) === 0,
+      'the older job, its files and its artifacts to be removed',
+    );
+    expect((await second.queue.get(b.id))?.state).toBe('done');
+    expect(await probe.jobBytes(b.id)).toBeGreaterThan(0);
+    // Another bot process (own data dir) kept a copy of the removed job: gone at its next start.
+    const otherDir = await tempDataDir();
+    await mkdir(jobDir(otherDir, a.id), { recursive: true });
+    await writeFile(path.join(jobDir(otherDir, a.id), 'input.png'), 'copy');
+    await mkdir(jobDir(otherDir, b.id), { recursive: true });
+    await botQueue({ dataDir: otherDir });
+    expect(existsSync(jobDir(otherDir, a.id))).toBe(false);
+    expect(existsSync(jobDir(otherDir, b.id))).toBe(true);
   });
 });
 

@@ -4,7 +4,7 @@ import { doctorReport } from '../../src/cli/commands/doctor.ts';
 import { loadConfig } from '../../src/config.ts';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { startGpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { onCleanup, runCleanups, tempDataDir } from './helpers.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/queue/clock.ts';
-import { FakeEngine, type FakeEngineOptions } from '../../src/queue/fake-engine.ts';
+import { FakeEngine, type FakeEngineOptions } from '../fakes/engines/fake-engine.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
 
 afterEach(runCleanups);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { compareSchedule, roundForNewJob } from '../../src/queue/fairness.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
 
 afterEach(runCleanups);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineCancelledError, defaultAnimateOptions, type EngineEvent, type EngineJob } from '../../src/engine/types.ts';
 import { ManualClock } from '../../src/queue/clock.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 
 let dir: string | undefined;
 afterEach(async () => {

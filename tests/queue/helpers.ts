@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { defaultAnimateOptions, type AnimateOptions } from '../../src/engine/types.ts';
 import type { Clock } from '../../src/queue/clock.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { createJobQueue, type JobQueueConfig } from '../../src/queue/job-queue.ts';
 import { openJobStore, type JobStore } from '../../src/queue/store.ts';
 import type { JobQueue, JobRequest, QueueEvent } from '../../src/queue/types.ts';

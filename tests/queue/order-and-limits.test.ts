@@ -1,6 +1,6 @@
 import { access, readFile, stat } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { request, runCleanups, startQueue, tempDataDir, testImage } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { runCleanups, startQueue, tempDataDir } from './helpers.ts';
 import { closeAndResume, crashAndResume } from './restart-scenarios.ts';

@@ -10,6 +10,7 @@ import { ProcessEngine, startProcessEngine } from '../../src/queue/engine-proces
 import type { FakeFactoryOptions } from '../fakes/engines/fake-engine-factory.ts';
 import { onCleanup, runCleanups, tempDataDir, testImage } from './helpers.ts';
 import { writeFile } from 'node:fs/promises';
+import { createLogger } from '../../src/log.ts';
 
 const factory = pathToFileURL(path.resolve('tests/fakes/engines/fake-engine-factory.ts')).href;
 
@@ -106,5 +107,26 @@ describe('ProcessEngine', () => {
   it('a factory that throws is reported at start, in one sentence', async () => {
     const bad = pathToFileURL(path.resolve('tests/fakes/engines/does-not-exist.ts')).href;
     await expect(startProcessEngine({ spec: { module: bad, options: {} }, logLevel: 'silent' })).rejects.toThrow(/The engine could not start/);
+  });
+
+  it('writes the engine process’s log lines through this process’s logger: job id bound, secrets redacted', async () => {
+    const secret = 'sekrit-discord-token-0123456789';
+    const lines: string[] = [];
+    const log = createLogger({ DISCORD_TOKEN: secret, LOG_LEVEL: 'info' }, { write: (line: string) => void lines.push(line) });
+    const engine = await startProcessEngine({
+      spec: { module: factory, options: { stepMs: 1, sections: 1, steps: 1, logOnRun: `token is ${secret}` } },
+      log: log.child({ worker: 'gpu-7' }),
+    });
+    onCleanup(() => engine.close());
+    const dir = await tempDataDir();
+    const workDir = path.join(dir, 'jobs', 'job-abc', 'work');
+    const imagePath = path.join(dir, 'in.png');
+    await writeFile(imagePath, await testImage());
+    await engine.run({ imagePath, workDir, options: defaultAnimateOptions({ steps: 1, seconds: 1 }), signal: new AbortController().signal, onEvent: () => undefined });
+    const relayed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith('engine run starts'));
+    expect(relayed).toMatchObject({ level: 40, app: 'recurvid', worker: 'gpu-7', jobId: 'job-abc', engineProcess: engine.pid, detail: { sections: 1 } });
+    expect(relayed!.msg).toBe('engine run starts: token is [REDACTED]');
+    expect(relayed!.token).toBe('[REDACTED]');
+    expect(lines.join('\n')).not.toContain(secret);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';

@@ -1,6 +1,6 @@
 // Restart scenarios shared by the SQLite and Redis store tests: the same guarantees on both backends.
 import { expect } from 'vitest';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { createJobQueue } from '../../src/queue/job-queue.ts';
 import type { JobStore } from '../../src/queue/store.ts';
 import { baseConfig, EventLog, request, until } from './helpers.ts';

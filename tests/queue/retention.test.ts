@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/queue/clock.ts';
-import { FakeEngine } from '../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { directoryBytes, jobDir } from '../../src/queue/job-files.ts';
 import { chooseExpired } from '../../src/queue/retention.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import type { AnimateOptions } from '../types.ts';
 import type { Tensor } from '../functions/index.ts';
@@ -20,7 +20,10 @@ export interface CheckpointData {
   sectionsDone: number;
   prng: PrngState;
   totalGeneratedLatentFrames: number;
-  /** Paths of the section videos written so far. */
+  /**
+   * Paths of the section videos written so far. Saved as names relative to the work dir, so a
+   * checkpoint moved to another directory or machine (scale-out resume) still finds them there.
+   */
   videos: string[];
   tensors: Record<string, Tensor>;
   bytes: Record<string, { data: Uint8Array; dims: number[] }>;
@@ -49,7 +52,8 @@ export async function saveCheckpoint(workDir: string, cp: CheckpointData): Promi
   for (const [k, b] of Object.entries(cp.bytes)) tensors[`u.${k}`] = { dtype: 'U8', shape: [b.data.length], data: b.data };
   const meta = {
     format: FORMAT, optionsHash: cp.optionsHash, sectionsDone: String(cp.sectionsDone), prng: JSON.stringify(cp.prng),
-    totalGeneratedLatentFrames: String(cp.totalGeneratedLatentFrames), videos: JSON.stringify(cp.videos),
+    totalGeneratedLatentFrames: String(cp.totalGeneratedLatentFrames),
+    videos: JSON.stringify(cp.videos.map((v) => relative(workDir, v))),
     byteDims: JSON.stringify(Object.fromEntries(Object.entries(cp.bytes).map(([k, b]) => [k, b.dims]))),
   };
   const path = join(workDir, CHECKPOINT_FILE);
@@ -78,7 +82,8 @@ export async function loadCheckpoint(workDir: string, optionsHash: string): Prom
       if (key.startsWith('f.')) tensors[key.slice(2)] = { data: await store.readFloat32(key), dims: store.info(key).shape };
       else if (key.startsWith('u.')) bytes[key.slice(2)] = { data: new Uint8Array(await store.readRaw(key)), dims: byteDims[key.slice(2)] ?? [] };
     }
-    const videos = (JSON.parse(m.videos ?? '[]') as string[]).filter((v) => existsSync(v));
+    // Relative to this work dir (older checkpoints hold absolute paths, which resolve to themselves).
+    const videos = (JSON.parse(m.videos ?? '[]') as string[]).map((v) => resolve(workDir, v)).filter((v) => existsSync(v));
     return {
       optionsHash, sectionsDone: Number(m.sectionsDone), prng: JSON.parse(m.prng!) as PrngState,
       totalGeneratedLatentFrames: Number(m.totalGeneratedLatentFrames), videos, tensors, bytes,

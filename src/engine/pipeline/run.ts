@@ -195,8 +195,11 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
 
   const finalPath = join(workDir, 'final.mp4');
   const last = videos[videos.length - 1];
-  if (!last) throw new Error('No section video was produced.');
-  await copyFile(last, `${finalPath}.partial`);
+  if (last) await copyFile(last, `${finalPath}.partial`);
+  // Resumed after the last section where its video is not (another machine): the checkpoint's
+  // pixel history holds every frame, the same bytes the section video was written from.
+  else if (checkpoint) await writeMp4(`${finalPath}.partial`, pixels.rgbFrames(), pixels.frames, pixels.width, pixels.height, { fps: FPS, crf: o.crf, signal });
+  else throw new Error('No section video was produced.');
   await rm(finalPath, { force: true });
   await copyFile(`${finalPath}.partial`, finalPath);
   await rm(`${finalPath}.partial`, { force: true });

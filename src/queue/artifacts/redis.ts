@@ -2,8 +2,10 @@
 // images, section videos, checkpoints and final videos reach whichever machine needs them and are
 // gone after ARTIFACT_TTL_HOURS even if nobody cleans up. A size cap keeps one huge video from
 // filling the Redis server's memory; a set per job lists its keys for deletion.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Redis } from 'ioredis';
-import { ArtifactTooLargeError, jobPrefix, type ArtifactStore } from './artifact-store.ts';
+import { ArtifactTooLargeError, jobIdOfKey, jobPrefix, type ArtifactStore } from './artifact-store.ts';
 
 export interface RedisArtifactOptions {
   redisUrl: string;
@@ -29,7 +31,7 @@ export class RedisArtifactStore implements ArtifactStore {
   }
 
   private jobSet(key: string): string {
-    const jobId = /^jobs\/([^/]+)\//.exec(key)?.[1];
+    const jobId = jobIdOfKey(key);
     if (!jobId) throw new Error(`Not an artifact key: ${JSON.stringify(key)}`);
     return `${this.prefix}${jobPrefix(jobId)}keys`;
   }
@@ -49,8 +51,35 @@ export class RedisArtifactStore implements ArtifactStore {
       });
   }
 
+  async putFile(key: string, file: string): Promise<void> {
+    await this.put(key, await readFile(file));
+  }
+
+  async fetchFile(key: string, file: string): Promise<boolean> {
+    const bytes = await this.get(key);
+    if (!bytes) return false;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(`${file}.partial`, bytes);
+    await rename(`${file}.partial`, file);
+    return true;
+  }
+
+  /** Nothing is kept on this machine: every file travels through Redis. */
+  localPath(): undefined {
+    return undefined;
+  }
+
   async get(key: string): Promise<Buffer | undefined> {
     return (await this.redis.getBuffer(this.prefix + key)) ?? undefined;
+  }
+
+  async jobBytes(jobId: string): Promise<number> {
+    const keys = await this.redis.smembers(`${this.prefix}${jobPrefix(jobId)}keys`);
+    if (keys.length === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.strlen(this.prefix + key);
+    const results = (await pipeline.exec()) ?? [];
+    return results.reduce((sum, [error, length]) => sum + (error ? 0 : Number(length)), 0);
   }
 
   async deleteJob(jobId: string): Promise<void> {

@@ -13,10 +13,12 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { EngineEvent } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
-import { artifactKeys, type ArtifactStore } from '../artifacts/artifact-store.ts';
+import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { storeJobInputs } from '../artifacts/job-artifacts.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { roundForNewJob } from '../fairness.ts';
-import { removeJobFiles, saveJobFiles } from '../job-files.ts';
+import { directoryBytes, jobDir, listJobDirs, removeJobFiles, saveJobFiles } from '../job-files.ts';
+import { chooseExpired, type RetentionCandidate } from '../retention.ts';
 import type { JobQueueConfig } from '../job-queue.ts';
 import {
   CLOSED_MESSAGE,
@@ -127,6 +129,10 @@ export class BullJobQueue implements JobQueue {
 
     // Jobs that ended while no bot listened are settled now, from BullMQ's own record of them.
     await this.reconcile();
+    // Copies here of jobs that another bot process's retention removed from the shared store.
+    const local = await listJobDirs(this.config.dataDir);
+    const records = await this.store.getJobs(local);
+    for (const [i, id] of local.entries()) if (!records[i]) await removeJobFiles(this.config.dataDir, id);
     // A restarted bot picks its jobs up again: adapters find their status messages through `resumed`.
     const positions = this.positions();
     for (const entry of this.active.values()) {
@@ -224,8 +230,7 @@ export class BullJobQueue implements JobQueue {
           sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
         };
         try {
-          await this.artifacts.put(artifactKeys.input(id), req.image);
-          if (end) await this.artifacts.put(artifactKeys.endImage(id), end.image);
+          await storeJobInputs(this.artifacts, { jobId: id, imageName: req.imageName, ...(end && { endImageName: end.name }) }, req.image, end?.image);
           await this.store.putJob(record);
           await writeActive(this.redis, entry);
           await this.queue.add(
@@ -537,15 +542,30 @@ export class BullJobQueue implements JobQueue {
 
   // ---- retention -------------------------------------------------------------------------------
 
-  /** Finished jobs older than JOB_RETENTION_HOURS lose their record, files here, and artifacts. */
+  /**
+   * The shared retention policy (./retention.ts), applied to what the jobs hold in Redis plus this
+   * process's copies: finished jobs older than JOB_RETENTION_HOURS, then the oldest finished ones
+   * until all of them (running and queued jobs count, but stay) fit JOB_RETENTION_MB. They lose
+   * their record, their files here and their artifacts. BullMQ's own job hashes go by age
+   * (removeOnComplete/removeOnFail); they hold no files, so their size does not matter here.
+   */
   private async applyRetention(): Promise<void> {
-    const cutoff = this.clock.now() - this.config.retentionHours * 3_600_000;
-    const expired = await this.redis.zrangebyscore(redisKeys.finished, '-inf', cutoff);
+    const scored = await this.redis.zrange(redisKeys.finished, '0', '-1', 'WITHSCORES');
+    const bytesOf = async (id: string) => (await this.artifacts.jobBytes(id)) + (await directoryBytes(jobDir(this.config.dataDir, id)));
+    const candidates: RetentionCandidate[] = [];
+    for (let i = 0; i < scored.length; i += 2) {
+      const id = scored[i]!;
+      candidates.push({ id, finishedAt: Number(scored[i + 1]), bytes: await bytesOf(id) });
+    }
+    let activeBytes = 0;
+    for (const id of this.active.keys()) activeBytes += await this.artifacts.jobBytes(id);
+    const expired = chooseExpired(candidates, activeBytes, this.config, this.clock.now());
     for (const id of expired) {
+      // Out of the finished set first: a sweep in another bot process skips what this one removes.
+      if ((await this.redis.zrem(redisKeys.finished, id)) === 0) continue;
       await this.store.deleteJob(id);
       await removeJobFiles(this.config.dataDir, id);
       await this.artifacts.deleteJob(id);
-      await this.redis.zrem(redisKeys.finished, id);
     }
     if (expired.length) this.log.info({ removed: expired.length }, 'old finished jobs cleaned up');
   }

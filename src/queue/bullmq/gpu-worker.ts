@@ -6,17 +6,16 @@
 // is SIGKILLed or its machine is lost, another worker's stalled-job check moves the job back to the
 // queue and it resumes there from the last finished section's checkpoint. drain() (SIGTERM) lets
 // the current section finish, checkpoints, and puts the job back (moveToWait + WaitingError).
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { pino } from 'pino';
 import { EngineCancelledError, type Engine, type EngineEvent } from '../../engine/types.ts';
-import { CHECKPOINT_FILE } from '../../engine/pipeline/checkpoint.ts';
 import type { Logger } from '../../log.ts';
-import { artifactKeys, type ArtifactStore } from '../artifacts/artifact-store.ts';
-import { safeExtension } from '../job-files.ts';
+import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { EngineWorkspace, MissingArtifactError } from '../artifacts/job-artifacts.ts';
 import { CANCELLED_PREFIX, QUEUE_NAME, redisKeys, type GpuJobData, type GpuProgress, type GpuResult, type WireEngineEvent } from './protocol.ts';
 
 export interface GpuWorkerOptions {
@@ -58,24 +57,17 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
     if (await redis.exists(redisKeys.cancelled(id))) {
       throw new UnrecoverableError(`${CANCELLED_PREFIX}${(await redis.get(redisKeys.cancelled(id))) ?? 'system'}`);
     }
+    // Scratch space only: the Redis store keeps nothing here, so the workspace fetches into it.
     const dir = path.join(path.resolve(options.dataDir), 'jobs', id);
-    const workDir = path.join(dir, 'work');
     await rm(dir, { recursive: true, force: true });
-    await mkdir(workDir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     try {
-      const image = await artifacts.get(artifactKeys.input(id));
-      if (!image) throw new UnrecoverableError('The input image is no longer in the artifact store (it expired or was deleted).');
-      const imagePath = path.join(dir, `input.${safeExtension(job.data.imageName)}`);
-      await writeFile(imagePath, image);
-      let endImagePath: string | undefined;
-      if (job.data.endImageName !== undefined) {
-        const end = await artifacts.get(artifactKeys.endImage(id));
-        if (!end) throw new UnrecoverableError('The end image is no longer in the artifact store (it expired or was deleted).');
-        endImagePath = path.join(dir, `end.${safeExtension(job.data.endImageName)}`);
-        await writeFile(endImagePath, end);
-      }
-      const checkpoint = await artifacts.get(artifactKeys.checkpoint(id));
-      if (checkpoint) await writeFile(path.join(workDir, CHECKPOINT_FILE), checkpoint);
+      const files = { jobId: id, imageName: job.data.imageName, ...(job.data.endImageName !== undefined && { endImageName: job.data.endImageName }) };
+      const workspace = await EngineWorkspace.open(artifacts, files, dir).catch((error: unknown) => {
+        throw error instanceof MissingArtifactError ? new UnrecoverableError(error.message) : error;
+      });
+      const { imagePath, endImagePath, workDir } = workspace;
+      const checkpoint = workspace.resuming;
       log.info({ jobId: id, seq: job.data.seq, resume: !!checkpoint, attempt: job.attemptsStarted }, 'gpu job start');
 
       // The engine stops within one step on either signal: a cancel (BullMQ's processor signal,
@@ -89,8 +81,8 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
 
       let n = 0;
       let chain: Promise<unknown> = Promise.resolve();
-      // A section that cannot be uploaded (Redis full, over the size cap) fails the job: without
-      // it the bots cannot show it and no other worker could resume from its checkpoint.
+      // A section that cannot be stored (Redis full, over the size cap) fails the job: without it
+      // the bots cannot show it and no other worker could resume from its checkpoint.
       let uploadError: unknown;
       const publish = (event: WireEngineEvent) => {
         const progress: GpuProgress = { n: ++n, worker: name, event };
@@ -102,17 +94,12 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
           publish({ ...rest, ...(previewPng && { previewPngBase64: previewPng.toString('base64') }) });
         } else if (event.type === 'section') {
           const { videoPath, ...rest } = event;
-          const videoKey = artifactKeys.section(id, event.section);
-          // Video first, then the checkpoint: a checkpoint in the store always has its section.
-          chain = chain
-            .then(async () => {
-              await artifacts.put(videoKey, await readFile(videoPath));
-              await artifacts.put(artifactKeys.checkpoint(id), await readFile(path.join(workDir, CHECKPOINT_FILE)));
-            })
-            .catch((error: unknown) => {
-              uploadError ??= error;
-              stop.abort(error);
-            });
+          const videoKey = workspace.storeSection(videoPath, (error) => {
+            uploadError ??= error;
+            stop.abort(error);
+          });
+          // The bots fetch the video when they read this, so it waits for the upload.
+          chain = chain.then(() => workspace.flush()).catch(() => undefined);
           publish({ ...rest, videoKey });
           if (drainAfterSection && event.section < event.sections) stop.abort(new DrainStop('drain'));
         } else if (event.type !== 'done') {
@@ -126,12 +113,12 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
         });
         await chain;
         if (uploadError) throw uploadError;
-        const videoKey = artifactKeys.final(id);
-        await artifacts.put(videoKey, await readFile(result.videoPath));
+        const { key: videoKey } = await workspace.storeFinal(result.videoPath);
         log.info({ jobId: id, frames: result.frames, resumed: result.resumed }, 'gpu job done');
         return { videoKey, frames: result.frames, seconds: result.seconds, timings: result.timings, resumed: result.resumed, worker: name };
       } catch (error) {
         await chain.catch(() => undefined);
+        await workspace.settle();
         if (uploadError) throw uploadError;
         if (stop.signal.reason instanceof DrainStop) {
           log.info({ jobId: id }, 'draining: job returned to the queue after its last finished section');

@@ -1,6 +1,7 @@
 // What `recurvid worker` runs: one GPU worker process. Its engine (model set, execution provider,
 // GPU) comes from this process's own environment, and runs in its own engine process as in
 // single-machine mode; the BullMQ worker in this process keeps its lock renewed meanwhile.
+import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import { ensureModelSet, StartupError } from '../../app.ts';
@@ -24,9 +25,11 @@ export async function startWorkerProcess(config: Config, log: Logger, options: {
     ...(config.MEMORY_BUDGET_GB !== undefined && { memoryBudgetGb: config.MEMORY_BUDGET_GB }),
     ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
   });
+  // The engine's log lines carry this worker's name as well as the job id.
+  const name = config.WORKER_NAME ?? `${os.hostname()}-${process.pid}`;
   const engine = await startProcessEngine({
     spec,
-    log,
+    log: log.child({ worker: name }),
     logLevel: config.LOG_LEVEL,
     // On a retry after an engine crash the job resumes from this worker's local checkpoint; a lost
     // *worker* is BullMQ's business (stalled-job detection), so one local retry is enough.
@@ -43,7 +46,7 @@ export async function startWorkerProcess(config: Config, log: Logger, options: {
       artifacts,
       log,
       lockMs: config.WORKER_LOCK_MS,
-      ...(config.WORKER_NAME !== undefined && { name: config.WORKER_NAME }),
+      name,
     });
   } catch (error) {
     await engine.close();

@@ -22,6 +22,11 @@ export interface ProcessEngineOptions {
   logLevel?: string;
   /** How often a job is retried after the worker process died under it. Default 1. */
   crashRetries?: number;
+  /**
+   * Bindings of the engine's log lines while it runs a job. Default: the job id read from a
+   * work dir laid out as `…/jobs/<id>/work` (both queues lay it out so).
+   */
+  jobBindings?: (job: EngineJob) => Record<string, unknown>;
   /** Extra environment for the worker (e.g. a device id). */
   env?: NodeJS.ProcessEnv;
   /**
@@ -42,6 +47,8 @@ export class EngineCrashedError extends Error {
 
 interface Pending {
   jobId: string;
+  /** Bindings of the engine's log lines while this job runs. */
+  bindings: Record<string, unknown>;
   onEvent: (event: EngineEvent) => void;
   resolve: (result: EngineResult) => void;
   reject: (error: Error) => void;
@@ -139,6 +146,7 @@ export class ProcessEngine implements Engine {
       };
       this.pending = {
         jobId,
+        bindings: (this.options.jobBindings ?? defaultJobBindings)(job),
         onEvent: job.onEvent,
         resolve: (r) => {
           done();
@@ -204,6 +212,9 @@ export class ProcessEngine implements Engine {
             this.pending.reject(message.cancelled ? new EngineCancelledError() : new Error(message.message));
           }
           break;
+        case 'log':
+          this.relayLog(message.line, child.pid);
+          break;
         case 'closed':
           break;
       }
@@ -227,12 +238,35 @@ export class ProcessEngine implements Engine {
     return worker;
   }
 
+  /** Writes one of the worker's pino lines through this process's logger, at its level. */
+  private relayLog(line: string, pid: number | undefined): void {
+    const log = this.pending ? this.log.child(this.pending.bindings) : this.log;
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      log.info({ engineProcess: pid, output: line.trim() }, 'engine process output');
+      return;
+    }
+    const { level, time: _time, pid: _pid, hostname: _hostname, msg, ...fields } = record;
+    const method = (Object.keys(LEVELS) as Array<keyof typeof LEVELS>).find((name) => LEVELS[name] === level) ?? 'info';
+    log[method]({ ...fields, engineProcess: pid }, typeof msg === 'string' ? msg : '');
+  }
+
   private send(worker: Worker, message: ToWorker): void {
     if (!worker.child.connected) return;
     worker.child.send(message, (error) => {
       if (error) this.log.warn({ err: error, type: message.type }, 'could not reach the engine process');
     });
   }
+}
+
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+
+/** `{ jobId }` from a work dir `…/jobs/<id>/work`, else nothing. */
+function defaultJobBindings(job: EngineJob): Record<string, unknown> {
+  const jobId = /[\\/]jobs[\\/]([^\\/]+)[\\/]work[\\/]?$/.exec(job.workDir)?.[1];
+  return jobId ? { jobId } : {};
 }
 
 /** IPC turns Buffers into Uint8Arrays; adapters expect a Buffer for the preview image. */

@@ -24,4 +24,6 @@ export type FromWorker =
   | { type: 'event'; jobId: string; event: EngineEvent }
   | { type: 'result'; jobId: string; result: EngineResult }
   | { type: 'error'; jobId: string; message: string; cancelled: boolean }
+  /** One pino JSON line of the worker's logger, for the parent's logger to write. */
+  | { type: 'log'; line: string }
   | { type: 'closed' };

@@ -1,6 +1,6 @@
 // Entry of the engine worker process (forked by ProcessEngine). It owns the engine and with it
 // every onnxruntime session; the bots' process only exchanges messages with it. One job at a time.
-import { pino, destination } from 'pino';
+import { pino } from 'pino';
 import type { Logger } from '../../log.ts';
 import { EngineCancelledError, type Engine } from '../../engine/types.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
@@ -13,8 +13,9 @@ let engine: Engine | undefined;
 const controllers = new Map<string, AbortController>();
 
 async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void> {
-  // Logs go to stderr as JSON lines; the parent process passes its own stderr through.
-  const log = pino({ level: message.logLevel, base: { process: 'engine-worker' } }, destination(2));
+  // Log lines go to the parent over IPC and out through its logger (its bindings, its redaction);
+  // stderr stays for what is not a log line (a native crash's report).
+  const log = pino({ level: message.logLevel, base: undefined }, { write: (line: string) => send({ type: 'log', line }) });
   try {
     const factory = (await import(message.spec.module)) as {
       createEngine(options: Record<string, unknown>, log: Logger): Promise<Engine>;

@@ -2,7 +2,7 @@
 // FakeEngine, from INTERACTION_CREATE to the final video on the status message.
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, test } from 'vitest';
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../../fakes/engines/fake-engine.ts';
 import { END_FIRST_NOTE } from '../../../src/bots/common/status.ts';
 import { OptionType } from '../../fakes/discord/payloads.ts';
 import { callback, originalEdits, pngAttachment, startHarness, waitForMessage, type Harness } from './harness.ts';

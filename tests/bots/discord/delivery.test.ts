@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createLogger } from '../../../src/log.ts';
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../../fakes/engines/fake-engine.ts';
 import { resolveFfmpeg } from '../../../src/util/ffmpeg.ts';
 import { OptionType } from '../../fakes/discord/payloads.ts';
 import type { RecordedCall } from '../../fakes/discord/server.ts';

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { createDiscordBot, type DiscordBot, type DiscordBotConfig } from '../../../src/bots/discord/index.ts';
 import type { ImageLimits } from '../../../src/bots/common/image.ts';
 import type { Engine } from '../../../src/engine/types.ts';
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../../fakes/engines/fake-engine.ts';
 import { createJobQueue } from '../../../src/queue/job-queue.ts';
 import { openJobStore } from '../../../src/queue/store.ts';
 import type { JobQueue } from '../../../src/queue/types.ts';

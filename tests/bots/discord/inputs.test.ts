@@ -2,7 +2,7 @@
 // queued.
 import { afterEach, describe, expect, test } from 'vitest';
 import sharp from 'sharp';
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../../fakes/engines/fake-engine.ts';
 import { OptionType } from '../../fakes/discord/payloads.ts';
 import type { FakeAttachment } from '../../fakes/discord/payloads.ts';
 import type { FakeDiscord, RecordedCall } from '../../fakes/discord/server.ts';

@@ -2,7 +2,7 @@
 // longer), a job that outlives its 15-minute interaction token, and a restart mid-job.
 import { afterEach, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../../fakes/engines/fake-engine.ts';
 import { createJobQueue } from '../../../src/queue/job-queue.ts';
 import { openJobStore } from '../../../src/queue/store.ts';
 import { createDiscordBot } from '../../../src/bots/discord/index.ts';

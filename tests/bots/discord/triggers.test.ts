@@ -1,7 +1,7 @@
 // The other ways in: a mention replying to an image, the two message commands, /prompt with its
 // buttons and modal, /queue and /help.
 import { afterEach, describe, expect, test } from 'vitest';
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from '../../fakes/engines/fake-engine.ts';
 import { DEFAULT_MOTION_PROMPT, type PromptHelper } from '../../../src/prompting/types.ts';
 import { makeMessage, OptionType, type FakeMessage } from '../../fakes/discord/payloads.ts';
 import type { FakeDiscord, RecordedCall } from '../../fakes/discord/server.ts';

@@ -1,23 +1,34 @@
 // Engine factory for ProcessEngine tests: the FakeEngine (placeholder files, resume checkpoint,
 // stops within one step) inside the worker process. `killAtStep` makes the worker SIGKILL itself at
 // that step of every run, to prove what a repeatedly crashing engine does.
-import { FakeEngine } from '../../../src/queue/fake-engine.ts';
+import { FakeEngine } from './fake-engine.ts';
 import type { Engine, EngineJob } from '../../../src/engine/types.ts';
+import type { Logger } from '../../../src/log.ts';
 
 export interface FakeFactoryOptions {
   stepMs?: number;
   sections?: number;
   steps?: number;
   killAtStep?: number;
+  /** Logged (warn, with the text also under a `token` field) when each run starts. */
+  logOnRun?: string;
 }
 
-export async function createEngine(options: FakeFactoryOptions): Promise<Engine> {
+export async function createEngine(options: FakeFactoryOptions, log?: Logger): Promise<Engine> {
   const fake = new FakeEngine({
     realTime: true,
     stepMs: options.stepMs ?? 20,
     ...(options.sections !== undefined && { sections: options.sections }),
     ...(options.steps !== undefined && { steps: options.steps }),
   });
+  if (options.logOnRun !== undefined) {
+    const text = options.logOnRun;
+    const run = fake.run.bind(fake);
+    fake.run = (job: EngineJob) => {
+      log?.warn({ token: text, detail: { sections: options.sections } }, `engine run starts: ${text}`);
+      return run(job);
+    };
+  }
   if (options.killAtStep === undefined) return fake;
   const killAt = options.killAtStep;
   return {

@@ -21,9 +21,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
-import { EngineCancelledError, type AnimateOptions, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../engine/types.ts';
-import { sectionsFor } from './timing.ts';
-import { CHECKPOINT_FILE } from '../engine/pipeline/checkpoint.ts';
+import { EngineCancelledError, type AnimateOptions, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../../../src/engine/types.ts';
+import { sectionsFor } from '../../../src/queue/timing.ts';
+import { CHECKPOINT_FILE } from '../../../src/engine/pipeline/checkpoint.ts';
 
 export interface FakeEngineOptions {
   /** Sections per run; default FramePack's count for options.seconds and options.windowSize. */
