@@ -3,6 +3,7 @@
 // and events: ./runner.ts) and the ledger (records, index, timings, retention: ./ledger.ts) — and
 // owns the lifecycle: every job is on disk and in the store before submit() resolves, and start()
 // re-queues what a restart interrupted.
+import { newJobRecord } from './new-job.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
@@ -156,23 +157,7 @@ class FairJobQueue implements JobQueue {
     const seq = this.ledger.nextSeq;
     const size = await sizeKeyOf(req.image);
     const { imagePath, workDir, endImagePath } = await this.saveInputs(id, req);
-    const record: JobRecord = {
-      id,
-      seq,
-      platform: req.platform,
-      userId: req.userId,
-      ...(req.userName !== undefined && { userName: req.userName }),
-      reply: { ...req.reply },
-      imagePath,
-      ...(endImagePath !== undefined && { endImagePath }),
-      workDir,
-      options: { ...req.options },
-      ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
-      state: 'queued',
-      progress: {},
-      createdAt: this.clock.now(),
-      resumes: 0,
-    };
+    const record = newJobRecord(req, id, seq, { imagePath, workDir, endImagePath }, this.clock.now());
     await this.ledger.admit(record, round);
 
     const job = this.scheduler.track(record, round, timingKey(size, record.options), req.image.length);

@@ -5,6 +5,7 @@
 // BullMQ's QueueEvents bring back what the GPU workers do (active, progress, completed, failed,
 // stalled); section and final videos are fetched from the artifact store into this process's data
 // dir, so adapters see local paths exactly as in single-machine mode.
+import { newJobRecord } from '../new-job.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -208,23 +209,7 @@ export class BullJobQueue implements JobQueue {
         const round = roundForNewJob(await currentRound(this.redis), mine.map((e) => e.round));
         const end = req.endImage ? { image: req.endImage, name: req.endImageName ?? 'end.img' } : undefined;
         const { imagePath, workDir, endImagePath } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName, end);
-        const record: JobRecord = {
-          id,
-          seq,
-          platform: req.platform,
-          userId: req.userId,
-          ...(req.userName !== undefined && { userName: req.userName }),
-          reply: { ...req.reply },
-          imagePath,
-          ...(endImagePath !== undefined && { endImagePath }),
-          workDir,
-          options: { ...req.options },
-          ...(req.promptSource !== undefined && { promptSource: req.promptSource }),
-          state: 'queued',
-          progress: {},
-          createdAt: this.clock.now(),
-          resumes: 0,
-        };
+        const record = newJobRecord(req, id, seq, { imagePath, workDir, endImagePath }, this.clock.now());
         const entry: ActiveEntry = {
           id, seq, round, platform: req.platform, userId: req.userId, timingKey: timingKey(size, record.options),
           sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
