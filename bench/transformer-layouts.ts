@@ -50,8 +50,8 @@ const BUCKET_640_TINY = { h: 16, w: 16, window: 2, textTokens: 32, textReal: 20,
 /**
  * The WebGPU comparison's section (lavapipe runs WebGPU on the CPU, so the block math is kept short):
  * 1 noisy frame on an 8×8 latent (16 tokens) + the clean latents, 10 of 16 text tokens, 9 image
- * tokens. A dual block holds 37 MB of fp32 weights and a single block 16 MB against < 0.2 MB of hidden
- * state, so weights dominate activations as they do at the real width.
+ * tokens. Its three blocks hold 63 MB of fp32 weights against < 0.2 MB of hidden state, so weights
+ * dominate activations as they do at the real width.
  */
 const SMALL_SHAPE = { h: 8, w: 8, window: 1, textTokens: 16, textReal: 10, imageTokens: 9 };
 const WEBGPU_RUNTIME_DIR = '/tmp/xdg';
