@@ -2,10 +2,12 @@
 // is its own): every block resident in one session, grouped sessions, one session per block,
 // streaming every block from host memory through shared graphs, and the former low-memory mode (a
 // session created per block per call). Per call: time, peak RSS, host↔device bytes as counted.
+// Then resident vs streaming vs a session per block per call on WebGPU (lavapipe here) and on CPU,
+// on a small transformer, where re-creating sessions costs what it costs on a GPU provider.
 // Then the same byte model for the official 13B config at the 640 bucket (computed, not run).
 import { execFile } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -27,22 +29,50 @@ const MODES: Record<string, PackedTransformerOptions> = {
   "today's low-memory mode (session per block per call)": { reloadPerCall: true },
 };
 
-interface ChildResult { ms: number; maxRssMiB: number; toDevice: number; toHost: number; weights: number; sessions: number }
+interface ChildResult { ms: number; loadMs: number; maxRssMiB: number; toDevice: number; toHost: number; weights: number; sessions: number }
+
+type BenchProvider = 'cpu' | 'webgpu';
+
+const RESIDENT = 'resident, one session for all blocks';
+const STREAMING = 'streaming every block from host memory';
+const TODAY = "today's low-memory mode (session per block per call)";
+
+/**
+ * The options of one row on a provider. WebGPU rows chain their sessions on the device as the app
+ * does there (src/engine/framepack.ts); the reload-per-call mode cannot chain and moves every tensor.
+ */
+function layoutOptions(mode: string, provider: BenchProvider): PackedTransformerOptions {
+  return provider === 'webgpu' ? { ...MODES[mode]!, provider, chainOnDevice: true } : MODES[mode]!;
+}
 
 /** A short section on the real-width model: 2 noisy frames on a 16×16 latent, few text/image tokens. */
 const BUCKET_640_TINY = { h: 16, w: 16, window: 2, textTokens: 32, textReal: 20, imageTokens: 27 };
+/**
+ * The WebGPU comparison's section (lavapipe runs WebGPU on the CPU, so the block math is kept short):
+ * 1 noisy frame on an 8×8 latent (16 tokens) + the clean latents, 10 of 16 text tokens, 9 image
+ * tokens. Its three blocks hold 63 MB of fp32 weights against < 0.2 MB of hidden state, so weights
+ * dominate activations as they do at the real width.
+ */
+const SMALL_SHAPE = { h: 8, w: 8, window: 1, textTokens: 16, textReal: 10, imageTokens: 9 };
+const WEBGPU_RUNTIME_DIR = '/tmp/xdg';
+const SHAPES = { mid: BUCKET_640_DIV8, tiny: BUCKET_640_TINY, small: SMALL_SHAPE };
 
-async function runChild(dir: string, mode: string, repeats: number, shape: 'mid' | 'tiny' = 'mid'): Promise<ChildResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--layout-child', dir, mode, String(repeats), shape], {
+async function runChild(dir: string, mode: string, repeats: number, shape: keyof typeof SHAPES = 'mid', provider: BenchProvider = 'cpu'): Promise<ChildResult> {
+  const args = [fileURLToPath(import.meta.url), '--layout-child', dir, mode, String(repeats), shape, provider];
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ...args], {
     maxBuffer: 1 << 20,
+    // onnxruntime's WebGPU (Dawn on Vulkan) wants a runtime directory even without a display.
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? WEBGPU_RUNTIME_DIR },
   });
   return JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult;
 }
 
-async function child(dir: string, mode: string, repeats: number, shape: string): Promise<void> {
-  const model = await PackedTransformer.load(dir, MODES[mode]!);
+async function child(dir: string, mode: string, repeats: number, shape: string, provider: BenchProvider): Promise<void> {
+  const loadStart = performance.now();
+  const model = await PackedTransformer.load(dir, layoutOptions(mode, provider));
+  const loadMs = performance.now() - loadStart;
   const c = MID_CONFIG as Record<string, unknown>;
-  const x = inputs(shape === 'tiny' ? BUCKET_640_TINY : BUCKET_640_DIV8, c.text_embed_dim as number, c.pooled_projection_dim as number, c.image_proj_dim as number);
+  const x = inputs(SHAPES[shape as keyof typeof SHAPES], c.text_embed_dim as number, c.pooled_projection_dim as number, c.image_proj_dim as number);
   // onnxruntime needs about two calls to reach its steady speed.
   for (let i = 0; i < 2; i++) await model.forward(x);
   model.takeTraffic();
@@ -58,7 +88,7 @@ async function child(dir: string, mode: string, repeats: number, shape: string):
   const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
   const per = (v: number) => Math.round(v / repeats);
   const out: ChildResult = {
-    ms: median, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    ms: median, loadMs, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     toDevice: per(traffic.toDevice), toHost: per(traffic.toHost), weights: per(traffic.weights), sessions,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -124,11 +154,50 @@ export function official640(): BenchResult[] {
   }), halfRow, chainedRow];
 }
 
+/** The WebGPU comparison's transformer: the mid width (8×64 heads), 1 dual + 2 single blocks. */
+const SMALL_CONFIG = { ...MID_CONFIG, num_layers: 1, num_single_layers: 2 };
+const SMALL_LABEL = `small (8×64, 1+2 blocks, ${SMALL_SHAPE.h}×${SMALL_SHAPE.w} latent, ${SMALL_SHAPE.window} noisy frame)`;
+
+/**
+ * Resident vs streaming vs a session per block per call on WebGPU (onnxruntime-node's bundled Dawn,
+ * here on Mesa lavapipe), and the same three on CPU for contrast, one set (attention composed:
+ * onnxruntime 1.30's WebGPU MultiHeadAttention is wrong from 32 keys up). On a GPU provider a new
+ * session also compiles kernels and uploads the block's weights to the device, which is what the
+ * former low-memory mode costs there; on CPU the page cache makes it cheap.
+ */
+async function providerComparison(dir: string): Promise<BenchResult[]> {
+  await mkdir(process.env.XDG_RUNTIME_DIR ?? WEBGPU_RUNTIME_DIR, { recursive: true });
+  await makeTinyTransformer(join(dir, 'small-src'), 1, { config: SMALL_CONFIG, dtype: 'bf16', shards: 1 });
+  const set = join(dir, 'small-composed');
+  const entry = await convertTransformer(join(dir, 'small-src'), set, { storage: 'fp32', attention: 'composed' });
+  await updateManifest(set, { components: { transformer: entry } });
+  const blockMiB = ((entry.extra?.weightBytes as number | undefined) ?? 0) / 2 ** 20;
+  const results: BenchResult[] = [];
+  for (const provider of ['webgpu', 'cpu'] as const) {
+    const where = provider === 'cpu' ? 'CPU provider, same set' : 'WebGPU (onnxruntime-node bundled Dawn on Mesa lavapipe)';
+    const runs: Record<string, ChildResult> = {};
+    for (const mode of [RESIDENT, STREAMING, TODAY]) {
+      const r = (runs[mode] = await runChild(set, mode, 3, 'small', provider));
+      results.push({
+        name: `${provider} ${SMALL_LABEL} ${mode}: one call`, value: Math.round(r.ms), unit: 'ms',
+        note: `${where}${provider === 'webgpu' && mode !== TODAY ? ', chained on the device' : ''}; median of 3 after 2 warm-up calls; load ${Math.round(r.loadMs)} ms; peak RSS ${r.maxRssMiB} MiB` +
+          (provider === 'webgpu' ? ' (lavapipe\'s device memory is host memory)' : '') +
+          `; ${formatBytes(r.toDevice)} to device (${formatBytes(r.weights)} weights), ${formatBytes(r.toHost)} to host per call` +
+          (mode === RESIDENT ? `; set ${blockMiB.toFixed(0)} MiB of fp32 weights, attention composed` : ''),
+      });
+    }
+    const ratio = (a: string, b: string) => Math.round((runs[a]!.ms / runs[b]!.ms) * 100) / 100;
+    results.push({ name: `${provider} small: streaming / resident per-call time`, value: ratio(STREAMING, RESIDENT), unit: '×', target: { value: 1.3, better: 'lower' } });
+    results.push({ name: `${provider} small: today's low-memory mode / streaming per-call time`, value: ratio(TODAY, STREAMING), unit: '×', target: { value: 5, better: 'higher' } });
+  }
+  return results;
+}
+
 export async function suites(): Promise<Benchmark[]> {
   return [
     {
       name: 'transformer-layouts',
-      description: 'resident vs grouped vs per-block vs streaming vs reload-per-call on the mid-size transformer (CPU), and the byte model at the 640 bucket',
+      description: 'resident vs grouped vs per-block vs streaming vs reload-per-call on the mid-size transformer (CPU), resident vs streaming vs reload-per-call on WebGPU and CPU (small transformer), and the byte model at the 640 bucket',
       run: async () => {
         const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-layouts-'));
         const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, CPU provider, onnxruntime default threads`;
@@ -172,6 +241,7 @@ export async function suites(): Promise<Benchmark[]> {
           const rr = (a: string, b: string) => Math.round((realRuns[a]!.ms / realRuns[b]!.ms) * 100) / 100;
           results.push({ name: 'real width: streaming / resident per-call time', value: rr('streaming every block from host memory', 'resident, one session for all blocks'), unit: '×', target: { value: 1.3, better: 'lower' } });
           results.push({ name: "real width: today's low-memory mode / streaming per-call time", value: rr("today's low-memory mode (session per block per call)", 'streaming every block from host memory'), unit: '×', target: { value: 5, better: 'higher' } });
+          results.push(...(await providerComparison(dir)));
           results.push(...official640());
           return results;
         } finally {
@@ -183,5 +253,5 @@ export async function suites(): Promise<Benchmark[]> {
 }
 
 if (process.argv[2] === '--layout-child' && process.argv[1] === fileURLToPath(import.meta.url)) {
-  await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6] ?? 'mid');
+  await child(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6] ?? 'mid', (process.argv[7] ?? 'cpu') as BenchProvider);
 }
