@@ -212,9 +212,23 @@ async function measure(label: string, config: Record<string, unknown>, shape: Sh
       unit: '×1e-6 max abs',
       note: `per ours run: ${agreement.join(', ')}; output |max| ${maxAbs(reference).toFixed(2)}`,
     });
+    if (label.startsWith('tiny')) results.push(await goldenCheck());
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The PyTorch implementation against FramePack's own output on the golden set (what makes it a fair contender). */
+async function goldenCheck(): Promise<BenchResult> {
+  const golden = fileURLToPath(new URL('../tests/fixtures/golden/transformer/', import.meta.url));
+  const name = 'PyTorch implementation vs FramePack golden out.sample';
+  try {
+    const { stdout } = await run(PYTHON, [TORCH_SCRIPT, '--weights', golden, '--inputs', join(golden, 'io.safetensors'), '--golden', '--warmup', '0', '--repeats', '1']);
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { goldenMaxAbs: number };
+    return { name, value: Number((r.goldenMaxAbs * 1e6).toFixed(2)), unit: '×1e-6 max abs', note: 'float32 floor of the reference: 2.58e-6 (golden README)' };
+  } catch (err) {
+    return { name, value: NaN, unit: '×1e-6 max abs', note: `failed: ${oneLine(err)}` };
   }
 }
 
