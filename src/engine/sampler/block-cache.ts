@@ -1,10 +1,7 @@
 // The block-cache strategy the velocity model consults on every transformer call: decide whether the
 // transformer blocks must run, remember what they added when they do, and hand back "input + last
 // residual" when they don't. TeaCache (teacache.ts) and MagCache (magcache.ts) both fit it; the
-// velocity model (model.ts) knows only this interface.
-import { TeaCache } from './teacache.ts';
-import { MagCache, type MagCacheParams } from './magcache.ts';
-import type { MagCacheFamily } from './magcache-ratios.ts';
+// velocity model (model.ts) knows only this interface; ./cache-strategies.ts builds one from settings.
 
 /** The token streams of one call: what the embed stage produced. */
 export interface BlockStream {
@@ -30,29 +27,4 @@ export interface BlockCache {
    * `probeDistance` measures TeaCache's relative L1 there and is called only when needed.
    */
   decideOnDevice(hasState: boolean, probeDistance: () => Promise<number>): Promise<boolean>;
-}
-
-export type BlockCacheSettings =
-  | { kind: 'teacache'; numSteps: number; threshold: number }
-  | ({ kind: 'magcache'; numSteps: number; family: MagCacheFamily } & Partial<MagCacheParams>);
-
-/** TeaCache behind the strategy interface (its own class keeps its reference-shaped API). */
-export class TeaCacheStrategy implements BlockCache {
-  readonly kind = 'teacache' as const;
-  constructor(readonly cache: TeaCache) {}
-  shouldCompute(stream: BlockStream): boolean { return this.cache.decide(stream.modulated); }
-  remember(before: Float32Array, after: Float32Array): void { this.cache.remember(before, after); }
-  reuse(before: Float32Array): Float32Array { return this.cache.reuse(before); }
-  skippedCalls(): number[] { return this.cache.trace.filter((d) => !d.computed).map((d) => d.call); }
-  decideOnDevice(hasState: boolean, probeDistance: () => Promise<number>): Promise<boolean> { return this.cache.decideWith(hasState, probeDistance); }
-}
-
-/**
- * One cache state for a section. `pixelSize` is the bucket in pixels (MagCache picks its ratio table
- * by it); latent sizes are ×8.
- */
-export function createBlockCache(settings: BlockCacheSettings, pixelSize: { height: number; width: number }): BlockCache {
-  if (settings.kind === 'teacache') return new TeaCacheStrategy(new TeaCache(settings.numSteps, settings.threshold));
-  const { kind: _kind, ...params } = settings;
-  return new MagCache({ ...params, ...pixelSize });
 }
