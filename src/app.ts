@@ -14,7 +14,6 @@ import { startProcessEngine, type EngineSpec } from './queue/engine-process/proc
 import { RedisArtifactStore } from './queue/artifacts/redis.ts';
 import type { ArtifactStore } from './queue/artifacts/artifact-store.ts';
 import { createBullJobQueue } from './queue/bullmq/bull-job-queue.ts';
-import { makeTinyModelSet } from './engine/modelset/tiny.ts';
 import { readManifest } from './engine/modelset/manifest.ts';
 import type { ModelVariant } from './engine/types.ts';
 import { createJobQueue, openJobStore, type JobQueue, type JobStore } from './queue/index.ts';
@@ -22,10 +21,9 @@ import { ignoreClientErrors } from './queue/store.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
+import { ensureModelSet, StartupError } from './startup.ts';
 
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
+export { ensureModelSet, StartupError } from './startup.ts';
 
 export interface RunningApp {
   /** The engine (in its worker process) in single-machine mode; undefined in scale-out mode. */
@@ -34,22 +32,6 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-
-
-/** The model set folder; the tiny set is built on first use, any other must exist. */
-export async function ensureModelSet(config: Config, log: Logger): Promise<string> {
-  const dir = resolve(config.MODELS_DIR, config.MODEL_SET);
-  if (existsSync(join(dir, 'manifest.json'))) return dir;
-  if (config.MODEL_SET !== 'tiny') {
-    throw new StartupError(
-      `Model set "${config.MODEL_SET}" was not found in ${config.MODELS_DIR}/. Download and convert it with ` +
-        `\`npx recurvid models pull --out ${join(config.MODELS_DIR, config.MODEL_SET)}\`, or set MODEL_SET=tiny.`,
-    );
-  }
-  log.info({ dir }, 'building the tiny model set (first use; seeded random weights, the video will be noise)');
-  await makeTinyModelSet(dir);
-  return dir;
-}
 
 /** A keyv namespace on Redis when configured, else on a SQLite file in DATA_DIR. */
 export async function openKeyv(config: Config, namespace: string): Promise<Keyv> {

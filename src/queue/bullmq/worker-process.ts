@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
-import { ensureModelSet, StartupError } from '../../app.ts';
+import { ensureModelSet, StartupError } from '../../startup.ts';
 import { RedisArtifactStore } from '../artifacts/redis.ts';
 import { framePackSpec } from '../engine-process/framepack-factory.ts';
 import { startProcessEngine, type EngineSpec } from '../engine-process/process-engine.ts';
