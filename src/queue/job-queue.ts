@@ -3,7 +3,6 @@
 // and events: ./runner.ts) and the ledger (records, index, timings, retention: ./ledger.ts) — and
 // owns the lifecycle: every job is on disk and in the store before submit() resolves, and start()
 // re-queues what a restart interrupted.
-import { newJobRecord } from './new-job.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import PQueue from 'p-queue';
@@ -34,6 +33,8 @@ import {
   type ReplyTarget,
   type SubmitResult,
 } from './types.ts';
+import { QueueListeners } from './listeners.ts';
+import { newJobRecord } from './new-job.ts';
 
 export interface JobQueueConfig {
   dataDir: string;
@@ -79,12 +80,13 @@ class FairJobQueue implements JobQueue {
   private readonly runner: JobRunner;
   private readonly artifacts: ArtifactStore;
   private readonly admissions = new PQueue({ concurrency: 1 });
-  private readonly listeners = new Set<{ fn: (event: QueueEvent) => void; platform: Platform | undefined }>();
+  private readonly listeners: QueueListeners;
   private phase: Phase = 'new';
 
   constructor(options: CreateJobQueueOptions) {
     this.config = options.config;
     this.log = options.log ?? pino({ level: 'silent' });
+    this.listeners = new QueueListeners(this.log);
     this.clock = options.clock ?? systemClock;
     this.scheduler = new Scheduler(this.config, this.clock, this.log);
     this.ledger = new JobLedger(options.store, this.config.dataDir, this.config, this.clock, this.log, () => this.scheduler.activeBytes());
@@ -320,11 +322,7 @@ class FairJobQueue implements JobQueue {
   }
 
   subscribe(listener: (event: QueueEvent) => void, platform?: Platform): () => void {
-    const entry = { fn: listener, platform };
-    this.listeners.add(entry);
-    return () => {
-      this.listeners.delete(entry);
-    };
+    return this.listeners.subscribe(listener, platform);
   }
 
   isAdmin(userId: string): boolean {
@@ -341,14 +339,6 @@ class FairJobQueue implements JobQueue {
   }
 
   private emit(event: QueueEvent): void {
-    for (const { fn, platform } of this.listeners) {
-      if (platform !== undefined && platform !== event.job.platform) continue;
-      try {
-        fn(event);
-      } catch (error) {
-        // A broken listener must not stop the GPU queue.
-        this.log.error({ err: error, event: event.type }, 'queue listener threw');
-      }
-    }
+    this.listeners.emit(event);
   }
 }

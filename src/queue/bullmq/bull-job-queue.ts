@@ -5,7 +5,6 @@
 // BullMQ's QueueEvents bring back what the GPU workers do (active, progress, completed, failed,
 // stalled); section and final videos are fetched from the artifact store into this process's data
 // dir, so adapters see local paths exactly as in single-machine mode.
-import { newJobRecord } from '../new-job.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -48,6 +47,8 @@ import {
 } from '../types.ts';
 import { currentRound, nextSeq, raiseRound, readActive, removeActive, withAdmissionLock, writeActive } from './admission.ts';
 import { CANCELLED_PREFIX, QUEUE_NAME, redisKeys, type ActiveEntry, type GpuJobData, type GpuProgress, type GpuResult } from './protocol.ts';
+import { QueueListeners } from '../listeners.ts';
+import { newJobRecord } from '../new-job.ts';
 
 export interface BullJobQueueOptions {
   redisUrl: string;
@@ -81,7 +82,7 @@ export class BullJobQueue implements JobQueue {
   private queue!: Queue<GpuJobData, GpuResult>;
   private events!: QueueEvents;
   private phase: 'new' | 'started' | 'closed' = 'new';
-  private readonly listeners = new Set<{ fn: (event: QueueEvent) => void; platform: Platform | undefined }>();
+  private readonly listeners: QueueListeners;
   /** Mirror of the shared active-job table. */
   private active = new Map<string, ActiveEntry>();
   /** Records of active jobs this process has seen, with local file paths. */
@@ -96,6 +97,7 @@ export class BullJobQueue implements JobQueue {
 
   constructor(private readonly options: BullJobQueueOptions) {
     this.log = options.log ?? pino({ level: 'silent' });
+    this.listeners = new QueueListeners(this.log);
     this.clock = options.clock ?? systemClock;
     this.config = options.config;
     this.store = options.store;
@@ -446,11 +448,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   subscribe(listener: (event: QueueEvent) => void, platform?: Platform): () => void {
-    const entry = { fn: listener, platform };
-    this.listeners.add(entry);
-    return () => {
-      this.listeners.delete(entry);
-    };
+    return this.listeners.subscribe(listener, platform);
   }
 
   isAdmin(userId: string): boolean {
@@ -515,14 +513,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   private emit(event: QueueEvent): void {
-    for (const { fn, platform } of this.listeners) {
-      if (platform !== undefined && platform !== event.job.platform) continue;
-      try {
-        fn(event);
-      } catch (error) {
-        this.log.error({ err: error, event: event.type }, 'queue listener threw');
-      }
-    }
+    this.listeners.emit(event);
   }
 
   // ---- retention -------------------------------------------------------------------------------
