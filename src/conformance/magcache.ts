@@ -7,12 +7,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SafetensorsStore } from '../engine/safetensors.ts';
-import { sigmasForLatent, type Tensor } from '../engine/functions/index.ts';
+import type { Tensor } from '../engine/functions/index.ts';
 import {
   bindVelocityModel, flowMatchDenoiser, MagCache, sampleUniPC, selectMagRatios,
   type EmbedLike, type MagCacheFamily, type StagedTransformer,
 } from '../engine/sampler/index.ts';
 import { exactLine, floatLine } from './functions.ts';
+import { intsOf, readGoldenSchedule, tensorOf } from './golden-io.ts';
 import { goldenTransformerRoot } from './sections.ts';
 import { runTraceCases } from './sampler.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
@@ -36,12 +37,6 @@ interface SelectionCase {
   closest_resolution_key: number; closest_steps_key: number; table_indices: number[]; mag_ratios: number[];
 }
 
-async function tensorOf(store: SafetensorsStore, name: string): Promise<Tensor> {
-  return { data: await store.readFloat32(name), dims: store.info(name).shape };
-}
-async function intsOf(store: SafetensorsStore, name: string): Promise<number[]> {
-  return [...(await store.readInt64(name))].map(Number);
-}
 
 /** Records what enters and leaves the blocks per call (computed or reused), like the set's dbg.* tensors. */
 function recording<E extends EmbedLike>(t: StagedTransformer<E>): { transformer: StagedTransformer<E>; blockIn: Float32Array[]; blockOut: Float32Array[] } {
@@ -72,11 +67,8 @@ export async function runMagCacheCase(
   const trace = existsSync(tracePath) ? (JSON.parse(await readFile(tracePath, 'utf8')) as MagTrace) : undefined;
   const lines: ConformanceLine[] = [];
   try {
-    const noise = await tensorOf(io, 'in.noise');
-    const [, , t, h, w] = noise.dims as [number, number, number, number, number];
-    const steps = (await io.readFloat32('out.model_timesteps')).length;
-    const sigmas = sigmasForLatent(steps, t, h, w);
-    lines.push(floatLine(`${label}.sigmas`, sigmas, await io.readFloat32('out.sigmas'), 1e-6));
+    const { noise, latentShape: [t, h, w], steps, sigmas, sigmasLine } = await readGoldenSchedule(io, label);
+    lines.push(sigmasLine);
     const mask = Uint8Array.from(await intsOf(io, 'in.encoder_attention_mask'));
     const zeros = (x: Tensor): Tensor => ({ data: new Float32Array(x.data.length), dims: [...x.dims] });
     const llamaVec = await tensorOf(io, 'in.encoder_hidden_states');

@@ -10,21 +10,15 @@ import { SafetensorsStore } from '../engine/safetensors.ts';
 import { updateManifest } from '../engine/modelset/manifest.ts';
 import { convertTransformer } from '../engine/transformer/component.ts';
 import { PackedTransformer } from '../engine/transformer/runtime.ts';
-import { sigmasForLatent, type Tensor } from '../engine/functions/index.ts';
 import { bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD } from '../engine/sampler/index.ts';
 import { exactLine, floatLine } from './functions.ts';
+import { intsOf, readGoldenSchedule, tensorOf } from './golden-io.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
 const ATOL = 2e-4;
 
 interface TeaCacheTrace { rel_l1_thresh: number; num_steps: number; steps: Array<{ computed: boolean; rel_l1?: number }> }
 
-async function tensorOf(store: SafetensorsStore, name: string): Promise<Tensor> {
-  return { data: await store.readFloat32(name), dims: store.info(name).shape };
-}
-async function intsOf(store: SafetensorsStore, name: string): Promise<number[]> {
-  return [...(await store.readInt64(name))].map(Number);
-}
 
 /** Runs one golden subfolder (io.safetensors [+ teacache_trace.json]) with the given transformer. */
 export async function runSamplerCase(caseDir: string, transformer: PackedTransformer, label: string): Promise<ConformanceLine[]> {
@@ -33,11 +27,8 @@ export async function runSamplerCase(caseDir: string, transformer: PackedTransfo
   const trace = existsSync(tracePath) ? (JSON.parse(await readFile(tracePath, 'utf8')) as TeaCacheTrace) : undefined;
   const lines: ConformanceLine[] = [];
   try {
-    const noise = await tensorOf(io, 'in.noise');
-    const [, , t, h, w] = noise.dims as [number, number, number, number, number];
-    const steps = (await io.readFloat32('out.model_timesteps')).length;
-    const sigmas = sigmasForLatent(steps, t, h, w);
-    lines.push(floatLine(`${label}.sigmas`, sigmas, await io.readFloat32('out.sigmas'), 1e-6));
+    const { noise, latentShape: [t, h, w], steps, sigmas, sigmasLine } = await readGoldenSchedule(io, label);
+    lines.push(sigmasLine);
     const mask = Uint8Array.from(await intsOf(io, 'in.encoder_attention_mask'));
     const negMask = io.has('in.negative_encoder_attention_mask') ? Uint8Array.from(await intsOf(io, 'in.negative_encoder_attention_mask')) : mask;
     const handle = bindVelocityModel(transformer, {

@@ -16,6 +16,7 @@ import type { TransformerLike } from '../engine/pipeline/components.ts';
 import { defaultAnimateOptions } from '../engine/types.ts';
 import { PixelHistory } from '../engine/video/history.ts';
 import { exactLine, floatLine } from './functions.ts';
+import { intsOf, tensorOf } from './golden-io.ts';
 import { openGoldenTransformer } from './sampler.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
@@ -40,12 +41,6 @@ interface EndframeJson {
   runs: Record<'endframe' | 'control', { end_frame: boolean; end_frame_strength: number; sections: GoldenSection[] }>;
 }
 
-async function tensorOf(store: SafetensorsStore, name: string): Promise<Tensor> {
-  return { data: await store.readFloat32(name), dims: store.info(name).shape };
-}
-async function intsOf(store: SafetensorsStore, name: string): Promise<number[]> {
-  return [...(await store.readInt64(name))].map(Number);
-}
 const zerosLike = (t: Tensor): Tensor => ({ data: new Float32Array(t.data.length), dims: [...t.dims] });
 
 /** The golden tiny transformer: `<set>/transformer`, else the sampler set's next to it (the READMEs' `../sampler/transformer`). */
