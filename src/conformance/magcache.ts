@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { SafetensorsStore } from '../engine/safetensors.ts';
 import type { Tensor } from '../engine/functions/index.ts';
 import {
-  bindVelocityModel, flowMatchDenoiser, MagCache, sampleUniPC, selectMagRatios,
+  bindVelocityModel, MagCache, selectMagRatios,
   type EmbedLike, type MagCacheFamily, type StagedTransformer,
 } from '../engine/sampler/index.ts';
 import { exactLine, floatLine } from './functions.ts';
-import { intsOf, readGoldenSchedule, tensorOf } from './golden-io.ts';
+import { intsOf, readGoldenSchedule, readSectionContext, sampleAgainstGolden, tensorOf } from './golden-io.ts';
 import { goldenTransformerRoot } from './sections.ts';
 import { runTraceCases } from './sampler.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
@@ -67,8 +67,8 @@ export async function runMagCacheCase(
   const trace = existsSync(tracePath) ? (JSON.parse(await readFile(tracePath, 'utf8')) as MagTrace) : undefined;
   const lines: ConformanceLine[] = [];
   try {
-    const { noise, latentShape: [t, h, w], steps, sigmas, sigmasLine } = await readGoldenSchedule(io, label);
-    lines.push(sigmasLine);
+    const schedule = await readGoldenSchedule(io, label);
+    lines.push(schedule.sigmasLine);
     const mask = Uint8Array.from(await intsOf(io, 'in.encoder_attention_mask'));
     const zeros = (x: Tensor): Tensor => ({ data: new Float32Array(x.data.length), dims: [...x.dims] });
     const llamaVec = await tensorOf(io, 'in.encoder_hidden_states');
@@ -79,13 +79,7 @@ export async function runMagCacheCase(
       negative: { llamaVec: zeros(llamaVec), llamaMask: mask, clipPooled: zeros(clipPooled) },
       imageEmbeddings: await tensorOf(io, 'in.image_embeddings'),
       distilledCfg: 10,
-      section: {
-        latentDims: [1, 16, t, h, w],
-        latentIndices: await intsOf(io, 'in.latent_indices'),
-        cleanLatents: await tensorOf(io, 'in.clean_latents'), cleanLatentIndices: await intsOf(io, 'in.clean_latent_indices'),
-        cleanLatents2x: await tensorOf(io, 'in.clean_latents_2x'), cleanLatent2xIndices: await intsOf(io, 'in.clean_latent_2x_indices'),
-        cleanLatents4x: await tensorOf(io, 'in.clean_latents_4x'), cleanLatent4xIndices: await intsOf(io, 'in.clean_latent_4x_indices'),
-      },
+      section: await readSectionContext(io, schedule.latentShape),
       ...(trace ? {
         cache: {
           kind: 'magcache', family: trace.model_family, numSteps: trace.num_steps, threshold: trace.threshold,
@@ -93,15 +87,8 @@ export async function runMagCacheCase(
         },
       } : {}),
     });
-    const timesteps: number[] = [];
-    const xs: Float32Array[] = [];
-    const denoised: Float32Array[] = [];
-    const model: typeof handle.model = (x, ts, b, i) => { timesteps.push(ts); return handle.model(x, ts, b, i); };
-    const latents = await sampleUniPC({
-      noise: noise.data, sigmas, denoise: flowMatchDenoiser(model, { cfg: 1, cfgRescale: 0 }),
-      onStep: (s) => { xs.push(Float32Array.from(s.x)); denoised.push(s.denoised); },
-    });
-    lines.push(floatLine(`${label}.model_timesteps`, timesteps, await io.readFloat32('out.model_timesteps'), 1e-3));
+    const sampled = await sampleAgainstGolden(io, label, handle.model, schedule, ATOL);
+    lines.push(sampled.timestepsLine);
     if (trace) {
       const cache = handle.caches.positive;
       if (!(cache instanceof MagCache)) throw new Error('The velocity model did not use MagCache.');
@@ -118,11 +105,7 @@ export async function runMagCacheCase(
         [...state(cache.trace.map((d) => d.accumulatedRatio)), ...state(cache.trace.map((d) => d.accumulatedErr))],
         [...state(trace.calls.map((d) => d.accumulated_ratio_at_decision)), ...state(trace.calls.map((d) => d.accumulated_err_at_decision))], STATE_ATOL));
     }
-    for (let i = 0; i < steps; i++) {
-      lines.push(floatLine(`${label}.out.x.${i}`, xs[i] ?? [], await io.readFloat32(`out.x.${i}`), ATOL));
-      lines.push(floatLine(`${label}.out.denoised.${i}`, denoised[i] ?? [], await io.readFloat32(`out.denoised.${i}`), ATOL));
-    }
-    lines.push(floatLine(`${label}.out.latents`, latents, await io.readFloat32('out.latents'), ATOL));
+    lines.push(...sampled.stepLines);
     for (let i = 0; rec && io.has(`dbg.block_input.${i}`); i++) {
       lines.push(floatLine(`${label}.dbg.block_input.${i}`, rec.blockIn[i] ?? [], await io.readFloat32(`dbg.block_input.${i}`), ATOL));
       lines.push(floatLine(`${label}.dbg.block_output.${i}`, rec.blockOut[i] ?? [], await io.readFloat32(`dbg.block_output.${i}`), ATOL));

@@ -10,9 +10,9 @@ import { SafetensorsStore } from '../engine/safetensors.ts';
 import { updateManifest } from '../engine/modelset/manifest.ts';
 import { convertTransformer } from '../engine/transformer/component.ts';
 import { PackedTransformer } from '../engine/transformer/runtime.ts';
-import { bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD } from '../engine/sampler/index.ts';
+import { bindVelocityModel, TEACACHE_DEFAULT_THRESHOLD } from '../engine/sampler/index.ts';
 import { exactLine, floatLine } from './functions.ts';
-import { intsOf, readGoldenSchedule, tensorOf } from './golden-io.ts';
+import { intsOf, readGoldenSchedule, readSectionContext, sampleAgainstGolden, tensorOf } from './golden-io.ts';
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
 const ATOL = 2e-4;
@@ -27,8 +27,8 @@ export async function runSamplerCase(caseDir: string, transformer: PackedTransfo
   const trace = existsSync(tracePath) ? (JSON.parse(await readFile(tracePath, 'utf8')) as TeaCacheTrace) : undefined;
   const lines: ConformanceLine[] = [];
   try {
-    const { noise, latentShape: [t, h, w], steps, sigmas, sigmasLine } = await readGoldenSchedule(io, label);
-    lines.push(sigmasLine);
+    const schedule = await readGoldenSchedule(io, label);
+    lines.push(schedule.sigmasLine);
     const mask = Uint8Array.from(await intsOf(io, 'in.encoder_attention_mask'));
     const negMask = io.has('in.negative_encoder_attention_mask') ? Uint8Array.from(await intsOf(io, 'in.negative_encoder_attention_mask')) : mask;
     const handle = bindVelocityModel(transformer, {
@@ -36,32 +36,11 @@ export async function runSamplerCase(caseDir: string, transformer: PackedTransfo
       negative: { llamaVec: await tensorOf(io, 'in.negative_prompt_embeds'), llamaMask: negMask, clipPooled: await tensorOf(io, 'in.negative_pooled_projections') },
       imageEmbeddings: await tensorOf(io, 'in.image_embeddings'),
       distilledCfg: 10,
-      section: {
-        latentDims: [1, 16, t, h, w],
-        latentIndices: await intsOf(io, 'in.latent_indices'),
-        cleanLatents: await tensorOf(io, 'in.clean_latents'),
-        cleanLatentIndices: await intsOf(io, 'in.clean_latent_indices'),
-        cleanLatents2x: await tensorOf(io, 'in.clean_latents_2x'),
-        cleanLatent2xIndices: await intsOf(io, 'in.clean_latent_2x_indices'),
-        cleanLatents4x: await tensorOf(io, 'in.clean_latents_4x'),
-        cleanLatent4xIndices: await intsOf(io, 'in.clean_latent_4x_indices'),
-      },
+      section: await readSectionContext(io, schedule.latentShape),
       ...(trace ? { teacache: { numSteps: trace.num_steps, threshold: trace.rel_l1_thresh ?? TEACACHE_DEFAULT_THRESHOLD } } : {}),
     });
-    const timesteps: number[] = [];
-    const xs: Float32Array[] = [];
-    const denoised: Float32Array[] = [];
-    const model: typeof handle.model = (x, ts, b, i) => { timesteps.push(ts); return handle.model(x, ts, b, i); };
-    const latents = await sampleUniPC({
-      noise: noise.data, sigmas, denoise: flowMatchDenoiser(model, { cfg: 1, cfgRescale: 0 }),
-      onStep: (s) => { xs.push(Float32Array.from(s.x)); denoised.push(s.denoised); },
-    });
-    lines.push(floatLine(`${label}.model_timesteps`, timesteps, await io.readFloat32('out.model_timesteps'), 1e-3));
-    for (let i = 0; i < steps; i++) {
-      lines.push(floatLine(`${label}.out.x.${i}`, xs[i] ?? [], await io.readFloat32(`out.x.${i}`), ATOL));
-      lines.push(floatLine(`${label}.out.denoised.${i}`, denoised[i] ?? [], await io.readFloat32(`out.denoised.${i}`), ATOL));
-    }
-    lines.push(floatLine(`${label}.out.latents`, latents, await io.readFloat32('out.latents'), ATOL));
+    const sampled = await sampleAgainstGolden(io, label, handle.model, schedule, ATOL);
+    lines.push(sampled.timestepsLine, ...sampled.stepLines);
     if (trace) {
       const got = handle.traces.positive!.trace;
       lines.push(exactLine(`${label}.teacache.computed`, got.map((d) => d.computed), trace.steps.map((s) => s.computed)));
