@@ -13,6 +13,8 @@ export interface BlockStream {
 
 export interface BlockCache {
   readonly kind: 'teacache' | 'magcache';
+  /** True when decisions compare the first block's modulated input between calls (TeaCache). */
+  readonly probesModulation: boolean;
   /** True when this call must run the blocks. Called exactly once per transformer call. */
   shouldCompute(stream: BlockStream): boolean;
   /** After a computed call: the tokens before and after the blocks. */

@@ -13,6 +13,7 @@ export type BlockCacheSettings =
 /** TeaCache behind the strategy interface (its own class keeps its reference-shaped API). */
 export class TeaCacheStrategy implements BlockCache {
   readonly kind = 'teacache' as const;
+  readonly probesModulation = true;
   constructor(readonly cache: TeaCache) {}
   shouldCompute(stream: BlockStream): boolean { return this.cache.decide(stream.modulated); }
   remember(before: Float32Array, after: Float32Array): void { this.cache.remember(before, after); }

@@ -78,6 +78,8 @@ export interface MagCacheDecision {
  */
 export class MagCache implements BlockCache {
   readonly kind = 'magcache' as const;
+  /** Decisions come from the calibrated ratio table, not from the tensors. */
+  readonly probesModulation = false;
   readonly params: MagCacheParams;
   readonly ratios: number[];
   readonly trace: MagCacheDecision[] = [];

@@ -156,15 +156,17 @@ export class DeviceStep {
     const keep = new Set<ort.Tensor>();
     try {
       let after: ort.Tensor;
+      // A cache that compares the probe needs last call's probe too; MagCache decides from its table.
+      const hasState = st !== undefined && st.lastAfter !== undefined && (!cache!.probesModulation || st.previousModulated !== undefined);
       const computed = cache
-        ? await cache.decideOnDevice(st!.previousModulated !== undefined && st!.lastAfter !== undefined, async () => {
+        ? await cache.decideOnDevice(hasState, async () => {
             const r = await this.relL1.run({ current: e.modulated!, previous: st!.previousModulated! });
             meter.output(r.numerator!);
             meter.output(r.denominator!);
             return (r.numerator!.data as Float32Array)[0]! / (r.denominator!.data as Float32Array)[0]!;
           })
         : true;
-      if (st) {
+      if (st && cache!.probesModulation) {
         free(st.previousModulated);
         st.previousModulated = e.modulated!;
         keep.add(e.modulated!);
