@@ -33,9 +33,21 @@ export interface LlamaInput {
   truncated: boolean;
 }
 
-/** As transformers with truncation=True, max_length = maxPromptTokens + crop_start; no padding (see runtime). */
+/**
+ * As transformers with truncation=True, max_length = maxPromptTokens + crop_start; no padding (see runtime).
+ * The template's two halves are tokenized with their special tokens; the user's text is inserted
+ * literally (no `$&`-style replacement patterns) and tokenized as plain text, so typed special tokens
+ * cannot reshape the template. For prompts without special-token strings the ids equal tokenizing
+ * the filled template whole (both halves end/start at a special token or a newline run, where the
+ * pre-tokenizer splits anyway).
+ */
 export function llamaInput(tok: TextTokenizer, prompt: string, cropStart: number, maxPromptTokens = LLAMA_MAX_PROMPT_TOKENS): LlamaInput {
-  const full = tok.encode(HUNYUAN_PROMPT_TEMPLATE.replace('{}', prompt), true);
+  const at = HUNYUAN_PROMPT_TEMPLATE.indexOf('{}');
+  const full = [
+    ...tok.encode(HUNYUAN_PROMPT_TEMPLATE.slice(0, at), true),
+    ...tok.encodePlain(prompt),
+    ...tok.encode(HUNYUAN_PROMPT_TEMPLATE.slice(at + 2), false),
+  ];
   const max = maxPromptTokens + cropStart;
   return { ids: full.slice(0, max), cropStart, truncated: full.length > max };
 }

@@ -18,6 +18,8 @@ export interface TokenizerFiles {
 /** A tokenizer reduced to what the encoders need: ids with or without the model's special tokens. */
 export class TextTokenizer {
   private readonly tok: Tokenizer;
+  /** The same tokenizer without its added tokens: user text is never parsed into special ids. */
+  private plainTok: Tokenizer | undefined;
 
   constructor(readonly files: TokenizerFiles) {
     this.tok = new Tokenizer(files.json, files.config);
@@ -25,6 +27,16 @@ export class TextTokenizer {
 
   encode(text: string, addSpecialTokens: boolean): number[] {
     return this.tok.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /**
+   * Ids of `text` as ordinary text: a typed `<|eot_id|>` becomes the BPE pieces of those characters,
+   * not the special id, so a user's prompt cannot close the template's turn or open a new header
+   * (as transformers' split_special_tokens). Never adds BOS/EOS.
+   */
+  encodePlain(text: string): number[] {
+    this.plainTok ??= new Tokenizer({ ...this.files.json, added_tokens: [] }, this.files.config);
+    return this.plainTok.encode(text, { add_special_tokens: false }).ids;
   }
 
   decode(ids: number[]): string {
