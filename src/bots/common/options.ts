@@ -157,7 +157,19 @@ export function validateOptions(
   if (partial.previews !== undefined) options.previews = partial.previews;
   if (partial.prompt !== undefined) options.prompt = partial.prompt.trim();
   if (partial.negativePrompt !== undefined) options.negativePrompt = partial.negativePrompt.trim();
+  capMergedResult(options, maxSeconds, maxSteps, caps.models);
   return { options, errors };
+}
+
+/**
+ * The caps hold for the merged job, not only for what was typed: a server default, saved
+ * /settings or a re-rolled job's options may predate a lowered MAX_SECONDS / MAX_STEPS or a model
+ * set without F1. Such base values are fitted silently (the user typed nothing wrong).
+ */
+function capMergedResult(options: AnimateOptions, maxSeconds: number, maxSteps: number, models: readonly ModelVariant[] | undefined): void {
+  options.seconds = Math.min(Math.max(options.seconds, ANIMATE_LIMITS.seconds.min), maxSeconds);
+  options.steps = Math.min(Math.max(options.steps, ANIMATE_LIMITS.steps.min), maxSteps);
+  if (models && models.length > 0 && options.model !== undefined && !models.includes(options.model)) options.model = models[0];
 }
 
 type NumericField = 'seconds' | 'steps' | 'seed' | 'distilledCfg' | 'cfg' | 'cfgRescale' | 'windowSize' | 'crf';

@@ -126,3 +126,28 @@ describe('model, cache and end-frame options', () => {
     expect(combinationErrors(parseAnimateText('', caps).options, true)).toEqual([]);
   });
 });
+
+describe('caps apply to the merged job, not only to typed values', () => {
+  const caps = { maxSeconds: 30, maxSteps: 20 };
+
+  it('a server default or saved setting above the cap is fitted to it', () => {
+    // The reproduction: DEFAULT_SECONDS / saved /settings above a lowered MAX_SECONDS.
+    const r = parseAnimateText('waves', caps, { seconds: 60, steps: 50 });
+    expect(r.errors).toEqual([]);
+    expect(r.options.seconds).toBe(30);
+    expect(r.options.steps).toBe(20);
+  });
+
+  it('an out-of-range typed value is refused and the (capped) base is kept', () => {
+    const r = parseAnimateText('waves seconds=45', caps, { seconds: 60 });
+    expect(r.errors.join(' ')).toMatch(/seconds must be a number from 1 to 30/);
+    expect(r.options.seconds).toBe(30);
+  });
+
+  it('a re-rolled job whose model the set no longer holds falls back to one it holds', () => {
+    const { options, errors } = validateOptions({}, { ...caps, models: ['original'] }, { model: 'f1', seconds: 5 });
+    expect(errors).toEqual([]);
+    expect(options.model).toBe('original');
+    expect(options.seconds).toBe(5);
+  });
+});
