@@ -39,7 +39,7 @@ export interface ParsedAnimateText {
 
 /** The option names users type, in the order we list them. */
 export const KNOWN_OPTIONS = ['seconds', 'seed', 'steps', 'teacache', 'cfg', 'model', 'cache', 'end_strength'] as const;
-type KnownOption = (typeof KNOWN_OPTIONS)[number];
+export type KnownOption = (typeof KNOWN_OPTIONS)[number];
 
 const TRUE_WORDS = ['on', 'true', 'yes', '1'];
 const FALSE_WORDS = ['off', 'false', 'no', '0'];

@@ -5,7 +5,8 @@ import type { Message } from 'telegraf/types';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_MOTION_PROMPT } from '../../prompting/types.ts';
 import { formatEta } from '../common/status.ts';
-import { parseAnimateText, type OptionCaps } from '../common/options.ts';
+import { parseAnimateText, type KnownOption, type OptionCaps } from '../common/options.ts';
+import { cacheModeOf, modelOf, type CacheMode } from '../../engine/types.ts';
 import { parseCommand, type ParsedCommand } from './commands.ts';
 import { findImage, findStartAndEnd, type ImageLookup } from './media.ts';
 import { albumImages, groupIdOf, type MediaGroups } from './media-group.ts';
@@ -131,11 +132,24 @@ async function queueText(deps: CommandDeps, userId: string): Promise<string> {
   return lines.join('\n');
 }
 
-const SAVABLE = ['seconds', 'steps', 'teacache'] as const;
+/**
+ * Every option /animate takes, with the field it is saved as. The seed is the one that is refused:
+ * a saved seed would make every later video of this user the same one.
+ */
+const SAVED_AS: Record<Exclude<KnownOption, 'seed'>, readonly (keyof UserDefaults)[]> = {
+  seconds: ['seconds'],
+  steps: ['steps'],
+  teacache: ['teacache', 'cache'],
+  cache: ['cache', 'teacache'],
+  model: ['model'],
+  end_strength: ['endFrameStrength'],
+  cfg: ['distilledCfg'],
+};
+const SAVABLE = Object.keys(SAVED_AS);
 
 async function settingsCommand(deps: CommandDeps, userId: string, args: string): Promise<string> {
   const current = await deps.settings.get(userId);
-  if (!args) return `${describeDefaults(deps, await deps.settings.effective(userId))}\nChange with /settings seconds=8 steps=20 teacache=off, or /settings reset.`;
+  if (!args) return `${describeDefaults(deps, await deps.settings.effective(userId))}\nChange with /settings seconds=8 steps=20 cache=magcache, or /settings reset.`;
   if (args.toLowerCase() === 'reset') {
     await deps.settings.reset(userId);
     return `Your defaults are reset.\n${describeDefaults(deps, await deps.settings.effective(userId))}`;
@@ -143,22 +157,31 @@ async function settingsCommand(deps: CommandDeps, userId: string, args: string):
   const parsed = parseAnimateText(args, deps.caps, await deps.settings.effective(userId));
   const errors = [...parsed.errors];
   const named = new Set([...args.matchAll(/(?:^|\s)(?:--)?([a-z_-]+)(?==|\s|$)/gi)].map((m) => m[1]!.toLowerCase()));
-  for (const name of named) {
-    if (!(SAVABLE as readonly string[]).includes(name) && /^(seed|cfg)$/.test(name)) errors.push(`'${name}' cannot be saved as a default (only ${SAVABLE.join(', ')}).`);
-  }
+  if (named.has('seed')) errors.push(`'seed' cannot be saved as a default (only ${SAVABLE.join(', ')}): a saved seed would repeat the same video.`);
   if (parsed.prompt) {
     errors.push(`Settings take options only (${SAVABLE.join(', ')}); a prompt goes with /animate.`);
   }
   if (errors.length > 0) return `Nothing saved:\n• ${errors.join('\n• ')}`;
-  const next: UserDefaults = { ...current };
-  if (named.has('seconds')) next.seconds = parsed.options.seconds;
-  if (named.has('steps')) next.steps = parsed.options.steps;
-  if (named.has('teacache')) next.teacache = parsed.options.teacache;
-  await deps.settings.set(userId, next);
+  const next: Record<string, unknown> = { ...current };
+  for (const [option, fields] of Object.entries(SAVED_AS)) {
+    if (!named.has(option)) continue;
+    for (const field of fields) {
+      const value = parsed.options[field];
+      if (value === undefined) delete next[field];
+      else next[field] = value;
+    }
+  }
+  await deps.settings.set(userId, next as UserDefaults);
   return `Saved.\n${describeDefaults(deps, await deps.settings.effective(userId))}`;
 }
 
+const CACHE_LABEL: Record<CacheMode, string> = { teacache: 'TeaCache on', none: 'TeaCache off', magcache: 'MagCache on' };
+
 function describeDefaults(deps: CommandDeps, defaults: UserDefaults): string {
   const options = parseAnimateText('', deps.caps, defaults).options;
-  return `Your defaults: ${options.seconds} s, ${options.steps} steps, TeaCache ${options.teacache ? 'on' : 'off'}.`;
+  const parts = [`${options.seconds} s`, `${options.steps} steps`, CACHE_LABEL[cacheModeOf(options)]];
+  if (options.model !== undefined) parts.push(`model ${modelOf(options) === 'f1' ? 'F1' : 'original'}`);
+  if (options.endFrameStrength !== undefined) parts.push(`end strength ${options.endFrameStrength}`);
+  if (defaults.distilledCfg !== undefined) parts.push(`cfg ${options.distilledCfg}`);
+  return `Your defaults: ${parts.join(', ')}.`;
 }

@@ -1,9 +1,9 @@
-// Per-user defaults for /animate (seconds, steps, TeaCache), stored in keyv, over the server's
-// defaults (which may include a DEFAULT_CACHE mode).
+// Per-user defaults for /animate (every option a user can type except the seed), stored in keyv,
+// over the server's defaults (which may include a DEFAULT_CACHE mode).
 import type Keyv from 'keyv';
 import type { AnimateOptions } from '../../engine/types.ts';
 
-export type UserDefaults = Partial<Pick<AnimateOptions, 'seconds' | 'steps' | 'teacache' | 'cache'>>;
+export type UserDefaults = Partial<Pick<AnimateOptions, 'seconds' | 'steps' | 'teacache' | 'cache' | 'model' | 'endFrameStrength' | 'distilledCfg'>>;
 
 export class UserSettings {
   constructor(

@@ -203,6 +203,21 @@ describe('telegram /queue and /settings', () => {
     expect(await reply('/settings reset')).toMatch(/reset.\nYour defaults: 5 s/);
   });
 
+  it('/settings stores every option it accepts (model, cache, end_strength) and refuses the seed by name', async () => {
+    const reply = async (text: string): Promise<string> => {
+      const t = h.api.mark();
+      const m = h.api.userMessage(ALICE, DM_ALICE, { text });
+      const call = await h.api.waitForCall('sendMessage', (c) => (c.params.reply_parameters as { message_id?: number })?.message_id === m.message_id && c.seq >= t);
+      return String(call.params.text);
+    };
+    // The reproduction: this answered "Saved." and stored {}.
+    expect(await reply('/settings model=f1 cache=magcache end_strength=0.5')).toMatch(/^Saved\.\nYour defaults: 5 s, 3 steps, MagCache on, model F1, end strength 0\.5\./);
+    expect(await reply('/settings')).toMatch(/MagCache on, model F1, end strength 0\.5/);
+    expect(await reply('/settings cache=none')).toMatch(/TeaCache off, model F1/);
+    expect(await reply('/settings seed=4 steps=2')).toMatch(/Nothing saved:.*'seed' cannot be saved/s);
+    expect(await reply('/settings reset')).toMatch(/reset.\nYour defaults: 5 s, 3 steps, TeaCache on\./);
+  });
+
   it('/queue lists the queue and the user’s jobs', async () => {
     const { status, gate } = await heldJob();
     const t = h.api.mark();
