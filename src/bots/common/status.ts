@@ -10,6 +10,11 @@ export const END_FIRST_NOTE =
 export const START_FIRST_NOTE =
   'FramePack-F1 makes the start of the video first, so early previews show the first seconds and the video grows toward the end.';
 
+/** Which end of the video this job makes first, as the status and the first preview's caption say it. */
+export function sectionOrderNote(options: Pick<AnimateOptions, 'model'>): string {
+  return modelOf(options) === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE;
+}
+
 export interface StatusState {
   jobSeq: number;
   phase: 'queued' | 'resumed' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -260,7 +265,7 @@ function runningLines(state: StatusState): string[] {
   if (state.elapsedMs !== undefined) timing.push(`elapsed ${formatDuration(state.elapsedMs)}`);
   if (state.etaMs !== undefined && state.etaMs !== null) timing.push(`ready in ${formatEta(state.etaMs)}`);
   if (timing.length) lines.push(capitalize(timing.join(', ')));
-  if (state.sections !== undefined && state.sections > 1) lines.push(modelOf(state.options) === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE);
+  if (state.sections !== undefined && state.sections > 1) lines.push(sectionOrderNote(state.options));
   return lines;
 }
 

@@ -10,7 +10,7 @@ import type { Logger } from '../../log.ts';
 import type { JobQueue, JobRecord, QueueEvent } from '../../queue/types.ts';
 import { systemClock, type Clock } from '../../queue/clock.ts';
 import { LatestWinsThrottle } from '../common/throttle.ts';
-import { describeSettings, END_FIRST_NOTE, formatSeconds, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
+import { describeSettings, formatSeconds, sectionOrderNote, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
 import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
@@ -203,7 +203,7 @@ export class JobPresenter {
   private async sendPreview(view: JobView, videoPath: string, section: number, sections: number): Promise<void> {
     const size = (await stat(videoPath)).size;
     if (size > this.deps.maxUploadBytes) return; // previews are a courtesy; only the final video is fitted
-    const note = view.videoMessageId === undefined && sections > 1 ? `\n${END_FIRST_NOTE}` : '';
+    const note = view.videoMessageId === undefined && sections > 1 ? `\n${sectionOrderNote(view.state.options)}` : '';
     const caption = `Job #${view.state.jobSeq}: preview after section ${section}/${sections}.${note}`;
     await this.putVideo(view, videoPath, caption);
   }

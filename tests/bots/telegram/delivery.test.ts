@@ -140,6 +140,24 @@ describe('telegram delivery', () => {
   });
 });
 
+describe('telegram section order', () => {
+  it('the first preview of an F1 job says the start comes first, as its status does; the original model says the end', async () => {
+    const h = await startHarness({ videoPath: media.videoPath, sections: 2, bot: fast });
+    try {
+      for (const [model, expected, wrong] of [['f1', 'FramePack-F1 makes the start', 'makes the end'], ['original', 'FramePack makes the end', 'makes the start']] as const) {
+        const { mark, status } = await submit(h, DM_ALICE, `/animate the sea steps=2 seconds=1 model=${model}`);
+        await h.api.waitFor(() => /is done/.test(statusText(h, DM_ALICE.id, status)), 20_000, 'done text');
+        const first = h.api.calls.find((c) => c.seq >= mark && c.method === 'sendVideo')!;
+        expect(String(first.params.caption)).toContain('preview after section 1/2');
+        expect(String(first.params.caption)).toContain(expected);
+        expect(String(first.params.caption)).not.toContain(wrong);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('telegram ETA wording', () => {
   it('a queued job says when its video is ready ("ready in"), the running one what is left; never "starts in"', async () => {
     const h = await startHarness({ videoPath: media.videoPath, sections: 2, bot: fast });
