@@ -1,7 +1,7 @@
 // The status of a job as both chat adapters show it: one reducer turns queue events into status
 // state (so Discord and Telegram cannot drift apart) and plain-text rendering of that state.
 // Adapters escape or format the text for their platform; nothing here knows about Markdown or HTML.
-import { ANIMATE_LIMITS, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
+import { ANIMATE_LIMITS, END_FRAME_STRENGTH, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
 import type { JobRecord, QueueEvent } from '../../queue/types.ts';
 
 export const END_FIRST_NOTE =
@@ -34,6 +34,8 @@ export interface StatusState {
   steps?: number;
   error?: string;
   options: AnimateOptions;
+  /** The job came with an end image (the settings line says so, with its strength). */
+  hasEndImage?: boolean;
   startedAt?: number;
   elapsedMs?: number;
   /** Mean measured time per sampling step of this run (from the engine's step events). */
@@ -45,8 +47,8 @@ export interface StatusState {
 }
 
 /** The first status of a job, before any event. */
-export function initialStatus(job: Pick<JobRecord, 'seq' | 'options'>): StatusState {
-  return { jobSeq: job.seq, phase: 'queued', options: job.options };
+export function initialStatus(job: Pick<JobRecord, 'seq' | 'options' | 'endImagePath'>): StatusState {
+  return { jobSeq: job.seq, phase: 'queued', options: job.options, ...(job.endImagePath !== undefined ? { hasEndImage: true } : {}) };
 }
 
 export function isTerminal(state: Pick<StatusState, 'phase'>): boolean {
@@ -183,7 +185,7 @@ export function formatSeconds(seconds: number): string {
 }
 
 /** The settings a user needs to reproduce a video. */
-export function describeSettings(options: AnimateOptions): string {
+export function describeSettings(options: AnimateOptions, hasEndImage = false): string {
   const parts = [
     `seed ${options.seed}`,
     `${options.seconds} s`,
@@ -193,6 +195,10 @@ export function describeSettings(options: AnimateOptions): string {
   ];
   if (modelOf(options) === 'f1') parts.push('model F1');
   if (options.distilledCfg !== ANIMATE_LIMITS.distilledCfg.default) parts.push(`cfg ${options.distilledCfg}`);
+  const strength = options.endFrameStrength ?? END_FRAME_STRENGTH.default;
+  if (hasEndImage) parts.push(`end image (strength ${strength})`);
+  // A typed or saved end_strength without an end image is accepted but does nothing: say so.
+  else if (options.endFrameStrength !== undefined) parts.push(`end_strength ${strength} has no effect without an end image`);
   const prompt = options.prompt.trim() || '(none)';
   return `Prompt: ${prompt}\nSettings: ${parts.join(', ')}`;
 }
@@ -200,7 +206,7 @@ export function describeSettings(options: AnimateOptions): string {
 /** The whole status message for one job. */
 export function renderJobStatus(state: StatusState): string {
   const head = `Job #${state.jobSeq}`;
-  const settings = describeSettings(state.options);
+  const settings = describeSettings(state.options, state.hasEndImage);
   switch (state.phase) {
     case 'queued':
       return [`${head} is queued${positionText(state)}.`, settings].join('\n');

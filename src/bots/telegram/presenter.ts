@@ -262,7 +262,7 @@ export class JobPresenter {
         videoPath,
         workDir: job.workDir,
         fileName: `recurvid-${job.seq}.mp4`,
-        caption: (note) => truncate(`Job #${job.seq} (${formatSeconds(seconds)})\n${describeSettings(job.options)}${note ? `\n${note}` : ''}`, CAPTION_LIMIT),
+        caption: (note) => truncate(`Job #${job.seq} (${formatSeconds(seconds)})\n${describeSettings(job.options, job.endImagePath !== undefined)}${note ? `\n${note}` : ''}`, CAPTION_LIMIT),
         markup: {
           inline_keyboard: [
             [

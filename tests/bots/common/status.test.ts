@@ -41,6 +41,15 @@ describe('status text', () => {
     expect(describeSettings({ ...options, teacache: false, distilledCfg: 12 })).toContain('TeaCache off, cfg 12');
   });
 
+  it('names the end image and its strength; an end_strength without an end image is said to do nothing', () => {
+    const withEnd = initialStatus({ seq: 3, options: { ...options, endFrameStrength: 0.5 }, endImagePath: '/data/jobs/x/end.png' });
+    expect(renderJobStatus(withEnd)).toContain('TeaCache on, end image (strength 0.5)');
+    expect(renderJobStatus(initialStatus({ seq: 4, options, endImagePath: '/e.png' }))).toContain('end image (strength 1)');
+    const without = initialStatus({ seq: 5, options: { ...options, endFrameStrength: 0.5 } });
+    expect(renderJobStatus(without)).toContain('end_strength 0.5 has no effect without an end image');
+    expect(describeSettings(options)).not.toMatch(/end/);
+  });
+
   it('renders a queued job with position and ETA', () => {
     const text = renderJobStatus({ jobSeq: 12, phase: 'queued', position: 3, etaMs: 120_000, options });
     expect(text.split('\n')[0]).toBe('Job #12 is queued (position 3, ready in about 2 min).');
