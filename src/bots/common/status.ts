@@ -227,10 +227,18 @@ export function renderJobStatus(state: StatusState): string {
 
 function positionText(state: StatusState): string {
   if (state.position === undefined) return '';
-  const where = state.position <= 1 ? 'next in line' : `position ${state.position}`;
-  // The queue's estimate covers the jobs ahead and this job's own run: it is when the video is ready.
-  const eta = state.etaMs === undefined || state.etaMs === null ? '' : `, ready in ${formatEta(state.etaMs)}`;
-  return ` (${where}${eta})`;
+  return ` (${describePosition(state.position, state.etaMs)})`;
+}
+
+/**
+ * "position 3, ready in about 4 min" / "next in line": the status message and /queue say it alike.
+ * The queue's estimate covers the jobs ahead and this job's own run, so it is when the video is
+ * ready, never when it starts; an unknown estimate is left out rather than printed as "unknown".
+ */
+export function describePosition(position: number, etaMs: number | null | undefined): string {
+  const where = position <= 1 ? 'next in line' : `position ${position}`;
+  const known = etaMs !== undefined && etaMs !== null && Number.isFinite(etaMs) && etaMs >= 0;
+  return known ? `${where}, ready in ${formatEta(etaMs)}` : where;
 }
 
 /** What the engine is doing, in words: "sampling section 1/2, step 3/8", "decoding section 2/2". */

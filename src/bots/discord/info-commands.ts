@@ -1,6 +1,6 @@
 // /queue (your jobs and the queue length) and /help, both private to the asker.
 import type { ChatInputCommandInteraction } from 'discord.js';
-import { formatEta } from '../common/status.ts';
+import { describePosition } from '../common/status.ts';
 import { optionCaps, type BotContext } from './context.ts';
 import { replyEphemeral } from './interaction-jobs.ts';
 
@@ -16,7 +16,7 @@ export async function handleQueueCommand(ctx: BotContext, interaction: ChatInput
       lines.push(`#${job.seq}: running${where}.`);
     } else {
       const pos = ctx.queue.position(job.id);
-      lines.push(pos ? `#${job.seq}: queued, position ${pos.position}, starts in ${formatEta(pos.etaMs)}.` : `#${job.seq}: queued.`);
+      lines.push(pos ? `#${job.seq}: queued, ${describePosition(pos.position, pos.etaMs)}.` : `#${job.seq}: queued.`);
     }
   }
   await replyEphemeral(interaction, lines.join('\n'));

@@ -4,7 +4,7 @@
 import type { Message } from 'telegraf/types';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_MOTION_PROMPT } from '../../prompting/types.ts';
-import { formatEta } from '../common/status.ts';
+import { describePosition } from '../common/status.ts';
 import { parseAnimateText, type KnownOption, type OptionCaps } from '../common/options.ts';
 import { cacheModeOf, modelOf, type CacheMode } from '../../engine/types.ts';
 import { parseCommand, type ParsedCommand } from './commands.ts';
@@ -126,7 +126,7 @@ async function queueText(deps: CommandDeps, userId: string): Promise<string> {
   if (mine.length === 0) lines.push('You have no active jobs.');
   for (const job of mine) {
     const where = deps.queue.position(job.id);
-    const state = job.state === 'running' ? 'running' : where ? `position ${where.position}, starts in ${formatEta(where.etaMs)}` : job.state;
+    const state = job.state === 'running' ? 'running' : where ? `queued, ${describePosition(where.position, where.etaMs)}` : job.state;
     lines.push(`#${job.seq}: ${state}. ${job.options.prompt ? `"${job.options.prompt}"` : ''}`.trim());
   }
   return lines.join('\n');

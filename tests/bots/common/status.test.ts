@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  describePosition,
   describeSettings,
   END_FIRST_NOTE,
   formatDuration,
@@ -48,6 +49,13 @@ describe('status text', () => {
     const without = initialStatus({ seq: 5, options: { ...options, endFrameStrength: 0.5 } });
     expect(renderJobStatus(without)).toContain('end_strength 0.5 has no effect without an end image');
     expect(describeSettings(options)).not.toMatch(/end/);
+  });
+
+  it('describes a queue position with the time the video is ready, leaving out an unknown estimate', () => {
+    expect(describePosition(3, 120_000)).toBe('position 3, ready in about 2 min');
+    expect(describePosition(1, 10_000)).toBe('next in line, ready in less than a minute');
+    expect(describePosition(2, null)).toBe('position 2');
+    expect(describePosition(2, Number.NaN)).toBe('position 2');
   });
 
   it('renders a queued job with position and ETA', () => {

@@ -218,6 +218,26 @@ describe('telegram /queue and /settings', () => {
     expect(await reply('/settings reset')).toMatch(/reset.\nYour defaults: 5 s, 3 steps, TeaCache on\./);
   });
 
+  it('/queue says when a waiting job is ready ("ready in"), never "starts in" or "unknown"', async () => {
+    const { status, gate } = await heldJob();
+    try {
+      const t0 = h.api.mark();
+      sendPhoto(h, ALICE, DM_ALICE, media.jpeg, '/animate waiting steps=2');
+      await h.api.waitForCall('sendMessage', (c) => Number(c.params.chat_id) === DM_ALICE.id && String(c.params.text).startsWith('Got it') && c.seq >= t0);
+      await h.api.waitFor(() => h.queue.stats().queued >= 1, 5000, 'second job queued');
+      const t = h.api.mark();
+      const m = h.api.userMessage(ALICE, DM_ALICE, { text: '/queue' });
+      const call = await h.api.waitForCall('sendMessage', (c) => (c.params.reply_parameters as { message_id?: number })?.message_id === m.message_id && c.seq >= t);
+      const text = String(call.params.text);
+      expect(text).toMatch(/#\d+: queued, (next in line|position \d+)(, ready in (less than a minute|about \d+ min))?\. "waiting"/);
+      expect(text).not.toMatch(/starts in|unknown/);
+    } finally {
+      gate.release();
+    }
+    await h.api.waitFor(() => /is done/.test(h.api.message(DM_ALICE.id, status.message_id)?.text ?? ''), 10_000, 'done');
+    await h.api.waitFor(() => h.queue.stats().queued === 0 && h.queue.stats().running === 0, 15_000, 'queue empty');
+  });
+
   it('/queue lists the queue and the user’s jobs', async () => {
     const { status, gate } = await heldJob();
     const t = h.api.mark();
