@@ -32,7 +32,7 @@ export async function downloadLimited(url: string, maxBytes: number, opts: Downl
   }
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined);
-    throw new DownloadError('http', `The file could not be downloaded (HTTP ${response.status}).`, response.status);
+    throw new DownloadError('http', httpFailureSentence(response.status), response.status);
   }
   const announced = Number(response.headers.get('content-length'));
   if (Number.isFinite(announced) && announced > maxBytes) {
@@ -60,6 +60,17 @@ export async function downloadLimited(url: string, maxBytes: number, opts: Downl
     throw failure(err, opts.signal);
   }
   return Buffer.concat(chunks, received);
+}
+
+/** What went wrong and what the user can do about it: the status code alone tells them nothing. */
+export function httpFailureSentence(status: number): string {
+  if (status === 429 || status >= 500) {
+    return `The chat's file server could not hand over the file right now (HTTP ${status}). Please send the image again in a minute.`;
+  }
+  if (status === 401 || status === 403 || status === 404 || status === 410) {
+    return `The file is no longer available (HTTP ${status}): its link may have expired or the message was deleted. Please send the image again.`;
+  }
+  return `The file could not be downloaded (HTTP ${status}). Please send the image again, or send it as a file instead of a link.`;
 }
 
 function failure(err: unknown, signal: AbortSignal | undefined): DownloadError {

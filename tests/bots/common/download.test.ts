@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { downloadLimited, DownloadError } from '../../../src/bots/common/download.ts';
+import { downloadLimited, DownloadError, httpFailureSentence } from '../../../src/bots/common/download.ts';
 
 let server: Server;
 let base: string;
@@ -73,8 +73,16 @@ describe('downloadLimited', () => {
 
   it('turns HTTP errors into a sentence without the URL or the body', async () => {
     const err = await downloadLimited(`${base}/missing?token=SECRET`, 1000).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'http', status: 404, message: 'The file could not be downloaded (HTTP 404).' });
+    expect(err).toMatchObject({ code: 'http', status: 404 });
+    expect((err as Error).message).toBe('The file is no longer available (HTTP 404): its link may have expired or the message was deleted. Please send the image again.');
     expect((err as Error).message).not.toContain('SECRET');
+  });
+
+  it('every HTTP failure says what to do next, not only the status code', () => {
+    expect(httpFailureSentence(500)).toMatch(/\(HTTP 500\)\. Please send the image again in a minute\.$/);
+    expect(httpFailureSentence(429)).toMatch(/again in a minute/);
+    expect(httpFailureSentence(403)).toMatch(/expired .* Please send the image again\.$/);
+    expect(httpFailureSentence(400)).toMatch(/Please send the image again/);
   });
 
   it('reports an abort and a refused connection clearly', async () => {
