@@ -87,7 +87,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const caller = new ChatCaller(log, { now: () => clock.now(), ...opts.rateLimit });
   const signer = new CallbackSigner(token);
   const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
-  const seen = new SeenUpdates(store);
+  const seen = new SeenUpdates(store, { now: () => clock.now() });
   const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS, ...(opts.models ? { models: opts.models } : {}) };
   const presenter = new JobPresenter({
     telegram,
@@ -115,14 +115,15 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const allowedChats = new Set(config.TELEGRAM_ALLOWED_CHAT_IDS);
   const mediaGroups = new MediaGroups(opts.albumSettleMs ?? 1200);
 
-  // Idempotency first: a re-delivered update stops here.
+  // Chats outside the allow-list stop first (nothing is written for them); then idempotency: a
+  // re-delivered update stops here.
   bot.use(async (ctx, next) => {
+    const chatId = ctx.chat?.id;
+    if (allowedChats.size > 0 && chatId !== undefined && !allowedChats.has(String(chatId))) return;
     if (!(await seen.firstTime(ctx.update.update_id))) {
       log.info({ updateId: ctx.update.update_id }, 'duplicate update ignored');
       return;
     }
-    const chatId = ctx.chat?.id;
-    if (allowedChats.size > 0 && chatId !== undefined && !allowedChats.has(String(chatId))) return;
     await next();
   });
 
