@@ -16,7 +16,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { compareSchedule } from './fairness.ts';
 import { directoryBytes, jobDir, saveJobFiles } from './job-files.ts';
 import { JobLedger } from './ledger.ts';
-import { CLOSED_MESSAGE, NOT_FOUND_MESSAGE, NOT_OWNER_MESSAGE, failureReason, finishedMessage } from './messages.ts';
+import { CLOSED_MESSAGE, NOT_FOUND_MESSAGE, NOT_OWNER_MESSAGE, describeFailure, finishedMessage } from './messages.ts';
 import { JobRunner } from './runner.ts';
 import { Scheduler, type ActiveJob } from './scheduler.ts';
 import { sizeKeyOf } from './size-key.ts';
@@ -238,9 +238,9 @@ class FairJobQueue implements JobQueue {
         this.emit({ type: 'cancelled', job: snapshot(record), by: record.cancelledBy ?? 'system' });
         break;
       case 'failed': {
-        const reason = failureReason(outcome.error);
+        const { reason, errorId } = describeFailure(outcome.error);
         record.error = reason;
-        this.log.error({ err: outcome.error, jobId: record.id }, 'job failed');
+        this.log.error({ err: outcome.error, jobId: record.id, errorId }, 'job failed');
         await this.finish(job, 'failed');
         this.emit({ type: 'failed', job: snapshot(record), reason });
         break;

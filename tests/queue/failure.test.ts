@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
+import { describeFailure } from '../../src/queue/messages.ts';
 
 afterEach(runCleanups);
 
@@ -14,8 +15,9 @@ describe('engine failures and listeners', () => {
     const next = await queue.submit(await request('u2'));
 
     const failed = await events.waitFor('failed', bad.job.id);
-    const reason = 'Sorry, the video could not be made (CUDA out of memory. Tried to allocate 2.00 GiB). Your image was kept; you can try again.';
-    expect(failed.reason).toBe(reason);
+    const reason = failed.reason;
+    expect(reason).toMatch(/^Sorry, the video could not be made \(the GPU ran out of memory; fewer seconds or a smaller image may fit; error id E-[0-9a-f]{8}\)\. Your image was kept; you can try again\.$/);
+    expect(reason).not.toMatch(/onnxruntime|Session\.run|2\.00 GiB/);
     expect(failed.job).toMatchObject({ state: 'failed', error: reason });
     expect(await store.getJob(bad.job.id)).toMatchObject({ state: 'failed', error: reason });
     await access(bad.job.imagePath);
@@ -23,6 +25,26 @@ describe('engine failures and listeners', () => {
 
     const done = await events.waitFor('done', next.job.id);
     expect(done.job.result?.sectionPaths).toHaveLength(2);
+  });
+
+  it('raw engine text (server paths, ffmpeg stderr) never reaches the user: a sentence and an error id, the detail in the log', async () => {
+    const engine = new FakeEngine();
+    const { queue, events } = await startQueue({ dataDir: await tempDataDir(), engine });
+    const raw = "ffmpeg exited with code 1: /srv/recurvid/data/jobs/abc/work/section-2.mp4: Invalid data found when processing input\n[h264 @ 0x55d] error while decoding MB 3 4";
+    engine.failNextRun(raw);
+    const { job } = await queue.submit(await request('u1'));
+    const failed = await events.waitFor('failed', job.id);
+    expect(failed.reason).toMatch(/^Sorry, the video could not be made \(an internal error; error id (E-[0-9a-f]{8})\)\./);
+    expect(failed.reason).not.toMatch(/ffmpeg|\/srv|h264|Invalid data/);
+  });
+
+  it('describeFailure names the kinds a user can act on and gives every failure its own id', () => {
+    const a = describeFailure(new Error("The file jobs/x/work/section-1.mp4 is 300 MB, over the artifact store's cap of 256 MB"));
+    expect(a.reason).toContain('a finished section was larger than the job store accepts');
+    expect(a.reason).not.toContain('jobs/x');
+    expect(a.reason).toContain(a.errorId);
+    expect(describeFailure('The engine process stopped unexpectedly (SIGKILL); it was restarted').reason).toContain('the engine process stopped unexpectedly;');
+    expect(describeFailure(new Error('boom')).errorId).not.toBe(describeFailure(new Error('boom')).errorId);
   });
 
   it('re-emits every engine event with the job, and keeps progress on the record', async () => {

@@ -25,7 +25,7 @@ import {
   NOT_FOUND_MESSAGE,
   NOT_OWNER_MESSAGE,
   UNAVAILABLE_MESSAGE,
-  failureReason,
+  describeFailure,
   finishedMessage,
   queueFullMessage,
   userLimitMessage,
@@ -330,7 +330,9 @@ export class BullJobQueue implements JobQueue {
     const result = job?.returnvalue;
     const bytes = result ? await this.artifacts.get(result.videoKey) : undefined;
     if (!result || !bytes) {
-      record.error = failureReason(new Error('the finished video was not found in the artifact store'));
+      const failure = describeFailure(new Error('the finished video was not found in the artifact store'));
+      record.error = failure.reason;
+      this.log.error({ jobId: record.id, errorId: failure.errorId }, 'the finished video was not found in the artifact store');
       await this.finish(record, 'failed');
       this.emit({ type: 'failed', job: snapshot(record), reason: record.error });
       return;
@@ -365,10 +367,10 @@ export class BullJobQueue implements JobQueue {
       this.emit({ type: 'cancelled', job: snapshot(record), by });
       return;
     }
-    const reason = failureReason(new Error(failedReason));
+    const { reason, errorId } = describeFailure(new Error(failedReason));
     record.error = reason;
     await this.finish(record, 'failed');
-    this.log.error({ jobId, reason: failedReason }, 'job failed on a GPU worker');
+    this.log.error({ jobId, errorId, reason: failedReason }, 'job failed on a GPU worker');
     this.emit({ type: 'failed', job: snapshot(record), reason });
   }
 
