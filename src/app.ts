@@ -22,6 +22,7 @@ import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
 import { ensureModelSet, StartupError } from './startup.ts';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
 
 export { ensureModelSet, StartupError } from './startup.ts';
 
@@ -54,6 +55,17 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
     throw new StartupError('Nothing to start: set DISCORD_TOKEN and/or TELEGRAM_TOKEN (see .env.example).');
   }
+  // Before anything reads or writes DATA_DIR: a second process on the same folder refuses here.
+  const lock = await acquireDataDirLock(config.DATA_DIR);
+  try {
+    return await startLocked(config, log, options, lock);
+  } catch (err) {
+    await lock.release().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startLocked(config: Config, log: Logger, options: StartAppOptions, lock: DataDirLock): Promise<RunningApp> {
   let engine: Engine | undefined;
   let queue: JobQueue;
   let store: JobStore;
@@ -153,6 +165,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     async stop() {
       for (const b of bots) await b.stop().catch((err: unknown) => log.warn({ err, bot: b.name }, 'bot stop failed'));
       await closeAll();
+      await lock.release();
     },
   };
 }
