@@ -1,30 +1,49 @@
 // Rate-limits status edits per message: at most one send per interval per key, never two in
 // flight for the same key, and only the latest value is sent (intermediate ones are dropped).
 // `delay` pushes the next send back, e.g. to honor a platform's 429 retry_after.
+// Time comes from injected timers (the real ones by default), so the policy is tested without
+// waiting and without depending on how busy the machine is.
 
 interface KeyState<T> {
   pending: { value: T } | undefined;
   inFlight: Promise<void> | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: unknown;
   /** Earliest start of the next regular send (last start + interval, or a delay). */
   notBefore: number;
   /** Set by `delay`: even a flush waits for this. */
   blockedUntil: number;
 }
 
+/** The clock and timers the throttle schedules with. */
+export interface ThrottleTimers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: ThrottleTimers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 export interface ThrottleOptions {
   intervalMs: number;
   onError?: (err: unknown) => void;
+  timers?: ThrottleTimers;
 }
 
 export class LatestWinsThrottle<T> {
   private readonly keys = new Map<string, KeyState<T>>();
   private closed = false;
+  private readonly timers: ThrottleTimers;
 
   constructor(
     private readonly send: (key: string, value: T) => Promise<void>,
     private readonly opts: ThrottleOptions,
-  ) {}
+  ) {
+    this.timers = opts.timers ?? realTimers;
+  }
 
   /** Records the latest value for the key; it is sent as soon as the key's interval allows. */
   push(key: string, value: T): void {
@@ -46,9 +65,9 @@ export class LatestWinsThrottle<T> {
         await state.inFlight;
         continue;
       }
-      const blocked = state.blockedUntil - Date.now();
+      const blocked = state.blockedUntil - this.timers.now();
       if (blocked > 0) {
-        await sleep(blocked);
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, blocked));
         continue;
       }
       this.clearTimer(state);
@@ -59,7 +78,7 @@ export class LatestWinsThrottle<T> {
   /** Holds the key's next send back by at least `ms` (platform rate limit). */
   delay(key: string, ms: number): void {
     const state = this.state(key);
-    const until = Date.now() + Math.max(0, ms);
+    const until = this.timers.now() + Math.max(0, ms);
     state.blockedUntil = Math.max(state.blockedUntil, until);
     state.notBefore = Math.max(state.notBefore, until);
     this.clearTimer(state);
@@ -85,9 +104,9 @@ export class LatestWinsThrottle<T> {
 
   private schedule(key: string, state: KeyState<T>): void {
     if (state.inFlight || state.timer) return; // the in-flight send or the timer reschedules
-    const wait = state.notBefore - Date.now();
+    const wait = state.notBefore - this.timers.now();
     if (wait > 0) {
-      state.timer = setTimeout(() => {
+      state.timer = this.timers.setTimeout(() => {
         state.timer = undefined;
         this.schedule(key, state);
       }, wait);
@@ -101,7 +120,7 @@ export class LatestWinsThrottle<T> {
   private start(key: string, state: KeyState<T>): void {
     const { value } = state.pending!;
     state.pending = undefined;
-    state.notBefore = Math.max(state.notBefore, Date.now() + this.opts.intervalMs);
+    state.notBefore = Math.max(state.notBefore, this.timers.now() + this.opts.intervalMs);
     state.inFlight = Promise.resolve()
       .then(() => this.send(key, value))
       .catch((err: unknown) => {
@@ -118,11 +137,7 @@ export class LatestWinsThrottle<T> {
   }
 
   private clearTimer(state: KeyState<T>): void {
-    if (state.timer) clearTimeout(state.timer);
+    if (state.timer !== undefined) this.timers.clearTimeout(state.timer);
     state.timer = undefined;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

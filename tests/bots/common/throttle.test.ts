@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LatestWinsThrottle } from '../../../src/bots/common/throttle.ts';
+import { ManualTimers } from '../../fakes/manual-timers.ts';
 
 interface Sent {
   key: string;
@@ -139,5 +140,40 @@ describe('LatestWinsThrottle', () => {
     t.push('a', 3);
     await vi.advanceTimersByTimeAsync(5000);
     expect(r.sent.map((s) => s.value)).toEqual([1, 2]);
+  });
+});
+
+describe('LatestWinsThrottle with injected timers (no real time involved)', () => {
+  it('starts sends exactly one interval apart, the latest value winning, whatever the machine load', async () => {
+    const timers = new ManualTimers();
+    const starts: Array<{ at: number; value: number }> = [];
+    const throttle = new LatestWinsThrottle<number>(async (_key, value) => {
+      starts.push({ at: timers.now(), value });
+    }, { intervalMs: 250, timers });
+    for (let v = 1; v <= 40; v++) {
+      throttle.push('status', v);
+      await timers.advance(20); // a step event every 20 ms
+    }
+    await timers.advance(1000);
+    expect(starts[0]).toEqual({ at: 0, value: 1 });
+    for (let i = 1; i < starts.length; i++) expect(starts[i]!.at - starts[i - 1]!.at).toBeGreaterThanOrEqual(250);
+    expect(starts.at(-1)!.value).toBe(40);
+    expect(starts.length).toBeLessThanOrEqual(Math.ceil((40 * 20) / 250) + 1);
+  });
+
+  it('delay() (a 429 retry_after) is measured on the injected clock too', async () => {
+    const timers = new ManualTimers();
+    const starts: number[] = [];
+    const throttle = new LatestWinsThrottle<number>(async () => {
+      starts.push(timers.now());
+    }, { intervalMs: 100, timers });
+    throttle.push('k', 1);
+    await timers.advance(0);
+    throttle.delay('k', 3000);
+    throttle.push('k', 2);
+    await timers.advance(2999);
+    expect(starts).toEqual([0]);
+    await timers.advance(1);
+    expect(starts).toEqual([0, 3000]);
   });
 });

@@ -94,12 +94,11 @@ describe('discord /animate', () => {
     const edits = fake.calls.filter(originalEdits(fake, token));
     // 16 steps of 40 ms plus stages would be dozens of edits unthrottled.
     expect(edits.length).toBeLessThan(12);
-    for (let i = 1; i < edits.length; i++) {
-      // The final state is flushed at once; every other gap respects the interval.
-      if (i === edits.length - 1) continue;
-      // Measured on arrival at the fake, so allow some scheduling jitter.
-      expect(edits[i]!.at - edits[i - 1]!.at).toBeGreaterThanOrEqual(250);
-    }
+    // The last edit is the final state (latest wins). The spacing of sends is the throttle's own
+    // policy, checked exactly on injected timers in tests/bots/common/throttle.test.ts: gaps measured
+    // here on arrival at the fake shrink whenever the machine delays one request, so they are not
+    // asserted (they made this test fail about one run in three under load).
+    expect(String((edits.at(-1)!.body as { content?: string } | undefined)?.content ?? '')).toContain('is done');
   });
 
   test('a 429 on an edit is retried and the final state still arrives', async () => {
