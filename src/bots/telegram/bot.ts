@@ -18,6 +18,7 @@ import { systemClock, type Clock } from '../../queue/clock.ts';
 import { DEFAULT_EDIT_INTERVALS, JobPresenter, type EditIntervals } from './presenter.ts';
 import type { ChatKind } from './reply-target.ts';
 import { SeenUpdates } from './seen-updates.ts';
+import { senderOf } from './sender.ts';
 import { UserSettings } from './settings.ts';
 import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
@@ -129,12 +130,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
 
   bot.on('message', async (ctx) => {
     mediaGroups.remember(ctx.message);
-    const from = ctx.message.from;
     const msg: IncomingMessage = {
       message: ctx.message,
       chatId: ctx.chat.id,
       chatType: ctx.chat.type as ChatKind,
-      user: { id: String(from.id), name: from.username ?? from.first_name },
+      user: senderOf(ctx.message),
     };
     await handleMessage(
       {

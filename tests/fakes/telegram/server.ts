@@ -57,6 +57,8 @@ export interface FakeMessage {
   date: number;
   chat: FakeChat;
   from?: FakeUser;
+  /** Anonymous group admins and channel posts: the chat the message is sent on behalf of. */
+  sender_chat?: FakeChat;
   text?: string;
   caption?: string;
   photo?: Array<{ file_id: string; file_unique_id: string; width: number; height: number; file_size?: number }>;
