@@ -27,6 +27,29 @@ describe('logging', () => {
     expect(out).toContain('[REDACTED]');
   });
 
+  it('masks credential fields at any depth, including ones it was not configured with (a stored interaction token)', () => {
+    const { log, lines } = capture({ DISCORD_TOKEN: token });
+    const interactionToken = 'aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpzZWNyZXQtdmFsdWU';
+    log.info({ job: { id: 'j1', reply: { kind: 'discord', token: interactionToken, channelId: '42' } } }, 'two levels down');
+    log.child({ job: { reply: { interactionToken } } }).info('in bindings');
+    const out = lines.join('');
+    expect(out).not.toContain(interactionToken);
+    expect(out).toContain('"channelId":"42"'); // only credential fields are masked
+    expect(out.match(/\[REDACTED\]/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('masks URL-encoded and JSON-escaped forms of a configured secret', () => {
+    const { log, lines } = capture({ TELEGRAM_TOKEN: tgToken, PROMPT_HELPER_API_KEY: 'sk-test/with+odd"chars' });
+    log.info(`GET /file?token=${encodeURIComponent(tgToken)}`);
+    log.info(`lowercase escapes ${encodeURIComponent(tgToken).replace('%3A', '%3a')}`);
+    log.info({ body: JSON.stringify({ key: 'sk-test/with+odd"chars' }) }, 'escaped in a JSON string field');
+    const out = lines.join('');
+    expect(out).not.toContain(encodeURIComponent(tgToken));
+    expect(out).not.toContain(encodeURIComponent(tgToken).replace('%3A', '%3a'));
+    expect(out).not.toContain('odd\\\\\\"chars');
+    expect(out).not.toContain('sk-test/with+odd');
+  });
+
   it('masks Telegram-style bot URLs even for tokens it was not told about', () => {
     expect(maskSecrets('GET /bot987654321:ABCdefGHIjklMNOpqrSTUvwxYZ0123 failed', [])).toBe('GET /bot[REDACTED] failed');
   });
