@@ -23,6 +23,7 @@ import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
 import { ensureModelSet, StartupError } from './startup.ts';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
+import { planMemoryBudget, readMemoryFacts } from './engine/memory-plan.ts';
 
 export { ensureModelSet, StartupError } from './startup.ts';
 
@@ -93,13 +94,15 @@ async function startLocked(config: Config, log: Logger, options: StartAppOptions
     log.info({ backend: 'bullmq' }, 'jobs go to BullMQ on Redis; GPU workers run them');
   } else {
     const modelDir = await ensureModelSet(config, log);
+    const memory = planMemoryBudget(config.MEMORY_BUDGET_GB, config.EXECUTION_PROVIDER, readMemoryFacts(config.EXECUTION_PROVIDER, config.GPU_DEVICE_ID));
+    log.info({ memoryBudgetGb: memory.budgetGb, from: memory.source }, 'memory plan');
     // The engine lives in its own process: onnxruntime blocks the thread it runs on for seconds at a
     // time, and this process must keep answering Discord and Telegram.
     const processEngine = await startProcessEngine({
       spec: options.engineSpec ?? framePackSpec({
         modelDir,
         provider: config.EXECUTION_PROVIDER,
-        ...(config.MEMORY_BUDGET_GB !== undefined && { memoryBudgetGb: config.MEMORY_BUDGET_GB }),
+        memoryBudgetGb: memory.budgetGb,
         ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
       }),
       log,
@@ -108,7 +111,7 @@ async function startLocked(config: Config, log: Logger, options: StartAppOptions
     });
     engine = processEngine;
     if ((await readManifest(modelDir)).components.transformer_f1) models = ['original', 'f1'];
-    log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, memoryBudgetGb: config.MEMORY_BUDGET_GB ?? null, pid: processEngine.pid }, 'engine worker process ready');
+    log.info({ engine: engine.describe(), provider: config.EXECUTION_PROVIDER, memoryBudgetGb: memory.budgetGb, pid: processEngine.pid }, 'engine worker process ready');
     store = await openJobStore({ dataDir: config.DATA_DIR, redisUrl: config.REDIS_URL });
     queue = createJobQueue({ engine, store, log, config: queueConfig });
   }

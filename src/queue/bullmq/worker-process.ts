@@ -9,6 +9,7 @@ import { RedisArtifactStore } from '../artifacts/redis.ts';
 import { framePackSpec } from '../engine-process/framepack-factory.ts';
 import { startProcessEngine, type EngineSpec } from '../engine-process/process-engine.ts';
 import { startGpuWorker, type GpuWorker } from './gpu-worker.ts';
+import { planMemoryBudget, readMemoryFacts } from '../../engine/memory-plan.ts';
 
 export interface RunningWorker {
   worker: GpuWorker;
@@ -19,10 +20,12 @@ export interface RunningWorker {
 
 export async function startWorkerProcess(config: Config, log: Logger, options: { engineSpec?: EngineSpec } = {}): Promise<RunningWorker> {
   if (!config.REDIS_URL) throw new StartupError('`recurvid worker` needs REDIS_URL: the Redis server the bots submit jobs to.');
+  const memory = planMemoryBudget(config.MEMORY_BUDGET_GB, config.EXECUTION_PROVIDER, readMemoryFacts(config.EXECUTION_PROVIDER, config.GPU_DEVICE_ID));
+  if (!options.engineSpec) log.info({ memoryBudgetGb: memory.budgetGb, from: memory.source }, 'memory plan');
   const spec = options.engineSpec ?? framePackSpec({
     modelDir: await ensureModelSet(config, log),
     provider: config.EXECUTION_PROVIDER,
-    ...(config.MEMORY_BUDGET_GB !== undefined && { memoryBudgetGb: config.MEMORY_BUDGET_GB }),
+    memoryBudgetGb: memory.budgetGb,
     ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
   });
   // The engine's log lines carry this worker's name as well as the job id.
