@@ -14,15 +14,20 @@ export interface GuildLimits {
   maxSeconds: number;
   maxSteps: number;
 }
-/** "guildId:maxSeconds:maxSteps,…" → per-server caps (stricter of these and MAX_SECONDS / MAX_STEPS applies). */
+/** The DISCORD_GUILD_LIMITS entry that caps direct messages (no server, so no guild id to key on). */
+export const DM_LIMITS_KEY = 'dm';
+/**
+ * "guildId:maxSeconds:maxSteps,…" → per-server caps (stricter of these and MAX_SECONDS / MAX_STEPS
+ * applies); a `dm:maxSeconds:maxSteps` entry caps direct messages the same way.
+ */
 const guildLimits = z.string().transform((value, ctx) => {
   const out: Record<string, GuildLimits> = {};
   for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(\d+):(\d+):(\d+)$/.exec(entry);
+    const m = /^(\d+|dm):(\d+):(\d+)$/.exec(entry);
     const seconds = Number(m?.[2]);
     const steps = Number(m?.[3]);
     if (!m || seconds < 1 || seconds > 120 || steps < 1 || steps > 100) {
-      ctx.addIssue({ code: 'custom', message: 'must list guildId:maxSeconds:maxSteps entries separated by commas (seconds 1–120, steps 1–100), e.g. 123456789012345678:30:25' });
+      ctx.addIssue({ code: 'custom', message: 'must list guildId:maxSeconds:maxSteps entries separated by commas (seconds 1–120, steps 1–100; guildId dm caps direct messages), e.g. 123456789012345678:30:25,dm:10:20' });
       return z.NEVER;
     }
     out[m[1]!] = { maxSeconds: seconds, maxSteps: steps };
@@ -43,7 +48,8 @@ export const configSchema = z.object({
   DISCORD_TOKEN: z.string().min(1).optional(),
   DISCORD_GUILD_IDS: idList.default([]),
   DISCORD_CHANNEL_IDS: idList.default([]),
-  DISCORD_ALLOW_DMS: bool.default(true),
+  // Off unless asked for: DMs are outside every server, so the guild and channel allow-lists cannot limit them.
+  DISCORD_ALLOW_DMS: bool.default(false),
   DISCORD_GUILD_LIMITS: guildLimits.default({}),
   DISCORD_API_BASE: z.url().optional(),
 

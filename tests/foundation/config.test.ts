@@ -10,6 +10,11 @@ describe('configuration', () => {
     expect(c.DISCORD_TOKEN).toBeUndefined();
   });
 
+  it('leaves Discord DMs off unless DISCORD_ALLOW_DMS turns them on (the allow-lists cannot reach them)', () => {
+    expect(loadConfig({}).DISCORD_ALLOW_DMS).toBe(false);
+    expect(loadConfig({ DISCORD_ALLOW_DMS: 'true' }).DISCORD_ALLOW_DMS).toBe(true);
+  });
+
   it('parses lists, booleans and numbers', () => {
     const c = loadConfig({ ADMIN_USER_IDS: ' 1, 2 ,,3', DISCORD_ALLOW_DMS: 'off', QUEUE_PER_USER: '2' });
     expect(c.ADMIN_USER_IDS).toEqual(['1', '2', '3']);
@@ -70,6 +75,13 @@ describe('DISCORD_GUILD_LIMITS', () => {
     expect(loadConfig({ DISCORD_GUILD_LIMITS: '111:30:25, 222:60:50' }).DISCORD_GUILD_LIMITS).toEqual({
       '111': { maxSeconds: 30, maxSteps: 25 },
       '222': { maxSeconds: 60, maxSteps: 50 },
+    });
+  });
+
+  it('takes a dm entry: the caps of direct messages', () => {
+    expect(loadConfig({ DISCORD_GUILD_LIMITS: '111:30:25,dm:10:20' }).DISCORD_GUILD_LIMITS).toEqual({
+      '111': { maxSeconds: 30, maxSteps: 25 },
+      dm: { maxSeconds: 10, maxSteps: 20 },
     });
   });
 
