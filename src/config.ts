@@ -35,6 +35,24 @@ const guildLimits = z.string().transform((value, ctx) => {
   return out;
 });
 
+/**
+ * "discord:123,telegram:456" → admin identities (see src/queue/identity.ts). A bare id is refused:
+ * the same number can be one person on Discord and someone else on Telegram, and guessing the
+ * platform (or granting both) would make a stranger an admin.
+ */
+const adminIds = z.string().transform((value, ctx) => {
+  const out: string[] = [];
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(discord|telegram):(-?\d+)$/i.exec(entry);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'must list ids with their platform, e.g. discord:123456789012345678,telegram:987654321 (a bare id could be a different person on each platform)' });
+      return z.NEVER;
+    }
+    out.push(`${m[1]!.toLowerCase()}:${m[2]!}`);
+  }
+  return out;
+});
+
 export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('data'),
@@ -59,7 +77,7 @@ export const configSchema = z.object({
   TELEGRAM_WEBHOOK_PORT: int(1, 65535).default(8443),
   TELEGRAM_ALLOWED_CHAT_IDS: idList.default([]),
 
-  ADMIN_USER_IDS: idList.default([]),
+  ADMIN_USER_IDS: adminIds.default([]),
   QUEUE_MAX: int(1, 10_000).default(50),
   QUEUE_PER_USER: int(1, 100).default(1),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),

@@ -16,8 +16,8 @@ describe('configuration', () => {
   });
 
   it('parses lists, booleans and numbers', () => {
-    const c = loadConfig({ ADMIN_USER_IDS: ' 1, 2 ,,3', DISCORD_ALLOW_DMS: 'off', QUEUE_PER_USER: '2' });
-    expect(c.ADMIN_USER_IDS).toEqual(['1', '2', '3']);
+    const c = loadConfig({ DISCORD_GUILD_IDS: ' 1, 2 ,,3', DISCORD_ALLOW_DMS: 'off', QUEUE_PER_USER: '2' });
+    expect(c.DISCORD_GUILD_IDS).toEqual(['1', '2', '3']);
     expect(c.DISCORD_ALLOW_DMS).toBe(false);
     expect(c.QUEUE_PER_USER).toBe(2);
   });
@@ -48,6 +48,22 @@ describe('configuration', () => {
 
   it('never echoes the rejected value (it may be a secret)', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://user:hunter2@host' })).toThrow(/^(?!.*hunter2)/s);
+  });
+});
+
+describe('ADMIN_USER_IDS', () => {
+  it('takes ids scoped by platform', () => {
+    expect(loadConfig({ ADMIN_USER_IDS: ' discord:123456789012345678, Telegram:42 ,,telegram:-1001' }).ADMIN_USER_IDS).toEqual([
+      'discord:123456789012345678',
+      'telegram:42',
+      'telegram:-1001',
+    ]);
+  });
+
+  it.each(['42', 'discord:42,900', 'slack:42', 'discord:'])('refuses %j: a bare id could be a different person on each platform', (value) => {
+    expect(() => loadConfig({ ADMIN_USER_IDS: value })).toThrow(
+      /^Configuration error: ADMIN_USER_IDS must list ids with their platform, e\.g\. discord:\d+,telegram:\d+ \(a bare id could be a different person on each platform\)\.$/,
+    );
   });
 });
 
