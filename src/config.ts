@@ -14,18 +14,41 @@ export interface GuildLimits {
   maxSeconds: number;
   maxSteps: number;
 }
-/** "guildId:maxSeconds:maxSteps,…" → per-server caps (stricter of these and MAX_SECONDS / MAX_STEPS applies). */
+/** The DISCORD_GUILD_LIMITS entry that caps direct messages (no server, so no guild id to key on). */
+export const DM_LIMITS_KEY = 'dm';
+/**
+ * "guildId:maxSeconds:maxSteps,…" → per-server caps (stricter of these and MAX_SECONDS / MAX_STEPS
+ * applies); a `dm:maxSeconds:maxSteps` entry caps direct messages the same way.
+ */
 const guildLimits = z.string().transform((value, ctx) => {
   const out: Record<string, GuildLimits> = {};
   for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(\d+):(\d+):(\d+)$/.exec(entry);
+    const m = /^(\d+|dm):(\d+):(\d+)$/.exec(entry);
     const seconds = Number(m?.[2]);
     const steps = Number(m?.[3]);
     if (!m || seconds < 1 || seconds > 120 || steps < 1 || steps > 100) {
-      ctx.addIssue({ code: 'custom', message: 'must list guildId:maxSeconds:maxSteps entries separated by commas (seconds 1–120, steps 1–100), e.g. 123456789012345678:30:25' });
+      ctx.addIssue({ code: 'custom', message: 'must list guildId:maxSeconds:maxSteps entries separated by commas (seconds 1–120, steps 1–100; guildId dm caps direct messages), e.g. 123456789012345678:30:25,dm:10:20' });
       return z.NEVER;
     }
     out[m[1]!] = { maxSeconds: seconds, maxSteps: steps };
+  }
+  return out;
+});
+
+/**
+ * "discord:123,telegram:456" → admin identities (see src/queue/identity.ts). A bare id is refused:
+ * the same number can be one person on Discord and someone else on Telegram, and guessing the
+ * platform (or granting both) would make a stranger an admin.
+ */
+const adminIds = z.string().transform((value, ctx) => {
+  const out: string[] = [];
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(discord|telegram):(-?\d+)$/i.exec(entry);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'must list ids with their platform, e.g. discord:123456789012345678,telegram:987654321 (a bare id could be a different person on each platform)' });
+      return z.NEVER;
+    }
+    out.push(`${m[1]!.toLowerCase()}:${m[2]!}`);
   }
   return out;
 });
@@ -43,7 +66,8 @@ export const configSchema = z.object({
   DISCORD_TOKEN: z.string().min(1).optional(),
   DISCORD_GUILD_IDS: idList.default([]),
   DISCORD_CHANNEL_IDS: idList.default([]),
-  DISCORD_ALLOW_DMS: bool.default(true),
+  // Off unless asked for: DMs are outside every server, so the guild and channel allow-lists cannot limit them.
+  DISCORD_ALLOW_DMS: bool.default(false),
   DISCORD_GUILD_LIMITS: guildLimits.default({}),
   DISCORD_API_BASE: z.url().optional(),
 
@@ -53,7 +77,7 @@ export const configSchema = z.object({
   TELEGRAM_WEBHOOK_PORT: int(1, 65535).default(8443),
   TELEGRAM_ALLOWED_CHAT_IDS: idList.default([]),
 
-  ADMIN_USER_IDS: idList.default([]),
+  ADMIN_USER_IDS: adminIds.default([]),
   QUEUE_MAX: int(1, 10_000).default(50),
   QUEUE_PER_USER: int(1, 100).default(1),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),

@@ -42,6 +42,7 @@ export interface JobQueueConfig {
   queueMax: number;
   /** Most active jobs per user. */
   perUser: number;
+  /** Admin identities (`discord:123`, `telegram:456`), compared whole with the identity asking. */
   adminIds: readonly string[];
   retentionHours: number;
   retentionMb: number;

@@ -1,6 +1,7 @@
 // The record of a job as admitted: the request's who/where/what plus the ids and files the queue
 // assigned, state 'queued'. Both backends (p-queue and BullMQ) admit through it, so a new request
 // field reaches the record in one place.
+import { userIdentity } from './identity.ts';
 import type { JobRecord, JobRequest } from './types.ts';
 
 export interface AdmittedFiles {
@@ -14,7 +15,7 @@ export function newJobRecord(req: JobRequest, id: string, seq: number, files: Ad
     id,
     seq,
     platform: req.platform,
-    userId: req.userId,
+    userId: userIdentity(req.platform, req.userId),
     ...(req.userName !== undefined && { userName: req.userName }),
     reply: { ...req.reply },
     imagePath: files.imagePath,

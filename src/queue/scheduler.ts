@@ -5,6 +5,7 @@ import PQueue from 'p-queue';
 import type { Logger } from '../log.ts';
 import type { Clock } from './clock.ts';
 import { compareSchedule, priorityForRound, roundForNewJob } from './fairness.ts';
+import { userIdentity } from './identity.ts';
 import { queueFullMessage, userLimitMessage } from './messages.ts';
 import { TimingStats, estimateRemainingMs, estimateTotalMs, sectionsFor, type TimingTable } from './timing.ts';
 import { QueueRefusal, type JobRecord, type Platform } from './types.ts';
@@ -118,9 +119,11 @@ export class Scheduler {
     return total;
   }
 
+  /** `userId`: the platform's id or its identity; records hold the identity (see identity.ts). */
   activeJobsOf(platform: Platform, userId: string): ActiveJob[] {
+    const who = userIdentity(platform, userId);
     return [...this.active.values()]
-      .filter((j) => j.record.platform === platform && j.record.userId === userId)
+      .filter((j) => j.record.userId === who)
       .sort((a, b) => a.record.seq - b.record.seq);
   }
 

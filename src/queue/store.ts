@@ -7,6 +7,7 @@ import path from 'node:path';
 import Keyv from 'keyv';
 import KeyvSqlite from '@keyv/sqlite';
 import KeyvRedis from '@keyv/redis';
+import { withScopedUser } from './identity.ts';
 import type { JobRecord } from './types.ts';
 import type { TimingTable } from './timing.ts';
 
@@ -63,14 +64,16 @@ class KeyvJobStore implements JobStore {
     await this.checked(this.keyv.set(INDEX_KEY, index), 'the job index');
   }
 
+  // Every read scopes a record's user (identity.ts), so jobs stored by older versions keep their owner.
   async getJob(id: string): Promise<JobRecord | undefined> {
-    return (await this.keyv.get<JobRecord>(jobKey(id))) ?? undefined;
+    const row = await this.keyv.get<JobRecord>(jobKey(id));
+    return row ? withScopedUser(row) : undefined;
   }
 
   async getJobs(ids: readonly string[]): Promise<Array<JobRecord | undefined>> {
     if (ids.length === 0) return [];
     const rows = await this.keyv.getMany<JobRecord>(ids.map(jobKey));
-    return rows.map((row) => row ?? undefined);
+    return rows.map((row) => (row ? withScopedUser(row) : undefined));
   }
 
   async putJob(job: JobRecord): Promise<void> {

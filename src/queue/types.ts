@@ -11,6 +11,7 @@ export type ReplyTarget = Record<string, string>;
 
 export interface JobRequest {
   platform: Platform;
+  /** The platform's own user id (or its identity); the record holds the identity `platform:id` (identity.ts). */
   userId: string;
   /** Display name for logs and admin views. */
   userName?: string;
@@ -39,6 +40,7 @@ export interface JobRecord {
   /** Monotonic submission number; also the short id users see (#12). */
   seq: number;
   platform: Platform;
+  /** The owner's identity, `platform:id` (identity.ts): equal numeric ids on two platforms are two users. */
   userId: string;
   userName?: string;
   reply: ReplyTarget;
@@ -101,9 +103,10 @@ export interface SubmitResult {
 export interface JobQueue {
   /** Persists the job, then enqueues it. Throws QueueRefusal when a limit refuses it. */
   submit(req: JobRequest): Promise<SubmitResult>;
+  /** `byUserId`: the canceller's identity (`discord:123`); a bare id owns nothing and is no admin. */
   cancel(jobId: string, byUserId: string): Promise<CancelResult>;
   get(jobId: string): Promise<JobRecord | undefined>;
-  /** Active (queued or running) jobs of a user, oldest first. */
+  /** Active (queued or running) jobs of a user (the platform's id or the identity), oldest first. */
   activeForUser(platform: Platform, userId: string): Promise<JobRecord[]>;
   /** Position (1-based) and ETA of an active job, or null when it is not active. */
   position(jobId: string): { position: number; etaMs: number | null } | null;
@@ -112,6 +115,7 @@ export interface JobQueue {
   updateReply(jobId: string, patch: ReplyTarget): Promise<void>;
   /** Subscribes to events of one platform's jobs (or all). Returns an unsubscribe function. */
   subscribe(listener: (event: QueueEvent) => void, platform?: Platform): () => void;
+  /** `userId`: an identity such as `telegram:456`, matched against ADMIN_USER_IDS. */
   isAdmin(userId: string): boolean;
   /** Loads persisted jobs and re-queues unfinished ones (emitting `resumed`), then starts working. */
   start(): Promise<void>;

@@ -10,9 +10,14 @@ describe('configuration', () => {
     expect(c.DISCORD_TOKEN).toBeUndefined();
   });
 
+  it('leaves Discord DMs off unless DISCORD_ALLOW_DMS turns them on (the allow-lists cannot reach them)', () => {
+    expect(loadConfig({}).DISCORD_ALLOW_DMS).toBe(false);
+    expect(loadConfig({ DISCORD_ALLOW_DMS: 'true' }).DISCORD_ALLOW_DMS).toBe(true);
+  });
+
   it('parses lists, booleans and numbers', () => {
-    const c = loadConfig({ ADMIN_USER_IDS: ' 1, 2 ,,3', DISCORD_ALLOW_DMS: 'off', QUEUE_PER_USER: '2' });
-    expect(c.ADMIN_USER_IDS).toEqual(['1', '2', '3']);
+    const c = loadConfig({ DISCORD_GUILD_IDS: ' 1, 2 ,,3', DISCORD_ALLOW_DMS: 'off', QUEUE_PER_USER: '2' });
+    expect(c.DISCORD_GUILD_IDS).toEqual(['1', '2', '3']);
     expect(c.DISCORD_ALLOW_DMS).toBe(false);
     expect(c.QUEUE_PER_USER).toBe(2);
   });
@@ -46,6 +51,22 @@ describe('configuration', () => {
   });
 });
 
+describe('ADMIN_USER_IDS', () => {
+  it('takes ids scoped by platform', () => {
+    expect(loadConfig({ ADMIN_USER_IDS: ' discord:123456789012345678, Telegram:42 ,,telegram:-1001' }).ADMIN_USER_IDS).toEqual([
+      'discord:123456789012345678',
+      'telegram:42',
+      'telegram:-1001',
+    ]);
+  });
+
+  it.each(['42', 'discord:42,900', 'slack:42', 'discord:'])('refuses %j: a bare id could be a different person on each platform', (value) => {
+    expect(() => loadConfig({ ADMIN_USER_IDS: value })).toThrow(
+      /^Configuration error: ADMIN_USER_IDS must list ids with their platform, e\.g\. discord:\d+,telegram:\d+ \(a bare id could be a different person on each platform\)\.$/,
+    );
+  });
+});
+
 describe('.env.example', () => {
   it('documents every configuration key, and nothing else', async () => {
     const { readFile } = await import('node:fs/promises');
@@ -70,6 +91,13 @@ describe('DISCORD_GUILD_LIMITS', () => {
     expect(loadConfig({ DISCORD_GUILD_LIMITS: '111:30:25, 222:60:50' }).DISCORD_GUILD_LIMITS).toEqual({
       '111': { maxSeconds: 30, maxSteps: 25 },
       '222': { maxSeconds: 60, maxSteps: 50 },
+    });
+  });
+
+  it('takes a dm entry: the caps of direct messages', () => {
+    expect(loadConfig({ DISCORD_GUILD_LIMITS: '111:30:25,dm:10:20' }).DISCORD_GUILD_LIMITS).toEqual({
+      '111': { maxSeconds: 30, maxSteps: 25 },
+      dm: { maxSeconds: 10, maxSteps: 20 },
     });
   });
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { artifactKeys } from '../../src/queue/artifacts/artifact-store.ts';
+import { readActive, writeActive } from '../../src/queue/bullmq/admission.ts';
 import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
@@ -123,13 +124,34 @@ describe('BullMQ backend', () => {
     await engine.waitForHeld();
     await events.waitFor('started', running.id);
 
-    expect(await queue.cancel(waiting.id, 'u2')).toMatchObject({ ok: true, wasRunning: false });
-    expect((await events.waitFor('cancelled', waiting.id)).by).toBe('u2');
-    expect(await queue.cancel(running.id, 'u1')).toMatchObject({ ok: true, wasRunning: true });
-    expect((await events.waitFor('cancelled', running.id)).by).toBe('u1');
+    expect(await queue.cancel(waiting.id, 'discord:u2')).toMatchObject({ ok: true, wasRunning: false });
+    expect((await events.waitFor('cancelled', waiting.id)).by).toBe('discord:u2');
+    expect(await queue.cancel(running.id, 'discord:u1')).toMatchObject({ ok: true, wasRunning: true });
+    expect((await events.waitFor('cancelled', running.id)).by).toBe('discord:u1');
     expect(engine.calls.map((c) => c.outcome)).toEqual(['cancelled']);
     expect((await queue.get(running.id))?.state).toBe('cancelled');
-    expect(await queue.cancel(running.id, 'u1')).toMatchObject({ ok: false, reason: 'finished' });
+    expect(await queue.cancel(running.id, 'discord:u1')).toMatchObject({ ok: false, reason: 'finished' });
+  });
+
+  it('an active entry and record an older bot wrote with the bare id still count for, and belong to, their user', async () => {
+    const { queue } = await botQueue();
+    const job = (await queue.submit(await request('u1'))).job; // no GPU worker: it stays queued
+    const client = new Redis(redis.url);
+    const store = await openJobStore({ dataDir: await tempDataDir(), redisUrl: redis.url });
+    onCleanup(async () => {
+      await client.quit();
+      await store.close();
+    });
+    const entries = await readActive(client);
+    await writeActive(client, { ...entries.get(job.id)!, userId: 'u1' });
+    await store.putJob({ ...(await store.getJob(job.id))!, userId: 'u1' });
+
+    const other = await botQueue(); // a bot process that reads both from Redis
+    await expect(other.queue.submit(await request('u1'))).rejects.toMatchObject({ code: 'user_limit' });
+    expect((await other.queue.submit(await request('u1', {}, { platform: 'telegram' }))).job.userId).toBe('telegram:u1');
+    expect((await other.queue.get(job.id))?.userId).toBe('discord:u1');
+    expect(await other.queue.cancel(job.id, 'telegram:u1')).toMatchObject({ ok: false, reason: 'not_owner' });
+    expect(await other.queue.cancel(job.id, 'discord:u1')).toMatchObject({ ok: true, wasRunning: false });
   });
 
   it('a section the artifact store refuses fails the job with the reason, instead of a silent gap', async () => {

@@ -14,9 +14,9 @@ describe('cancel', () => {
     const b = await queue.submit(await request('u2'));
     const c = await queue.submit(await request('u3'));
 
-    const result = await queue.cancel(b.job.id, 'u2');
-    expect(result).toMatchObject({ ok: true, wasRunning: false, job: { state: 'cancelled', cancelledBy: 'u2' } });
-    expect(await events.waitFor('cancelled', b.job.id)).toMatchObject({ by: 'u2' });
+    const result = await queue.cancel(b.job.id, 'discord:u2');
+    expect(result).toMatchObject({ ok: true, wasRunning: false, job: { state: 'cancelled', cancelledBy: 'discord:u2' } });
+    expect(await events.waitFor('cancelled', b.job.id)).toMatchObject({ by: 'discord:u2' });
     expect(queue.position(b.job.id)).toBeNull();
     expect(queue.position(c.job.id)?.position).toBe(2);
     expect(events.of('position').map((e) => [e.job.id, e.position])).toEqual([[c.job.id, 2]]);
@@ -37,10 +37,10 @@ describe('cancel', () => {
     await engine.waitForHeld(); // two steps done, waiting before the third
     expect(engine.calls[0]!.steps).toBe(2);
 
-    const result = await queue.cancel(a.job.id, 'u1');
+    const result = await queue.cancel(a.job.id, 'discord:u1');
     expect(result).toMatchObject({ ok: true, wasRunning: true });
     const cancelled = await events.waitFor('cancelled', a.job.id);
-    expect(cancelled.by).toBe('u1');
+    expect(cancelled.by).toBe('discord:u1');
     expect(cancelled.job.state).toBe('cancelled');
     expect(engine.calls[0]).toMatchObject({ outcome: 'cancelled', steps: 2 });
     await events.waitFor('started', b.job.id);
@@ -53,19 +53,19 @@ describe('cancel', () => {
     const a = await queue.submit(await request('u1'));
     const b = await queue.submit(await request('u2'));
 
-    expect(await queue.cancel(b.job.id, 'u1')).toEqual({
+    expect(await queue.cancel(b.job.id, 'discord:u1')).toEqual({
       ok: false,
       reason: 'not_owner',
       message: 'Only the person who started this job (or an admin) can cancel it.',
     });
     expect(queue.position(b.job.id)?.position).toBe(2);
-    expect(queue.isAdmin('admin-1')).toBe(true);
-    expect(queue.isAdmin('u1')).toBe(false);
+    expect(queue.isAdmin('discord:admin-1')).toBe(true);
+    expect(queue.isAdmin('discord:u1')).toBe(false);
 
     await events.waitFor('started', a.job.id); // a running job, not merely a queued one
-    const byAdmin = await queue.cancel(a.job.id, 'admin-1');
-    expect(byAdmin).toMatchObject({ ok: true, wasRunning: true, job: { cancelledBy: 'admin-1' } });
-    expect((await events.waitFor('cancelled', a.job.id)).by).toBe('admin-1');
+    const byAdmin = await queue.cancel(a.job.id, 'discord:admin-1');
+    expect(byAdmin).toMatchObject({ ok: true, wasRunning: true, job: { cancelledBy: 'discord:admin-1' } });
+    expect((await events.waitFor('cancelled', a.job.id)).by).toBe('discord:admin-1');
   });
 
   it('says so when the job is finished or unknown', async () => {
@@ -73,12 +73,12 @@ describe('cancel', () => {
     const { queue, events } = await startQueue({ dataDir: await tempDataDir(), engine });
     const a = await queue.submit(await request('u1'));
     await events.waitFor('done', a.job.id);
-    expect(await queue.cancel(a.job.id, 'u1')).toEqual({
+    expect(await queue.cancel(a.job.id, 'discord:u1')).toEqual({
       ok: false,
       reason: 'finished',
       message: `Job #${a.job.seq} has already finished, so there is nothing to cancel.`,
     });
-    expect(await queue.cancel('no-such-job', 'u1')).toMatchObject({ ok: false, reason: 'not_found' });
+    expect(await queue.cancel('no-such-job', 'discord:u1')).toMatchObject({ ok: false, reason: 'not_found' });
   });
 });
 
@@ -113,7 +113,7 @@ describe('one GPU', () => {
     const a = await queue.submit(await request('u1'));
     const b = await queue.submit(await request('u2'));
     await events.waitFor('started', a.job.id);
-    await queue.cancel(a.job.id, 'u1');
+    await queue.cancel(a.job.id, 'discord:u1');
     await events.waitFor('done', b.job.id);
     expect(maxInFlight).toBe(1);
   });

@@ -56,7 +56,7 @@ describe('position and ETA', () => {
     expect(second).toMatchObject({ position: 2, etaMs: leftOfRunning + WHOLE_JOB });
     expect(third).toMatchObject({ position: 3, etaMs: leftOfRunning + 2 * WHOLE_JOB });
 
-    await queue.cancel(second.job.id, 'u2');
+    await queue.cancel(second.job.id, 'discord:u2');
     const moved = await events.waitFor('position', third.job.id);
     expect(moved).toMatchObject({ position: 2, etaMs: leftOfRunning + WHOLE_JOB });
     engine.releaseAll();

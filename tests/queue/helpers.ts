@@ -55,7 +55,7 @@ export const baseConfig = (dataDir: string, over: Partial<JobQueueConfig> = {}):
   dataDir,
   queueMax: 50,
   perUser: 1,
-  adminIds: ['admin-1'],
+  adminIds: ['discord:admin-1'],
   retentionHours: 72,
   retentionMb: 5_000,
   ...over,

@@ -1,4 +1,5 @@
 // Everything the handlers share: the queue, the prompt helper, configuration and the clock.
+import { DM_LIMITS_KEY } from '../../config.ts';
 import { ANIMATE_LIMITS, type ModelVariant } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
@@ -21,9 +22,12 @@ export interface BotContext {
   models?: readonly ModelVariant[];
 }
 
-/** The caps in force where the request came from: the stricter of the server's (DISCORD_GUILD_LIMITS) and the global ones. */
+/**
+ * The caps in force where the request came from: the stricter of the server's (DISCORD_GUILD_LIMITS)
+ * and the global ones; a DM (no server) gets the `dm` entry.
+ */
 export function optionCaps(config: DiscordBotConfig, guildId: string | null, models?: readonly ModelVariant[]): OptionCaps {
-  const guild = guildId ? config.DISCORD_GUILD_LIMITS[guildId] : undefined;
+  const guild = config.DISCORD_GUILD_LIMITS[guildId ?? DM_LIMITS_KEY];
   return {
     ...(models ? { models } : {}),
     maxSeconds: Math.min(config.MAX_SECONDS, guild?.maxSeconds ?? Infinity, ANIMATE_LIMITS.seconds.max),

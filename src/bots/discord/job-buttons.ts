@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ButtonInteraction } from 'discord.js';
 import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import { userIdentity } from '../../queue/identity.ts';
 import type { JobRecord } from '../../queue/types.ts';
 import { optionCaps, type BotContext } from './context.ts';
 import type { ComponentAction } from './custom-ids.ts';
@@ -21,7 +22,8 @@ export async function handleJobButton(
 ): Promise<void> {
   const job = await ctx.queue.get(jobId);
   if (!job || job.platform !== 'discord') return replyEphemeral(interaction, GONE);
-  if (job.userId !== interaction.user.id && !ctx.queue.isAdmin(interaction.user.id)) return replyEphemeral(interaction, NOT_YOUR_JOB);
+  const who = userIdentity('discord', interaction.user.id);
+  if (job.userId !== who && !ctx.queue.isAdmin(who)) return replyEphemeral(interaction, NOT_YOUR_JOB);
   switch (action) {
     case 'cancel':
       return cancel(ctx, interaction, job);
@@ -38,7 +40,7 @@ export async function handleJobButton(
 async function cancel(ctx: BotContext, interaction: ButtonInteraction, job: JobRecord): Promise<void> {
   // Acknowledge silently: the queue's 'cancelled' event edits the status message.
   await interaction.deferUpdate();
-  const result = await ctx.queue.cancel(job.id, interaction.user.id);
+  const result = await ctx.queue.cancel(job.id, userIdentity('discord', interaction.user.id));
   if (!result.ok) await replyEphemeral(interaction, result.message);
 }
 

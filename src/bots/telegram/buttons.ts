@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import { userIdentity } from '../../queue/identity.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import { readReplyTarget } from './reply-target.ts';
@@ -44,7 +45,9 @@ export async function handleButton(deps: ButtonDeps, press: ButtonPress): Promis
   const payload = deps.signer.decode(press.data);
   if (!payload) return { text: 'This button is not valid (or has expired).', alert: true };
   const { queue } = deps;
-  const allowed = (ownerId: string): boolean => ownerId === press.userId || queue.isAdmin(press.userId);
+  // Owners and admins are compared as identities (a job's owner is one already, a suggestion's is the bare id).
+  const who = userIdentity('telegram', press.userId);
+  const allowed = (ownerId: string): boolean => userIdentity('telegram', ownerId) === who || queue.isAdmin(who);
 
   if (payload.action === 'prompt_use' || payload.action === 'prompt_more') {
     const suggestion = deps.suggestions.get(payload.subject);
@@ -71,7 +74,7 @@ export async function handleButton(deps: ButtonDeps, press: ButtonPress): Promis
   if (!allowed(job.userId)) return { text: NOT_YOURS, alert: true };
 
   if (payload.action === 'cancel') {
-    const result = await queue.cancel(job.id, press.userId);
+    const result = await queue.cancel(job.id, who);
     if (!result.ok) return { text: result.message, alert: true };
     return { text: result.wasRunning ? 'Stopping the job…' : 'Cancelled.', alert: false };
   }

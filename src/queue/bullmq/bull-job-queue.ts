@@ -17,6 +17,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { storeJobInputs } from '../artifacts/job-artifacts.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { roundForNewJob } from '../fairness.ts';
+import { userIdentity } from '../identity.ts';
 import { directoryBytes, jobDir, listJobDirs, removeJobFiles, saveJobFiles } from '../job-files.ts';
 import { chooseExpired, type RetentionCandidate } from '../retention.ts';
 import type { JobQueueConfig } from '../job-queue.ts';
@@ -213,7 +214,7 @@ export class BullJobQueue implements JobQueue {
         const { imagePath, workDir, endImagePath } = await saveJobFiles(this.config.dataDir, id, req.image, req.imageName, end);
         const record = newJobRecord(req, id, seq, { imagePath, workDir, endImagePath }, this.clock.now());
         const entry: ActiveEntry = {
-          id, seq, round, platform: req.platform, userId: req.userId, timingKey: timingKey(size, record.options),
+          id, seq, round, platform: req.platform, userId: record.userId, timingKey: timingKey(size, record.options),
           sections: sectionsFor(record.options), steps: record.options.steps, state: 'queued',
         };
         try {
@@ -492,8 +493,10 @@ export class BullJobQueue implements JobQueue {
     }
   }
 
+  /** Entries written before identities were scoped hold the bare id, so both sides are scoped here. */
   private entriesOf(platform: Platform, userId: string): ActiveEntry[] {
-    return [...this.active.values()].filter((e) => e.platform === platform && e.userId === userId).sort((a, b) => a.seq - b.seq);
+    const who = userIdentity(platform, userId);
+    return [...this.active.values()].filter((e) => userIdentity(e.platform, e.userId) === who).sort((a, b) => a.seq - b.seq);
   }
 
   // ---- records ---------------------------------------------------------------------------------

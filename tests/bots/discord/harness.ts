@@ -69,9 +69,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const bob = fake.newUser('bob');
   const admin = fake.newUser('admin');
   const config = botConfig({
-    ADMIN_USER_IDS: [admin.id],
-    ...(opts.guildLimits ? { DISCORD_GUILD_LIMITS: { [fake.guildId]: opts.guildLimits } } : {}),
+    ADMIN_USER_IDS: [`discord:${admin.id}`],
     ...opts.config,
+    // The fake server's caps join any given in config (such as the dm entry).
+    ...(opts.guildLimits ? { DISCORD_GUILD_LIMITS: { ...opts.config?.DISCORD_GUILD_LIMITS, [fake.guildId]: opts.guildLimits } } : {}),
   });
   const store = await openJobStore({ dataDir });
   const engine = opts.engine ?? new FakeEngine({ sections: 2, steps: 3 });

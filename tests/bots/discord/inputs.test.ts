@@ -104,6 +104,24 @@ describe('discord bad input', () => {
     expect(help.text).toContain('steps 1–10');
   });
 
+  test('a DM gets the dm entry of DISCORD_GUILD_LIMITS, the server its own entry', async () => {
+    h = await startHarness({
+      engine: new FakeEngine({ sections: 1, steps: 1 }),
+      config: { DISCORD_GUILD_LIMITS: { dm: { maxSeconds: 3, maxSteps: 10 } } },
+      guildLimits: { maxSeconds: 60, maxSteps: 50 },
+    });
+    const att = await pngAttachment(h.fake);
+    const tooLong = [...imageOption(att), { name: 'seconds', type: OptionType.Number, value: 10 }];
+    expect((await ephemeralAnswer(h.fake, h.fake.slash(h.alice, 'animate', tooLong, [att], { dm: true }))).text).toMatch(/seconds.*1.*3/i);
+    expect(h.queue.stats()).toEqual({ queued: 0, running: 0 });
+    const dmHelp = (await ephemeralAnswer(h.fake, h.fake.slash(h.alice, 'help', [], [], { dm: true }))).text;
+    expect(dmHelp).toContain('seconds 1–3');
+    expect(dmHelp).toContain('steps 1–10');
+    const serverHelp = (await ephemeralAnswer(h.fake, h.fake.slash(h.alice, 'help'))).text;
+    expect(serverHelp).toContain('seconds 1–60');
+    expect(serverHelp).toContain('steps 1–50');
+  });
+
   test('too many pixels', async () => {
     await expectRefused(
       { imageLimits: { maxBytes: 20 * 1024 * 1024, maxPixels: 10_000 } },

@@ -23,7 +23,8 @@ const helper = new CountingHelper();
 
 beforeAll(async () => {
   media = await makeMedia();
-  h = await startHarness({ videoPath: media.videoPath, sections: 1, promptHelper: helper });
+  // Bob's Telegram id is also a Discord admin's id here: that must not make him an admin on Telegram.
+  h = await startHarness({ videoPath: media.videoPath, sections: 1, promptHelper: helper, adminIds: [`telegram:${ADMIN.id}`, `discord:${BOB.id}`] });
 });
 
 afterAll(async () => {
@@ -76,6 +77,16 @@ describe('telegram buttons', () => {
     expect(answer.params.show_alert).not.toBe(true);
     await h.api.waitFor(() => /was cancelled/.test(h.api.message(GROUP.id, status.message_id)?.text ?? ''), 5000, 'cancelled text');
     gate.release();
+  });
+
+  it('a Telegram user whose numeric id equals a Discord admin’s id is not an admin', async () => {
+    const { status, gate } = await heldJob(GROUP, ALICE);
+    const answer = await answerOf(h.api.pressButton(BOB, status, button(status, 'Cancel')));
+    expect(answer.params.show_alert).toBe(true);
+    expect(String(answer.params.text)).toMatch(/Only the person who started this job/);
+    expect((await h.queue.activeForUser('telegram', String(ALICE.id)))[0]?.state).toBe('running');
+    gate.release();
+    await h.api.waitFor(() => /is done/.test(h.api.message(GROUP.id, status.message_id)?.text ?? ''), 10_000, 'done');
   });
 
   it('forged or tampered callback data is rejected', async () => {

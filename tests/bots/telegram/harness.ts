@@ -68,6 +68,8 @@ export interface HarnessOptions {
   promptHelper?: PromptHelper;
   bot?: Partial<TelegramBotOptions>;
   perUser?: number;
+  /** Admin identities (default: the ADMIN user on Telegram). */
+  adminIds?: string[];
   /** Reuse a running fake (a restart test); it is then left running on close. */
   api?: FakeBotApi;
   /** Reuse a data dir (a restart test); it is then kept on close. */
@@ -82,7 +84,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const queue = createJobQueue({
     engine,
     store,
-    config: { dataDir, queueMax: 50, perUser: opts.perUser ?? 3, adminIds: [String(ADMIN.id)], retentionHours: 72, retentionMb: 5000 },
+    config: { dataDir, queueMax: 50, perUser: opts.perUser ?? 3, adminIds: opts.adminIds ?? [`telegram:${ADMIN.id}`], retentionHours: 72, retentionMb: 5000 },
   });
   const logs: string[] = [];
   const log = createLogger({ LOG_LEVEL: 'debug', TELEGRAM_TOKEN: TOKEN }, { write: (line: string) => void logs.push(line) });
