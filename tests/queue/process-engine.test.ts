@@ -11,6 +11,15 @@ import type { FakeFactoryOptions } from '../fakes/engines/fake-engine-factory.ts
 import { onCleanup, runCleanups, tempDataDir, testImage } from './helpers.ts';
 import { writeFile } from 'node:fs/promises';
 import { createLogger } from '../../src/log.ts';
+import { ManualTimers } from '../fakes/manual-timers.ts';
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const factory = pathToFileURL(path.resolve('tests/fakes/engines/fake-engine-factory.ts')).href;
 
@@ -101,7 +110,57 @@ describe('ProcessEngine', () => {
       onEvent: () => undefined,
     });
     await expect(run).rejects.toThrow(/engine process stopped unexpectedly \(signal SIGKILL\).*after 2 crashes/);
+    // The retry started a process at once; the one after the second crash waits out its back-off.
+    expect(engine.restarts).toBe(1);
+  });
+
+  it('an engine process that dies while idle is restarted after a back-off that doubles, not in a loop', async () => {
+    const timers = new ManualTimers();
+    const engine = await startProcessEngine({ spec: { module: factory, options: { stepMs: 1, sections: 1, steps: 1 } }, logLevel: 'silent', timers, respawn: { baseMs: 1000, maxMs: 8000 } });
+    onCleanup(() => engine.close());
+    const job = async () => engine.run({ ...(await jobFiles()), options: defaultAnimateOptions({ steps: 1, seconds: 1, previews: false }), signal: new AbortController().signal, onEvent: () => undefined });
+    const killAndWait = async () => {
+      process.kill(engine.pid!, 'SIGKILL');
+      await waitFor(() => engine.pid === undefined);
+    };
+
+    await killAndWait();
+    await timers.advance(999);
+    expect(engine.pid).toBeUndefined(); // not restarted yet
+    await timers.advance(1);
+    expect(engine.pid).toBeDefined();
+    await job(); // the new process is up (ready) and works
+
+    await killAndWait();
+    await timers.advance(1999);
+    expect(engine.pid).toBeUndefined(); // the second delay is twice the first
+    await timers.advance(1);
+    expect(engine.pid).toBeDefined();
     expect(engine.restarts).toBe(2);
+
+    // A job that arrives during a back-off does not wait for it.
+    await job();
+    await killAndWait();
+    await expect(job()).resolves.toBeDefined();
+    expect(engine.restarts).toBe(3);
+    await timers.advance(60_000); // the cancelled back-off timer starts nothing more
+    expect(engine.restarts).toBe(3);
+  });
+
+  it('the engine process gets an allow-listed environment: no bot token, API key or REDIS_URL', async () => {
+    const names = ['DISCORD_TOKEN', 'TELEGRAM_TOKEN', 'PROMPT_HELPER_API_KEY', 'REDIS_URL', 'CUDA_VISIBLE_DEVICES', 'PATH'];
+    const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+    Object.assign(process.env, { DISCORD_TOKEN: 'discord-secret-token', TELEGRAM_TOKEN: '123:telegram-secret', PROMPT_HELPER_API_KEY: 'sk-secret', REDIS_URL: 'redis://:pw@127.0.0.1:1' });
+    onCleanup(() => {
+      for (const n of names) if (saved[n] === undefined) delete process.env[n];
+      else process.env[n] = saved[n];
+    });
+    const engine = await startProcessEngine({ spec: { module: factory, options: { revealEnv: names } }, logLevel: 'silent', env: { CUDA_VISIBLE_DEVICES: '3' } });
+    onCleanup(() => engine.close());
+    const d = engine.describe();
+    for (const n of ['DISCORD_TOKEN', 'TELEGRAM_TOKEN', 'PROMPT_HELPER_API_KEY', 'REDIS_URL']) expect(d).toContain(`${n}=(unset)`);
+    expect(d).toContain('CUDA_VISIBLE_DEVICES=3');
+    expect(d).toContain(`PATH=${process.env.PATH}`);
   });
 
   it('a factory that throws is reported at start, in one sentence', async () => {

@@ -12,6 +12,8 @@ import { pino } from 'pino';
 import { EngineCancelledError, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
 import type { EngineSpec, FromWorker, ToWorker } from './protocol.ts';
+import { engineEnvironment } from './child-env.ts';
+import { RespawnBackoff, type RespawnBackoffOptions } from './respawn-backoff.ts';
 
 export type { EngineSpec } from './protocol.ts';
 
@@ -35,7 +37,23 @@ export interface ProcessEngineOptions {
    * needs little CPU and loses nothing.
    */
   niceness?: number;
+  /** Delays between restarts of an engine process that died while idle (doubling, capped). */
+  respawn?: RespawnBackoffOptions;
+  /** The clock and timers of those restarts (tests move them by hand). */
+  timers?: RespawnTimers;
 }
+
+export interface RespawnTimers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: RespawnTimers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** The worker process died while it ran a job. */
 export class EngineCrashedError extends Error {
@@ -75,9 +93,15 @@ export class ProcessEngine implements Engine {
   private closing = false;
   /** How many times the worker process was restarted after dying. */
   restarts = 0;
+  private readonly timers: RespawnTimers;
+  private readonly backoff: RespawnBackoff;
+  private respawnTimer: unknown;
+  private spawned = 0;
 
   constructor(private readonly options: ProcessEngineOptions) {
     this.log = options.log ?? pino({ level: 'silent' });
+    this.timers = options.timers ?? realTimers;
+    this.backoff = new RespawnBackoff(options.respawn, () => this.timers.now());
   }
 
   /** Starts the worker process and waits until its engine is built. */
@@ -104,6 +128,7 @@ export class ProcessEngine implements Engine {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.cancelRespawn();
     const worker = this.worker;
     this.worker = undefined;
     if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
@@ -134,7 +159,11 @@ export class ProcessEngine implements Engine {
   private async runOnce(job: EngineJob): Promise<EngineResult> {
     if (job.signal.aborted) throw new EngineCancelledError();
     if (this.closing) throw new Error('The engine is shutting down.');
-    if (!this.worker) this.worker = this.spawn();
+    if (!this.worker) {
+      // A job is waiting: start now rather than at the end of an idle restart's back-off.
+      this.cancelRespawn();
+      this.worker = this.spawn();
+    }
     const worker = this.worker;
     await worker.ready;
     const jobId = `job-${nextJobNumber++}`;
@@ -166,11 +195,12 @@ export class ProcessEngine implements Engine {
   }
 
   private spawn(): Worker {
+    if (this.spawned++ > 0) this.restarts += 1;
     const child = fork(workerEntry, [], {
       execArgv: ['--import', tsxLoader],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, ...this.options.env },
+      env: engineEnvironment(process.env, this.options.env),
     });
     let readyResolve!: (d: string) => void;
     let readyReject!: (e: Error) => void;
@@ -194,6 +224,7 @@ export class ProcessEngine implements Engine {
       switch (message.type) {
         case 'ready':
           becameReady = true;
+          this.backoff.started();
           readyResolve(message.description);
           break;
         case 'init-failed':
@@ -227,15 +258,28 @@ export class ProcessEngine implements Engine {
       this.log.error({ exit }, 'engine process exited');
       const p = this.pending;
       if (p) p.reject(new EngineCrashedError(exit));
-      // Restart now, so the next job (or the retry) does not pay the model load on its own clock. A
-      // worker that never became ready is not restarted in a loop: the next job tries once more.
+      // Restart ahead of the next job, so it does not pay the model load on its own clock, but after
+      // a back-off that doubles while the process keeps dying (a retry of a running job starts at
+      // once, in runOnce). A worker that never became ready is not restarted: the next job tries.
       if (!becameReady) return;
-      this.restarts += 1;
-      this.worker = this.spawn();
+      const delayMs = this.backoff.nextDelayMs();
+      this.log.warn({ delayMs }, 'restarting the engine process after a back-off');
+      this.cancelRespawn();
+      this.respawnTimer = this.timers.setTimeout(() => {
+        this.respawnTimer = undefined;
+        if (this.worker || this.closing) return;
+        this.worker = this.spawn();
+      }, delayMs);
     });
     child.once('error', (error) => this.log.error({ err: error }, 'engine process error'));
     this.send(worker, { type: 'init', spec: this.options.spec, logLevel: this.options.logLevel ?? this.log.level ?? 'info' });
     return worker;
+  }
+
+  private cancelRespawn(): void {
+    if (this.respawnTimer === undefined) return;
+    this.timers.clearTimeout(this.respawnTimer);
+    this.respawnTimer = undefined;
   }
 
   /** Writes one of the worker's pino lines through this process's logger, at its level. */

@@ -12,6 +12,8 @@ export interface FakeFactoryOptions {
   killAtStep?: number;
   /** Logged (warn, with the text also under a `token` field) when each run starts. */
   logOnRun?: string;
+  /** describe() names these environment variables with their values in the worker process. */
+  revealEnv?: string[];
 }
 
 export async function createEngine(options: FakeFactoryOptions, log?: Logger): Promise<Engine> {
@@ -21,6 +23,11 @@ export async function createEngine(options: FakeFactoryOptions, log?: Logger): P
     ...(options.sections !== undefined && { sections: options.sections }),
     ...(options.steps !== undefined && { steps: options.steps }),
   });
+  if (options.revealEnv) {
+    const names = options.revealEnv;
+    const describe = fake.describe.bind(fake);
+    fake.describe = () => `${describe()}; env ${names.map((n) => `${n}=${process.env[n] ?? '(unset)'}`).join(' ')}`;
+  }
   if (options.logOnRun !== undefined) {
     const text = options.logOnRun;
     const run = fake.run.bind(fake);
