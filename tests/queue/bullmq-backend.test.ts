@@ -11,6 +11,7 @@ import { artifactKeys } from '../../src/queue/artifacts/artifact-store.ts';
 import { readActive, writeActive } from '../../src/queue/bullmq/admission.ts';
 import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
+import { redisKeys } from '../../src/queue/bullmq/protocol.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { directoryBytes, jobDir } from '../../src/queue/job-files.ts';
 import { openJobStore } from '../../src/queue/store.ts';
@@ -123,6 +124,10 @@ describe('BullMQ backend', () => {
     const waiting = (await queue.submit(await request('u2'))).job;
     await engine.waitForHeld();
     await events.waitFor('started', running.id);
+    // Malformed messages on the cancel channel are ignored, not fatal to the worker.
+    const publisher = new Redis(redis.url);
+    for (const junk of ['not json', 'null', '{"jobId":42}', '[]']) await publisher.publish(redisKeys.cancelChannel, junk);
+    await publisher.quit();
 
     expect(await queue.cancel(waiting.id, 'discord:u2')).toMatchObject({ ok: true, wasRunning: false });
     expect((await events.waitFor('cancelled', waiting.id)).by).toBe('discord:u2');

@@ -157,7 +157,12 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
   subscriber.on('error', () => undefined);
   await subscriber.subscribe(redisKeys.cancelChannel);
   subscriber.on('message', (_channel: string, message: string) => {
-    const { jobId } = JSON.parse(message) as { jobId: string };
+    const jobId = parseCancelMessage(message);
+    if (jobId === undefined) {
+      // Anyone who can publish on the channel could otherwise stop this worker with one bad message.
+      log.warn({ message: message.slice(0, 200) }, 'ignored a malformed message on the cancel channel');
+      return;
+    }
     if (worker.cancelJob(jobId, 'cancelled')) log.info({ jobId }, 'cancel received; stopping the engine');
   });
   await worker.waitUntilReady();
@@ -180,4 +185,16 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
     },
     close,
   };
+}
+
+/** The job id of a cancel message (`{"jobId": "…"}`), or undefined for anything else. */
+export function parseCancelMessage(message: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  const jobId = (parsed as { jobId?: unknown } | null)?.jobId;
+  return typeof jobId === 'string' && jobId.length > 0 && jobId.length <= 200 ? jobId : undefined;
 }
