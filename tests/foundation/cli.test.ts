@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { doctorExitCode } from '../../src/cli/commands/doctor.ts';
 
 const run = promisify(execFile);
 const cli = (args: string[], env: Record<string, string> = {}) =>
@@ -31,6 +32,15 @@ describe('recurvid CLI', () => {
     expect(r.stdout).toMatch(/^ok\s+bots\s+`npm start` starts the Discord bot$/m);
     expect(r.stdout).toMatch(/MISSING\s+model sets/);
     expect(r.stdout + r.stderr).not.toContain('super-secret-token-1234');
+    expect(r.code).toBe(1); // a MISSING line is a failure for scripts and health checks
+    expect(r.stdout).toMatch(/needed items? (is|are) missing: .*model sets/);
+  });
+
+  it("doctor's exit status: 0 when only optional things are off, 1 when something needed is missing", () => {
+    const ok = { ok: true, label: 'ffmpeg', detail: '' };
+    const off = { ok: false, optional: true, label: 'TELEGRAM_TOKEN', detail: '' };
+    expect(doctorExitCode([ok, off])).toBe(0);
+    expect(doctorExitCode([ok, off, { ok: false, label: 'model sets', detail: '' }])).toBe(1);
   });
 
   it('doctor says a missing bot token is not ok: npm start needs at least one', async () => {

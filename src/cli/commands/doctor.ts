@@ -46,6 +46,16 @@ export function formatDoctorLine(l: DoctorLine): string {
   return `${mark}  ${l.label.padEnd(22)} ${l.detail}`;
 }
 
+/** Lines that are neither ok nor optional: what `npm start` or a job would fail on. */
+export function missingLines(lines: readonly DoctorLine[]): DoctorLine[] {
+  return lines.filter((l) => !l.ok && !l.optional);
+}
+
+/** 0 when everything needed is there, 1 when a MISSING line was printed (2 stays a configuration error). */
+export function doctorExitCode(lines: readonly DoctorLine[]): 0 | 1 {
+  return missingLines(lines).length > 0 ? 1 : 0;
+}
+
 export async function doctorReport(config: Config): Promise<DoctorLine[]> {
   const lines: DoctorLine[] = [];
   const major = Number(process.versions.node.split('.')[0]);
@@ -137,5 +147,9 @@ export function register(program: Command): void {
     .action(async () => {
       const lines = await doctorReport(loadConfig());
       for (const l of lines) process.stdout.write(`${formatDoctorLine(l)}\n`);
+      const missing = missingLines(lines);
+      if (missing.length) process.stdout.write(`\n${missing.length} needed item${missing.length > 1 ? 's are' : ' is'} missing: ${missing.map((l) => l.label).join(', ')}.\n`);
+      // Scripts and health checks (`recurvid doctor && npm start`) read the exit status, not the text.
+      process.exitCode = doctorExitCode(lines);
     });
 }
