@@ -2,7 +2,7 @@
 // dir in scale-out mode), after a middle section or after the last one, with or without the section
 // videos next to it, it resumes to the same frames as an uninterrupted run. Tiny model set, real code.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -92,4 +92,51 @@ describe('a moved resume checkpoint', () => {
     expect(copied.sampled).toEqual([]);
     expect((await frames(copied.result.videoPath)).equals(expected)).toBe(true);
   });
+
+  it('refuses a checkpoint that names a video outside its work directory (a path, or a symlink out): the job starts over and posts its own video', async () => {
+    const cleanDir = join(root, 'clean');
+    const clean = await engine.run({ imagePath: image, workDir: cleanDir, options, signal: never, onEvent: () => undefined });
+    const expected = await frames(clean.videoPath);
+    // "Someone else's file": a real video, but not this job's (only its first section).
+    const theirs = join(root, 'theirs.mp4');
+    const firstSection = (await readdir(cleanDir)).filter((f) => f.startsWith('section-')).sort()[0]!;
+    await copyFile(join(cleanDir, firstSection), theirs);
+    expect((await frames(theirs)).equals(expected)).toBe(false);
+
+    for (const [name, videos, link] of [
+      ['absolute', [theirs], undefined],
+      ['dot-dot', ['../theirs.mp4'], undefined],
+      ['symlink', ['section-9.mp4'], 'section-9.mp4'],
+    ] as const) {
+      const dir = join(root, `tampered-${name}`);
+      await mkdir(dir);
+      await writeFile(join(dir, CHECKPOINT_FILE), withVideos(await readFile(join(cleanDir, CHECKPOINT_FILE)), videos));
+      if (link) await symlink(theirs, join(dir, link));
+      const details: string[] = [];
+      const sampled = new Set<number>();
+      const result = await engine.run({
+        imagePath: image, workDir: dir, options, signal: never,
+        onEvent: (e) => {
+          if (e.type === 'stage' && e.detail) details.push(e.detail);
+          if (e.type === 'step') sampled.add(e.section);
+        },
+      });
+      expect(details.some((d) => d.includes('outside the job')), name).toBe(true);
+      expect(result.resumed, name).toBe(false);
+      expect([...sampled], name).toEqual([1, 2]); // started over
+      expect((await frames(result.videoPath)).equals(expected), name).toBe(true);
+    }
+  });
 });
+
+/** The same safetensors file with its `videos` metadata replaced (the header is length-prefixed JSON). */
+function withVideos(file: Buffer, videos: readonly string[]): Buffer {
+  const headerLength = Number(file.readBigUInt64LE(0));
+  const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as { __metadata__: Record<string, string> };
+  header.__metadata__.videos = JSON.stringify(videos);
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const padded = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(padded.length));
+  return Buffer.concat([length, padded, file.subarray(8 + headerLength)]);
+}

@@ -151,7 +151,7 @@ describe('ProcessEngine', () => {
     const names = ['DISCORD_TOKEN', 'TELEGRAM_TOKEN', 'PROMPT_HELPER_API_KEY', 'REDIS_URL', 'CUDA_VISIBLE_DEVICES', 'PATH'];
     const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
     Object.assign(process.env, { DISCORD_TOKEN: 'discord-secret-token', TELEGRAM_TOKEN: '123:telegram-secret', PROMPT_HELPER_API_KEY: 'sk-secret', REDIS_URL: 'redis://:pw@127.0.0.1:1' });
-    onCleanup(() => {
+    onCleanup(async () => {
       for (const n of names) if (saved[n] === undefined) delete process.env[n];
       else process.env[n] = saved[n];
     });

@@ -2,9 +2,9 @@
 // file holding history latents, the float head / rgb tail of the decoded video, the conditioning
 // (so no encoder runs again) and, in its metadata, the section index, PRNG state and options hash.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import type { AnimateOptions } from '../types.ts';
 import type { Tensor } from '../functions/index.ts';
@@ -67,8 +67,22 @@ export async function saveCheckpoint(workDir: string, cp: CheckpointData): Promi
   }
 }
 
-/** The checkpoint if one exists for exactly this job (same hash); otherwise undefined. */
-export async function loadCheckpoint(workDir: string, optionsHash: string): Promise<CheckpointData | undefined> {
+/**
+ * True when `path`, with symlinks followed, lies inside `dir`. A checkpoint names the section videos
+ * the final video is copied from and then posted to chat: whoever can write the checkpoint (Redis in
+ * scale-out mode, DATA_DIR) must not be able to make the bot post a file of theirs.
+ */
+export function isInsideDir(dir: string, path: string): boolean {
+  const rel = relative(realpathSync(dir), realpathSync(path));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/**
+ * The checkpoint if one exists for exactly this job (same hash); otherwise undefined. A checkpoint
+ * naming a video outside its work directory is refused as a whole (`onRejected` says why): the job
+ * starts again from its first section.
+ */
+export async function loadCheckpoint(workDir: string, optionsHash: string, onRejected?: (reason: string) => void): Promise<CheckpointData | undefined> {
   const path = join(workDir, CHECKPOINT_FILE);
   if (!existsSync(path)) return undefined;
   const store = await SafetensorsStore.open(path);
@@ -83,7 +97,14 @@ export async function loadCheckpoint(workDir: string, optionsHash: string): Prom
       else if (key.startsWith('u.')) bytes[key.slice(2)] = { data: new Uint8Array(await store.readRaw(key)), dims: byteDims[key.slice(2)] ?? [] };
     }
     // Relative to this work dir (older checkpoints hold absolute paths, which resolve to themselves).
-    const videos = (JSON.parse(m.videos ?? '[]') as string[]).map((v) => resolve(workDir, v)).filter((v) => existsSync(v));
+    // Paths that no longer exist are dropped (a checkpoint moved to another machine without its
+    // videos resumes from its pixel history); one that exists outside the work dir is not ours.
+    const videos = (JSON.parse(m.videos ?? '[]') as unknown[]).map((v) => resolve(workDir, String(v))).filter((v) => existsSync(v));
+    const foreign = videos.find((v) => !isInsideDir(workDir, v));
+    if (foreign !== undefined) {
+      onRejected?.('it names a video outside the job\'s work directory');
+      return undefined;
+    }
     return {
       optionsHash, sectionsDone: Number(m.sectionsDone), prng: JSON.parse(m.prng!) as PrngState,
       totalGeneratedLatentFrames: Number(m.totalGeneratedLatentFrames), videos, tensors, bytes,

@@ -81,7 +81,7 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   await mkdir(workDir, { recursive: true });
 
   const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
-  const checkpoint = await loadCheckpoint(workDir, hash);
+  const checkpoint = await loadCheckpoint(workDir, hash, (reason) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`));
   const model = modelOf(o);
   if (!(settings.models ?? ['original']).includes(model)) {
     throw new Error('This model set has no F1 transformer; use model original, or add F1 with `recurvid models pull --f1`.');
