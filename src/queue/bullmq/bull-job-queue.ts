@@ -301,6 +301,11 @@ export class BullJobQueue implements JobQueue {
       event = { ...rest, ...(previewPngBase64 && { previewPng: Buffer.from(previewPngBase64, 'base64') }) };
     } else if (wire.type === 'section') {
       const { videoKey, ...rest } = wire;
+      // The section number names a file in the work dir: progress comes through Redis, so check it.
+      if (!Number.isInteger(wire.section) || wire.section < 1 || wire.section > 10_000) {
+        this.log.warn({ jobId, section: String(wire.section).slice(0, 40) }, 'ignored a section event with an invalid section number');
+        return;
+      }
       const bytes = await this.artifacts.get(videoKey);
       if (!bytes) {
         this.log.warn({ jobId, videoKey }, 'section video missing from the artifact store');
