@@ -5,6 +5,7 @@
 import { TelegramError } from 'telegraf';
 import type { ReplyParameters } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
+import { PRIORITY, type ChatBudget } from '../common/chat-budget.ts';
 
 export interface ChatCallerOptions {
   /** Retries after 429s before giving up. */
@@ -13,9 +14,13 @@ export interface ChatCallerOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Clock for the per-chat pauses. */
   now?: () => number;
+  /** Every call of a chat waits for this chat's budget first (Telegram's per-chat limits). */
+  budget?: ChatBudget;
 }
 
 export const NOT_MODIFIED = Symbol('not-modified');
+/** Returned by a call's function that decided, after waiting for the budget, not to call at all. */
+export const SKIPPED = Symbol('skipped');
 
 export class ChatCaller {
   private readonly pausedUntil = new Map<string, number>();
@@ -30,16 +35,26 @@ export class ChatCaller {
     this.maxRetries = opts.maxRetries ?? 5;
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = opts.now ?? Date.now;
+    this.budget = opts.budget;
   }
 
-  /** Runs `fn` for `chatId`, honouring any pause that a 429 put on the chat. */
-  async call<T>(chatId: number | string, what: string, fn: () => Promise<T>): Promise<T | typeof NOT_MODIFIED> {
+  private readonly budget: ChatBudget | undefined;
+
+  /**
+   * Runs `fn` for `chatId` once the chat's budget allows a call (higher `priority` first), honouring
+   * any pause that a 429 put on the chat.
+   */
+  async call<T>(chatId: number | string, what: string, fn: (waited: boolean) => Promise<T>, priority: number = PRIORITY.normal): Promise<T | typeof NOT_MODIFIED> {
     const key = String(chatId);
     for (let attempt = 0; ; attempt++) {
       const wait = (this.pausedUntil.get(key) ?? 0) - this.now();
       if (wait > 0) await this.sleep(wait);
+      // `waited`: the chat's budget held this call back, so what it carries may be out of date by now.
+      const waited = (await this.budget?.acquire(key, priority)) ?? false;
       try {
-        return await fn();
+        const result = await fn(waited);
+        if (result === SKIPPED) this.budget?.refund(key); // nothing was sent: the call is not counted
+        return result;
       } catch (err) {
         if (isNotModified(err)) return NOT_MODIFIED;
         const retryAfter = retryAfterSeconds(err);

@@ -25,6 +25,8 @@ import { Suggestions } from './suggestions.ts';
 import { MediaGroups } from './media-group.ts';
 import { cacheDefault } from '../common/options.ts';
 import type { ModelVariant } from '../../engine/types.ts';
+import { ChatBudget, TELEGRAM_BUDGET, type BudgetRule } from '../common/chat-budget.ts';
+import type { ThrottleTimers } from '../common/throttle.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -67,6 +69,10 @@ export interface TelegramBotOptions {
   retryDelaysMs?: readonly number[];
   /** Longest time one attempt of the final upload may take (default 5 min). */
   uploadTimeoutMs?: number;
+  /** Per-chat call budgets (default: Telegram's limits, TELEGRAM_BUDGET). */
+  chatBudget?: Partial<Record<'private' | 'group', BudgetRule>>;
+  /** Timers of the chat budgets and edit throttles (real ones when omitted). */
+  timers?: ThrottleTimers;
 }
 
 export interface TelegramBot {
@@ -85,7 +91,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const bot = new Telegraf(token, { telegram: { ...(apiRoot ? { apiRoot } : {}), webhookReply: false } });
   const telegram = bot.telegram;
   const clock = opts.clock ?? systemClock;
-  const caller = new ChatCaller(log, { now: () => clock.now(), ...opts.rateLimit });
+  const rules = { ...TELEGRAM_BUDGET, ...opts.chatBudget };
+  // Group and channel chat ids are negative in the Bot API; users' private chats are positive.
+  const budget = new ChatBudget((chat) => (chat.startsWith('-') ? rules.group : rules.private), opts.timers);
+  const caller = new ChatCaller(log, { now: () => clock.now(), budget, ...opts.rateLimit });
   const signer = new CallbackSigner(token);
   const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
   const seen = new SeenUpdates(store, { now: () => clock.now() });
@@ -99,6 +108,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     maxUploadBytes: limits.maxUploadBytes,
     intervals: { ...DEFAULT_EDIT_INTERVALS, ...opts.editIntervals },
     clock,
+    ...(opts.timers ? { timers: opts.timers } : {}),
     ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });

@@ -9,6 +9,7 @@ import { fitVideoToSize, VideoTooLargeError } from '../common/fit-video.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
 import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, uploadFailureKind } from './api.ts';
 import { formatMB } from './limits.ts';
+import { PRIORITY } from '../common/chat-budget.ts';
 
 export interface FinalVideoDeps {
   telegram: Telegram;
@@ -106,7 +107,7 @@ async function upload(deps: FinalVideoDeps, v: FinalVideo, method: 'sendVideo' |
         return method === 'sendVideo'
           ? telegram.callApi('sendVideo', { ...common, video: file, supports_streaming: true }, timeout)
           : telegram.callApi('sendDocument', { ...common, document: file }, timeout);
-      }),
+      }, PRIORITY.final),
     {
       delaysMs: deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
       retryable: isTransient,

@@ -1,5 +1,5 @@
 // Turns queue events into what the user sees: one status message edited in place (throttled per
-// message, slower in groups), a video message that grows with each finished section, and the
+// message, slower in groups, and within the chat's call budget that ChatCaller applies), a video message that grows with each finished section, and the
 // final video with its settings and follow-up buttons. Media operations of one job run in order.
 // Status state comes from the shared reducer (bots/common/status.ts); this file only renders and
 // sends. Whatever happens to the uploads, the status message ends with a sentence and Re-roll.
@@ -9,10 +9,11 @@ import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import type { JobQueue, JobRecord, QueueEvent } from '../../queue/types.ts';
 import { systemClock, type Clock } from '../../queue/clock.ts';
-import { LatestWinsThrottle } from '../common/throttle.ts';
+import { LatestWinsThrottle, type ThrottleTimers } from '../common/throttle.ts';
+import { PRIORITY } from '../common/chat-budget.ts';
 import { describeSettings, formatSeconds, sectionOrderNote, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
-import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED } from './api.ts';
+import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED, SKIPPED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import { sendFinalVideo } from './final-video.ts';
 import { readReplyTarget, type TelegramReply } from './reply-target.ts';
@@ -33,12 +34,20 @@ interface StatusEdit {
   markup: InlineKeyboardMarkup;
   /** The last edit of a finished job: retried on passing failures so the job never looks running. */
   terminal: boolean;
+  /**
+   * True once a newer edit of the same message was queued. In a busy chat an edit may wait for the
+   * chat's budget; if it was overtaken while it waited it is dropped, so the chat spends its calls on
+   * the newest state only (an edit that did not wait is sent as it is: every state gets its moment).
+   */
+  superseded: () => boolean;
 }
 
 interface JobView {
   jobId: string;
   reply: TelegramReply;
   state: StatusState;
+  /** Counts status pushes: an edit knows whether a newer one exists. */
+  statusVersion: number;
   /** The preview video message, once one was sent. */
   videoMessageId?: number;
   /** Serialises media work (previews, final video) for this job. */
@@ -59,6 +68,8 @@ export interface PresenterDeps {
   retryDelaysMs?: readonly number[];
   /** Longest time one attempt of the final upload may take. */
   uploadTimeoutMs?: number;
+  /** Timers of the per-message edit throttles (tests move them by hand). */
+  timers?: ThrottleTimers;
 }
 
 export class JobPresenter {
@@ -74,8 +85,9 @@ export class JobPresenter {
     this.clock = deps.clock ?? systemClock;
     const send = (_key: string, edit: StatusEdit): Promise<void> => this.sendEdit(edit);
     const onError = (err: unknown): void => deps.log.warn({ method: 'editMessageText', err: describeApiError(err) }, 'telegram: status edit failed');
-    this.privateEdits = new LatestWinsThrottle(send, { intervalMs: deps.intervals.privateMs, onError });
-    this.groupEdits = new LatestWinsThrottle(send, { intervalMs: deps.intervals.groupMs, onError });
+    const timers = deps.timers ? { timers: deps.timers } : {};
+    this.privateEdits = new LatestWinsThrottle(send, { intervalMs: deps.intervals.privateMs, onError, ...timers });
+    this.groupEdits = new LatestWinsThrottle(send, { intervalMs: deps.intervals.groupMs, onError, ...timers });
   }
 
   /** Applies one queue event; never throws (a chat problem must not disturb the queue). */
@@ -124,6 +136,7 @@ export class JobPresenter {
       jobId: job.id,
       reply,
       state: initialStatus(job),
+      statusVersion: 0,
       videoMessageId: reply.videoMessageId,
       chain: Promise.resolve(),
       finished: false,
@@ -149,7 +162,9 @@ export class JobPresenter {
   }
 
   private pushStatus(view: JobView): void {
+    const version = ++view.statusVersion;
     this.throttleFor(view).push(this.statusKey(view), {
+      superseded: () => view.statusVersion !== version,
       chatId: view.reply.chatId,
       messageId: view.reply.statusMessageId,
       text: renderJobStatus(view.state),
@@ -184,7 +199,13 @@ export class JobPresenter {
     const key = `${edit.chatId}:${edit.messageId}`;
     const content = JSON.stringify([edit.text, edit.markup]);
     if (this.shown.get(key) === content) return;
-    const once = () => caller.call(edit.chatId, 'editMessageText', () => telegram.editMessageText(edit.chatId, edit.messageId, undefined, edit.text, { reply_markup: edit.markup }));
+    const once = () =>
+      caller.call(
+        edit.chatId,
+        'editMessageText',
+        async (waited) => (waited && !edit.terminal && edit.superseded() ? SKIPPED : telegram.editMessageText(edit.chatId, edit.messageId, undefined, edit.text, { reply_markup: edit.markup })),
+        edit.terminal ? PRIORITY.final : PRIORITY.progress,
+      );
     if (edit.terminal) {
       await withRetries(once, {
         delaysMs: this.deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
@@ -193,7 +214,7 @@ export class JobPresenter {
           this.deps.log.warn({ chatId: edit.chatId, method: 'editMessageText', attempt, err: describeApiError(err) }, 'telegram: final status edit failed, retrying'),
       });
     } else {
-      await once();
+      if ((await once()) === SKIPPED) return;
     }
     this.shown.set(key, content);
   }

@@ -105,6 +105,9 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       DEFAULT_STEPS: 3,
     },
     editIntervals: { privateMs: 100, groupMs: 200 },
+    // Telegram's real per-chat budgets would make these end-to-end tests wait minutes; the budget
+    // itself is tested on manual timers (chat-budget.test.ts).
+    chatBudget: { private: { burst: 1000, refillMs: 1 }, group: { burst: 1000, refillMs: 1 } },
     ...opts.bot,
   });
   // The bot subscribes when created, so it sees `resumed` events from queue.start().
