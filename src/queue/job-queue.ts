@@ -200,6 +200,7 @@ class FairJobQueue implements JobQueue {
     try {
       record.state = 'running';
       record.startedAt = this.clock.now();
+      record.firstStartedAt ??= record.startedAt;
       record.progress = {};
       // Not awaited: writes stay in order, and a crash before it lands still leaves the job
       // 'queued', which resumes the same way.

@@ -55,7 +55,10 @@ export interface JobRecord {
   error?: string;
   cancelledBy?: string;
   createdAt: number;
+  /** When this run of the job started (reset when it is resumed after a restart or on another worker). */
   startedAt?: number;
+  /** When the job first started, kept across restarts and hand-overs: the user's elapsed time counts from here. */
+  firstStartedAt?: number;
   finishedAt?: number;
   /** Number of times the job was picked up again after a restart. */
   resumes: number;

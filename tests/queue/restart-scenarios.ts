@@ -28,6 +28,8 @@ export async function crashAndResume(openStore: () => Promise<JobStore>, dataDir
   // A finished section is written to the store at once (not throttled).
   await until(async () => (await store1.getJob(a.id))?.progress.section === 1, 'section 1 of A is stored');
   expect((await store1.getJob(a.id))?.state).toBe('running');
+  const firstStart = (await store1.getJob(a.id))?.startedAt;
+  expect(firstStart).toBeDefined();
 
   // "Crash": the first queue is abandoned as it is; its engine stays blocked forever.
   const store2 = await openStore();
@@ -50,6 +52,10 @@ export async function crashAndResume(openStore: () => Promise<JobStore>, dataDir
     expect(second.events.of('done')).toHaveLength(3);
     expect((await store2.loadIndex()).jobs.map((e) => e.id)).toEqual([a.id, b.id, c.id]);
     for (const job of [a, b, c]) expect(await store2.getJob(job.id)).toMatchObject({ state: 'done', resumes: 1 });
+    // A's user-facing start survives the crash; this run's own start is new.
+    const resumedA = await store2.getJob(a.id);
+    expect(resumedA?.firstStartedAt).toBe(firstStart);
+    expect(resumedA!.startedAt!).toBeGreaterThanOrEqual(firstStart!);
     // New submissions continue the numbering.
     expect((await second.queue.submit(await request('u4'))).job.seq).toBe(c.seq + 1);
   } finally {

@@ -80,7 +80,7 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
     case 'started':
       s.phase = 'running';
       s.stage = 'starting';
-      s.startedAt = event.job.startedAt ?? now;
+      s.startedAt = startOf(event.job) ?? now;
       delete s.position;
       delete s.etaMs;
       break;
@@ -90,7 +90,7 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
         delete s.position;
         delete s.etaMs;
       }
-      s.startedAt ??= event.job.startedAt ?? now;
+      s.startedAt ??= startOf(event.job) ?? now;
       applyEngineEvent(s, event.event);
       break;
     case 'done':
@@ -109,7 +109,7 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
       delete s.etaMs;
       break;
   }
-  if (event.job.startedAt !== undefined) s.startedAt = event.job.startedAt;
+  if (startOf(event.job) !== undefined) s.startedAt = startOf(event.job);
   if (s.startedAt !== undefined) s.elapsedMs = Math.max(0, (event.job.finishedAt ?? now) - s.startedAt);
   return s;
 }
@@ -165,6 +165,11 @@ export function formatEta(ms: number | null): string {
   const hours = Math.floor(minutes / 60);
   const rest = minutes % 60;
   return `about ${hours} h${rest ? ` ${rest} min` : ''}`;
+}
+
+/** Elapsed time counts from the job's first start: a restart or a hand-over does not reset it. */
+function startOf(job: JobRecord): number | undefined {
+  return job.firstStartedAt ?? job.startedAt;
 }
 
 /** An exact-ish elapsed time: "4.2 s", "42 s", "3 min 2 s", "1 h 4 min". */

@@ -271,6 +271,7 @@ export class BullJobQueue implements JobQueue {
     const handedOn = record.state === 'running' || (job?.attemptsStarted ?? 1) > 1;
     record.state = 'running';
     record.startedAt = this.clock.now();
+    record.firstStartedAt ??= record.startedAt;
     record.progress = {};
     if (handedOn) record.resumes += 1;
     this.timers.set(jobId, new RunTimer(this.clock.now()));

@@ -136,6 +136,15 @@ describe('status reducer (queue event → status state, shared by both bots)', (
     expect(first(moved!)).toBe('Job #7 is queued (next in line, ready in about 3 min).');
   });
 
+  it('counts elapsed time from the first start: a restart 3 min in does not reset "done in"', () => {
+    const resumedRun = { state: 'running' as const, firstStartedAt: T0, startedAt: T0 + 180_000 };
+    const [, done] = run([
+      [{ type: 'started', job: job(resumedRun) }, T0 + 180_000],
+      [{ type: 'done', job: job({ ...resumedRun, state: 'done', finishedAt: T0 + 204_000 }) }, T0 + 204_000],
+    ]);
+    expect(first(done!)).toBe('Job #7 is done in 3 min 24 s.');
+  });
+
   it('says why a job was picked up again (scale-out: another GPU) and keeps saying it while it runs', () => {
     const note = 'resumed on another GPU from its last finished section';
     const [restarted] = run([[{ type: 'resumed', job: job(), position: 2 }, T0]]);
