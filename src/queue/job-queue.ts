@@ -202,6 +202,9 @@ class FairJobQueue implements JobQueue {
       record.startedAt = this.clock.now();
       record.firstStartedAt ??= record.startedAt;
       record.progress = {};
+      const estimate = this.scheduler.timings.estimate(job.timingKey);
+      if (estimate) record.estimate = estimate;
+      else delete record.estimate;
       // Not awaited: writes stay in order, and a crash before it lands still leaves the job
       // 'queued', which resumes the same way.
       void this.ledger.putQuietly(record);

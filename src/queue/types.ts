@@ -1,6 +1,7 @@
 // The queue's public contract: adapters submit requests, subscribe to events, cancel. They never
 // touch the engine.
 import type { AnimateOptions, EngineEvent } from '../engine/types.ts';
+import type { TimingEstimate } from './timing.ts';
 
 export type Platform = 'discord' | 'telegram' | 'cli';
 
@@ -59,6 +60,11 @@ export interface JobRecord {
   startedAt?: number;
   /** When the job first started, kept across restarts and hand-overs: the user's elapsed time counts from here. */
   firstStartedAt?: number;
+  /**
+   * What earlier runs with the same timing key measured, per stage (ms per step, per section's decode
+   * and write, setup and finishing), set when the job starts; absent before the first such run.
+   */
+  estimate?: TimingEstimate;
   finishedAt?: number;
   /** Number of times the job was picked up again after a restart. */
   resumes: number;

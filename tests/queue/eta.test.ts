@@ -25,6 +25,9 @@ describe('position and ETA', () => {
     const second = await queue.submit(await request('u1'));
     expect(second.etaMs).toBe(WHOLE_JOB);
     await events.waitFor('done', second.job.id);
+    // The bots get the per-stage times with the job, so a running job's ETA counts decodes too.
+    expect((await events.waitFor('started', first.job.id)).job.estimate).toBeUndefined();
+    expect((await events.waitFor('started', second.job.id)).job.estimate).toMatchObject({ stepMs: TIMING.stepMs, sectionOverheadMs: TIMING.sectionMs });
 
     const otherSteps = await queue.submit(await request('u1', { steps: 4 }));
     expect(otherSteps.etaMs).toBeNull();

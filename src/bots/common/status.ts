@@ -3,6 +3,8 @@
 // Adapters escape or format the text for their platform; nothing here knows about Markdown or HTML.
 import { ANIMATE_LIMITS, END_FRAME_STRENGTH, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
 import type { JobRecord, QueueEvent } from '../../queue/types.ts';
+import type { TimingEstimate } from '../../queue/timing.ts';
+import { runProgress } from './run-estimate.ts';
 
 export const END_FIRST_NOTE =
   'FramePack makes the end of the video first, so early previews show the last seconds and the video grows toward the start.';
@@ -40,6 +42,18 @@ export interface StatusState {
   elapsedMs?: number;
   /** Mean measured time per sampling step of this run (from the engine's step events). */
   stepMs?: number;
+  /** The last section whose video is written. */
+  sectionDone?: number;
+  /** This run's mean decode + write time per section, from its own events. */
+  overheadMs?: number;
+  /** How many sections `overheadMs` was measured on. */
+  overheadSections?: number;
+  /** When the current section's last step ended, i.e. its decode started. */
+  samplingEndedAt?: number;
+  /** The queue's measured times for jobs like this one (per step, per section's decode and write). */
+  estimate?: TimingEstimate;
+  /** 0–1 of the whole job, every stage weighed by its expected duration. */
+  fraction?: number;
   /** How delivering the finished video went, when it needs saying (said after "is done"). */
   delivery?: string;
   /** Why the job was picked up again, when the queue says (e.g. "resumed on another GPU …"); shown while it runs. */
@@ -78,6 +92,7 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
       delete s.etaMs;
       break;
     case 'started':
+      if (event.job.estimate) s.estimate = event.job.estimate;
       s.phase = 'running';
       s.stage = 'starting';
       s.startedAt = startOf(event.job) ?? now;
@@ -91,7 +106,9 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
         delete s.etaMs;
       }
       s.startedAt ??= startOf(event.job) ?? now;
-      applyEngineEvent(s, event.event);
+      if (event.job.estimate) s.estimate = event.job.estimate;
+      applyEngineEvent(s, event.event, now);
+      updateRunProgress(s, now);
       break;
     case 'done':
       s.phase = 'done';
@@ -114,7 +131,14 @@ export function reduceStatus(prev: StatusState, event: QueueEvent, now: number):
   return s;
 }
 
-function applyEngineEvent(s: StatusState, e: EngineEvent): void {
+function updateRunProgress(s: StatusState, now: number): void {
+  const p = runProgress(s, now);
+  if (p.fraction !== undefined) s.fraction = p.fraction;
+  if (p.remainingMs !== undefined) s.etaMs = p.remainingMs;
+  else delete s.etaMs; // unknown decode time: no estimate rather than one that counts sampling only
+}
+
+function applyEngineEvent(s: StatusState, e: EngineEvent, now: number): void {
   switch (e.type) {
     case 'stage': {
       s.stage = e.stage;
@@ -136,10 +160,16 @@ function applyEngineEvent(s: StatusState, e: EngineEvent): void {
       delete s.stageDetail;
       // Smoothed, so one slow step (a preview, a GC pause) does not swing the estimate.
       if (e.stepMs > 0) s.stepMs = s.stepMs === undefined ? e.stepMs : s.stepMs * 0.8 + e.stepMs * 0.2;
-      if (s.stepMs !== undefined) s.etaMs = Math.round(((e.sections - e.section) * e.steps + (e.steps - e.step)) * s.stepMs);
+      s.samplingEndedAt = now;
       break;
     case 'section':
-      Object.assign(s, { section: e.section, sections: e.sections });
+      Object.assign(s, { section: e.section, sections: e.sections, sectionDone: e.section });
+      if (s.samplingEndedAt !== undefined) {
+        const n = s.overheadSections ?? 0;
+        s.overheadMs = ((s.overheadMs ?? 0) * n + Math.max(0, now - s.samplingEndedAt)) / (n + 1);
+        s.overheadSections = n + 1;
+        delete s.samplingEndedAt;
+      }
       break;
     case 'done':
       s.stage = 'finishing';
@@ -278,7 +308,7 @@ export function describeStage(state: Pick<StatusState, 'stage' | 'stageDetail' |
 function runningLines(state: StatusState): string[] {
   const lines: string[] = [`Job #${state.jobSeq} is ${describeStage(state)}.`];
   if (state.resumedNote) lines.push(`${capitalize(state.resumedNote)}.`);
-  const fraction = overallFraction(state);
+  const fraction = state.fraction ?? runProgress(state, 0).fraction;
   if (fraction !== undefined) lines.push(progressBar(fraction));
   const timing: string[] = [];
   if (state.elapsedMs !== undefined) timing.push(`elapsed ${formatDuration(state.elapsedMs)}`);
@@ -286,13 +316,6 @@ function runningLines(state: StatusState): string[] {
   if (timing.length) lines.push(capitalize(timing.join(', ')));
   if (state.sections !== undefined && state.sections > 1) lines.push(sectionOrderNote(state.options));
   return lines;
-}
-
-/** Progress across all sections: finished sections plus the share of the current one. */
-function overallFraction(state: StatusState): number | undefined {
-  if (!state.sections || state.section === undefined) return undefined;
-  const within = state.step !== undefined && state.steps ? state.step / state.steps : 0;
-  return (state.section - 1 + within) / state.sections;
 }
 
 function capitalize(text: string): string {

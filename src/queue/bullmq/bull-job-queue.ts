@@ -277,6 +277,9 @@ export class BullJobQueue implements JobQueue {
     this.timers.set(jobId, new RunTimer(this.clock.now()));
     if (handedOn) this.resumedRuns.add(jobId);
     const entry = this.active.get(jobId) ?? (await readActive(this.redis)).get(jobId);
+    const estimate = entry ? this.timings.estimate(entry.timingKey) : null;
+    if (estimate) record.estimate = estimate;
+    else delete record.estimate;
     if (entry) {
       Object.assign(entry, { state: 'running', startedAt: record.startedAt });
       this.active.set(jobId, entry);

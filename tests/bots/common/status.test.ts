@@ -83,7 +83,8 @@ describe('status text', () => {
     });
     const lines = text.split('\n');
     expect(lines[0]).toBe('Job #4 is sampling section 2/4, step 5/10.');
-    expect(lines[1]).toBe(progressBar((1 + 0.5) / 4));
+    // No timings yet: each section's decode and write weigh as much as its sampling (1 + 0.5 of 2 × 4).
+    expect(lines[1]).toBe(progressBar((2 + 0.5) / 8));
     expect(lines[2]).toBe('Elapsed 1 min 5 s, ready in about 3 min');
     expect(lines).toContain(END_FIRST_NOTE);
     expect(END_FIRST_NOTE).toMatch(/end of the video first/);
@@ -186,8 +187,31 @@ describe('status reducer (queue event → status state, shared by both bots)', (
     ]);
     expect(states.every((s) => !renderJobStatus(s).includes('running ('))).toBe(true);
     expect(states[1]!.elapsedMs).toBe(500); // now − startedAt, from the clock passed in
-    expect(states[5]!.etaMs).toBe(8 * 1000); // one section of 8 steps at 1 s left
-    expect(renderJobStatus(states[5]!)).toContain('ready in less than a minute');
+    // After section 1's sampling nobody knows yet how long its decode takes: no ETA rather than a
+    // sampling-only one. Once section 1's video is written (1.5 s after its last step), section 2's
+    // 8 steps at 1 s and its own decode and write are left.
+    expect(states[5]!.etaMs).toBeUndefined();
+    expect(renderJobStatus(states[5]!)).not.toContain('ready in');
+    expect(states[9]!.etaMs).toBe(8 * 1000 + 1500);
+  });
+
+  it('estimates every stage from the measured times of jobs like this one; the bar is not full while the video is still written', () => {
+    // The job from the issue: sampling 26.7 s, decoding 72.6 s, writing 46.8 s, two sections of 25 steps.
+    const estimate = { stepMs: 534, sectionOverheadMs: (72_600 + 46_800) / 2, setupMs: 3000, sections: 2 };
+    const started = job({ state: 'running', startedAt: T0, estimate });
+    const at = (event: EngineEvent, now: number): [QueueEvent, number] => [{ type: 'engine', job: started, event }, now];
+    const states = run([
+      [{ type: 'started', job: started }, T0],
+      at({ type: 'step', section: 1, sections: 2, step: 1, steps: 25, elapsedMs: 534, stepMs: 534 }, T0 + 3534),
+      at({ type: 'stage', stage: 'decoding', detail: 'section 2/2' }, T0 + 3534 + 13_350 + 59_700 + 13_350),
+      at({ type: 'stage', stage: 'writing', detail: 'section 2/2' }, T0 + 3534 + 13_350 + 59_700 + 13_350 + 36_300),
+    ]);
+    const afterFirstStep = states[1]!;
+    expect(afterFirstStep.etaMs).toBe(Math.round(2 * (25 * 534 + 59_700) - 534));
+    expect(renderJobStatus(afterFirstStep)).toMatch(/ready in about [23] min/); // 2 min 26 s left, not "less than a minute"
+    const writingLast = renderJobStatus(states[3]!);
+    expect(writingLast).not.toContain('100%');
+    expect(writingLast).toMatch(/ 9\d%/);
   });
 
   it('ends in the terminal phase and ignores late events', () => {

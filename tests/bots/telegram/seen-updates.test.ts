@@ -1,7 +1,7 @@
 // Seen update ids: remembered for a day, then really gone from the SQLite store (Keyv drops an
 // expired row only when it is read again, and an update id is never read again); updates from
 // chats outside the allow-list write nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,14 +32,23 @@ describe('seen updates', () => {
     await store.set('tg:settings:42', { seconds: 3 });
     let now = 1_000_000;
     const seen = new SeenUpdates(store, { ttlMs: 30, sweepEveryMs: 60_000, now: () => now });
+    const sweeps = vi.spyOn(seen, 'sweep');
     for (let id = 1; id <= 20; id++) expect(await seen.firstTime(id)).toBe(true);
     expect(await seen.firstTime(5)).toBe(false);
+    expect(sweeps).toHaveBeenCalledTimes(1); // the first update after a start; then once per interval
     await new Promise((r) => setTimeout(r, 60)); // the 20 rows' TTL passes (Keyv compares wall time)
     expect((await rowKeys(file)).filter((k) => k.includes('tg:update:'))).toHaveLength(20);
     now += 61_000; // the sweep interval passes: the next first-time update sweeps in the background
-    expect(await seen.firstTime(100)).toBe(true);
-    await seen.sweep(); // the one started by update 100, or a fresh one
-    expect(await rowKeys(file)).toEqual(['telegram:tg:settings:42', 'telegram:tg:update:100']);
+    expect(await seen.firstTime(21)).toBe(true);
+    expect(sweeps).toHaveBeenCalledTimes(2);
+    await seen.sweep();
+    // A live row (a long TTL, so no machine is slow enough to see it expire) survives a sweep.
+    const live = new SeenUpdates(store, { ttlMs: 3_600_000, sweepEveryMs: 60_000, now: () => now });
+    expect(await live.firstTime(100)).toBe(true);
+    await live.sweep();
+    const keys = await rowKeys(file);
+    expect(keys.filter((k) => /tg:update:([1-9]|1\d|20)$/.test(k))).toEqual([]); // the 20 expired rows are gone
+    expect(keys).toEqual(expect.arrayContaining(['telegram:tg:settings:42', 'telegram:tg:update:100']));
     await store.disconnect();
   });
 
