@@ -94,7 +94,12 @@ class FairJobQueue implements JobQueue {
     this.artifacts = options.artifacts ?? new LocalArtifactStore(this.config.dataDir);
     this.runner = new JobRunner(options.engine, this.artifacts, this.clock, options.progressPersistMs ?? 5_000, {
       persist: (record) => void this.ledger.putQuietly(record),
-      emit: (event) => this.emit(event),
+      emit: (event) => {
+        this.emit(event);
+        // After each finished section the waiting jobs' estimates are checked again: a slow run
+        // ahead moves their "ready in", and their status should say so while they wait.
+        if (event.type === 'engine' && event.event.type === 'section') this.emitPositionChanges();
+      },
     });
   }
 
@@ -166,6 +171,7 @@ class FairJobQueue implements JobQueue {
     const job = this.scheduler.track(record, round, timingKey(size, record.options), req.image.length);
     const { position, etaMs } = this.scheduler.positions().get(id)!;
     job.lastPosition = position;
+    job.lastEtaMs = etaMs;
     this.log.info({ jobId: id, seq, userId: req.userId, platform: req.platform, position }, 'job queued');
     this.emit({ type: 'queued', job: snapshot(record), position, etaMs });
     this.emitPositionChanges(); // a newcomer in an earlier round moves others back

@@ -39,3 +39,20 @@ export function placeJobs(jobs: readonly PlacedJob[], gpus: number): Map<string,
   }
   return out;
 }
+
+/** A waiting job's estimate is told again once it is off by this much (and at least a minute). */
+export const RETELL_DRIFT_SHARE = 0.25;
+const RETELL_DRIFT_MIN_MS = 60_000;
+
+/**
+ * Whether a waiting job's status should be updated: its position moved, its estimate became known,
+ * or what the user was told ("ready in about 10 min") is off from today's estimate by more than a
+ * quarter and a minute — as the jobs ahead run, not only when one of them ends. A handful of
+ * updates over a long wait, fewer than one per section ahead.
+ */
+export function worthRetelling(told: { position?: number | undefined; etaMs?: number | null | undefined }, now: { position: number; etaMs: number | null }): boolean {
+  if (told.position !== now.position) return true;
+  if (now.etaMs === null) return false;
+  if (told.etaMs === undefined || told.etaMs === null) return true;
+  return Math.abs(now.etaMs - told.etaMs) > Math.max(RETELL_DRIFT_MIN_MS, RETELL_DRIFT_SHARE * told.etaMs);
+}

@@ -9,6 +9,7 @@ import { userIdentity } from './identity.ts';
 import { queueFullMessage, userLimitMessage } from './messages.ts';
 import { TimingStats, estimateRemainingMs, estimateTotalMs, sectionsFor, type TimingTable } from './timing.ts';
 import { QueueRefusal, type JobRecord, type Platform } from './types.ts';
+import { worthRetelling } from './positions.ts';
 
 export interface ActiveJob {
   record: JobRecord;
@@ -26,6 +27,8 @@ export interface ActiveJob {
   unqueue: AbortController;
   /** Last position told to listeners, so `position` events fire only on change. */
   lastPosition: number | undefined;
+  /** The estimate told with it (see worthRetelling). */
+  lastEtaMs?: number | null;
   /** Set by close(): the job stays 'running' in the store and resumes after the restart. */
   stopForShutdown: boolean;
   lastProgressWrite: number;
@@ -146,13 +149,14 @@ export class Scheduler {
     return out;
   }
 
-  /** Position changes of waiting jobs since they were last told, marked as told. */
+  /** Waiting jobs whose position or estimate changed enough since they were last told, marked as told. */
   positionChanges(): Array<{ job: ActiveJob; position: number; etaMs: number | null }> {
     const changes: Array<{ job: ActiveJob; position: number; etaMs: number | null }> = [];
     for (const [id, { position, etaMs }] of this.positions()) {
       const job = this.active.get(id)!;
-      if (job === this.running || job.lastPosition === position) continue;
+      if (job === this.running || !worthRetelling({ position: job.lastPosition, etaMs: job.lastEtaMs }, { position, etaMs })) continue;
       job.lastPosition = position;
+      job.lastEtaMs = etaMs;
       changes.push({ job, position, etaMs });
     }
     return changes;

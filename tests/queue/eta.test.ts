@@ -66,6 +66,41 @@ describe('position and ETA', () => {
     await events.waitFor('done', third.job.id);
   });
 
+  it("tells a waiting job again while the run ahead progresses, only when what it was told is off by a quarter and a minute", async () => {
+    const SLOW = { stepMs: 10_000, setupMs: 0, sectionMs: 120_000 } satisfies FakeEngineOptions; // decodes dominate, as on a CPU
+    const clock = new ManualClock();
+    const engine = new FakeEngine({ ...SLOW, clock, manual: true });
+    const { queue, events } = await startQueue({ dataDir: await tempDataDir(), engine, clock });
+    const warmup = await queue.submit(await request('u0'));
+    engine.release(SECTIONS * STEPS);
+    await events.waitFor('done', warmup.job.id);
+
+    const running = await queue.submit(await request('u1', { seconds: 7.2 })); // 6 sections
+    engine.release(1);
+    await engine.waitForHeld();
+    const waiting = await queue.submit(await request('u2'));
+    expect(waiting.position).toBe(2);
+    let told = waiting.etaMs!;
+    const retold: number[] = [];
+    for (let section = 1; section <= 5; section++) {
+      engine.release(section === 1 ? STEPS - 1 : STEPS);
+      await events.waitForMatch((e) => e.type === 'engine' && e.job.id === running.job.id && e.event.type === 'section' && e.event.section === section);
+      await engine.waitForHeld();
+      const update = events.of('position').filter((e) => e.job.id === waiting.job.id).slice(retold.length);
+      for (const e of update) {
+        expect(e.position).toBe(2); // still waiting behind the same job
+        expect(Math.abs(e.etaMs! - told)).toBeGreaterThan(Math.max(60_000, 0.25 * told));
+        expect(e.etaMs).toBe(queue.position(waiting.job.id)!.etaMs);
+        told = e.etaMs!;
+        retold.push(told);
+      }
+    }
+    expect(retold.length).toBeGreaterThanOrEqual(2); // updated while it waits…
+    expect(retold.length).toBeLessThan(5); // …but not at every section
+    engine.releaseAll();
+    await events.waitFor('done', waiting.job.id);
+  });
+
   it('keeps the measured timings across a restart', async () => {
     const dataDir = await tempDataDir();
     const clock = new ManualClock();

@@ -31,7 +31,7 @@ import {
   queueFullMessage,
   userLimitMessage,
 } from '../messages.ts';
-import { placeJobs } from '../positions.ts';
+import { placeJobs, worthRetelling } from '../positions.ts';
 import { sizeKeyOf } from '../size-key.ts';
 import type { JobStore } from '../store.ts';
 import { RunTimer, TimingStats, estimateRemainingMs, estimateTotalMs, sectionsFor, timingKey } from '../timing.ts';
@@ -91,6 +91,8 @@ export class BullJobQueue implements JobQueue {
   private readonly timers = new Map<string, RunTimer>();
   private readonly resumedRuns = new Set<string>();
   private readonly lastPosition = new Map<string, number>();
+  /** The estimate told with the position (see worthRetelling). */
+  private readonly lastEta = new Map<string, number | null>();
   private readonly chains = new Map<string, Promise<void>>();
   private timings = new TimingStats();
   private gpus = 1;
@@ -189,6 +191,7 @@ export class BullJobQueue implements JobQueue {
     const { record } = await this.admit(req, size);
     const { position, etaMs } = this.positions().get(record.id) ?? { position: this.active.size, etaMs: null };
     this.lastPosition.set(record.id, position);
+    this.lastEta.set(record.id, etaMs);
     this.log.info({ jobId: record.id, seq: record.seq, userId: req.userId, platform: req.platform, position }, 'job queued on BullMQ');
     this.emit({ type: 'queued', job: snapshot(record), position, etaMs });
     this.emitPositionChanges();
@@ -331,6 +334,8 @@ export class BullJobQueue implements JobQueue {
       await this.persist(record);
     }
     this.emit({ type: 'engine', job: snapshot(record), event });
+    // Waiting jobs' estimates move with the run ahead of them: checked again after each section.
+    if (event.type === 'section') this.emitPositionChanges();
   }
 
   private async onCompleted(jobId: string): Promise<void> {
@@ -392,6 +397,7 @@ export class BullJobQueue implements JobQueue {
     this.timers.delete(record.id);
     this.resumedRuns.delete(record.id);
     this.lastPosition.delete(record.id);
+    this.lastEta.delete(record.id);
     await removeActive(this.redis, record.id);
     await this.redis.zadd(redisKeys.finished, record.finishedAt, record.id);
     await this.persist(record);
@@ -496,8 +502,10 @@ export class BullJobQueue implements JobQueue {
     for (const [id, { position, etaMs }] of this.positions()) {
       const entry = this.active.get(id)!;
       const record = this.records.get(id);
-      if (!record || entry.state === 'running' || this.lastPosition.get(id) === position) continue;
+      if (!record || entry.state === 'running') continue;
+      if (!worthRetelling({ position: this.lastPosition.get(id), etaMs: this.lastEta.get(id) }, { position, etaMs })) continue;
       this.lastPosition.set(id, position);
+      this.lastEta.set(id, etaMs);
       this.emit({ type: 'position', job: snapshot(record), position, etaMs });
     }
   }
