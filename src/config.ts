@@ -53,6 +53,16 @@ const adminIds = z.string().transform((value, ctx) => {
   return out;
 });
 
+/** "server_dir=local_dir", two absolute paths → { server, local }. */
+const localFilesMap = z.string().transform((value, ctx) => {
+  const m = /^(\/[^=]*)=(\/[^=]*)$/.exec(value);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: 'must be server_dir=local_dir with two absolute paths, e.g. /var/lib/telegram-bot-api=/srv/telegram-files' });
+    return z.NEVER;
+  }
+  return { server: m[1]!, local: m[2]! };
+});
+
 export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('data'),
@@ -73,6 +83,9 @@ export const configSchema = z.object({
 
   TELEGRAM_TOKEN: z.string().min(1).optional(),
   TELEGRAM_API_ROOT: z.url().optional(),
+  TELEGRAM_DOWNLOAD_TIMEOUT_MS: int(1_000, 3_600_000).default(120_000),
+  /** "server_dir=local_dir": where a self-hosted Bot API server's --dir is mounted here (another container). */
+  TELEGRAM_LOCAL_FILES_MAP: localFilesMap.optional(),
   TELEGRAM_WEBHOOK_URL: z.url().optional(),
   TELEGRAM_WEBHOOK_PORT: int(1, 65535).default(8443),
   TELEGRAM_ALLOWED_CHAT_IDS: idList.default([]),

@@ -1,6 +1,9 @@
 // Finds an ffmpeg binary with libx264: FFMPEG_PATH → ffmpeg-static (optional dependency; its binary is
 // downloaded at install and may be absent) → @ffmpeg-installer's in-package binary → system ffmpeg.
 // ffprobe: next to the chosen ffmpeg, else @ffprobe-installer's in-package binary, else the system one.
+// Decoding media we did not write (probing, re-encoding a file) prefers the system ffmpeg after
+// FFMPEG_PATH: Debian's package gets security updates, the npm binaries are frozen builds (the
+// @ffmpeg-installer one is from 2018). Encoding our own frames keeps the npm-first order.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -62,14 +65,25 @@ export interface FfmpegSources {
 
 export const npmFfmpegSources: FfmpegSources = { ffmpegStatic: ffmpegStaticPath, ffmpegInstaller: ffmpegInstallerPath, system: 'ffmpeg' };
 
-/** The first candidate, in order FFMPEG_PATH → ffmpeg-static → @ffmpeg-installer → system, that runs and has libx264. */
-export async function findFfmpeg(envPath: string | undefined, sources: FfmpegSources): Promise<FfmpegInfo> {
-  const candidates: Array<[FfmpegInfo['source'], string | undefined]> = [
-    ['FFMPEG_PATH', envPath],
+/** 'encode': our own frames to mp4; 'decode': reading a media file (probe, re-encode). */
+export type FfmpegPurpose = 'encode' | 'decode';
+
+/**
+ * The candidates in the order they are tried. encode: FFMPEG_PATH → ffmpeg-static →
+ * @ffmpeg-installer → system; decode: FFMPEG_PATH → system → ffmpeg-static → @ffmpeg-installer.
+ */
+export function ffmpegCandidates(purpose: FfmpegPurpose, envPath: string | undefined, sources: FfmpegSources): Array<[FfmpegInfo['source'], string | undefined]> {
+  const packaged: Array<[FfmpegInfo['source'], string | undefined]> = [
     ['ffmpeg-static', sources.ffmpegStatic()],
     ['@ffmpeg-installer', sources.ffmpegInstaller()],
-    ['system', sources.system],
   ];
+  const system: [FfmpegInfo['source'], string] = ['system', sources.system];
+  return purpose === 'decode' ? [['FFMPEG_PATH', envPath], system, ...packaged] : [['FFMPEG_PATH', envPath], ...packaged, system];
+}
+
+/** The first candidate (see ffmpegCandidates) that runs and has libx264. */
+export async function findFfmpeg(envPath: string | undefined, sources: FfmpegSources, purpose: FfmpegPurpose = 'encode'): Promise<FfmpegInfo> {
+  const candidates = ffmpegCandidates(purpose, envPath, sources);
   const tried: string[] = [];
   for (const [source, path] of candidates) {
     if (!path) {
@@ -83,13 +97,28 @@ export async function findFfmpeg(envPath: string | undefined, sources: FfmpegSou
   throw new FfmpegMissingError(tried);
 }
 
-let cached: Promise<FfmpegInfo> | undefined;
+// One lookup per purpose and FFMPEG_PATH value (a changed FFMPEG_PATH is looked up afresh).
+const cached = new Map<string, Promise<FfmpegInfo>>();
 
-export function resolveFfmpeg(envPath = process.env.FFMPEG_PATH): Promise<FfmpegInfo> {
-  if (envPath === process.env.FFMPEG_PATH && cached) return cached;
-  const found = findFfmpeg(envPath, npmFfmpegSources);
-  if (envPath === process.env.FFMPEG_PATH) cached = found;
+function resolveFor(purpose: FfmpegPurpose, envPath: string | undefined): Promise<FfmpegInfo> {
+  const key = `${purpose}\0${envPath ?? ''}`;
+  let found = cached.get(key);
+  if (!found) {
+    found = findFfmpeg(envPath, npmFfmpegSources, purpose);
+    cached.set(key, found);
+    found.catch(() => cached.delete(key)); // a failed lookup is retried next time
+  }
   return found;
+}
+
+/** The ffmpeg that encodes our own frames (npm binaries first). */
+export function resolveFfmpeg(envPath = process.env.FFMPEG_PATH): Promise<FfmpegInfo> {
+  return resolveFor('encode', envPath);
+}
+
+/** The ffmpeg that reads media files (system first, for its security updates). */
+export function resolveDecoderFfmpeg(envPath = process.env.FFMPEG_PATH): Promise<FfmpegInfo> {
+  return resolveFor('decode', envPath);
 }
 
 /** ffprobe next to the given ffmpeg, else @ffprobe-installer's binary, else the system one. */
@@ -102,4 +131,15 @@ export function ffprobeFor(ffmpegPath: string, installer: () => string | undefin
 /** ffprobe next to the resolved ffmpeg, else @ffprobe-installer's binary, else the system one. */
 export async function resolveFfprobe(): Promise<string> {
   return ffprobeFor((await resolveFfmpeg()).path);
+}
+
+/** The ffprobe that pairs with a decoder: a system ffmpeg found on PATH comes with its ffprobe on PATH. */
+export function decoderFfprobe(ff: Pick<FfmpegInfo, 'path' | 'source'>, installer: () => string | undefined = ffprobeInstallerPath): string {
+  if (ff.source === 'system' && !ff.path.includes('/')) return 'ffprobe';
+  return ffprobeFor(ff.path, installer);
+}
+
+/** The ffprobe that reads media files: the decoder's (see decoderFfprobe). */
+export async function resolveDecoderFfprobe(): Promise<string> {
+  return decoderFfprobe(await resolveDecoderFfmpeg());
 }

@@ -105,3 +105,12 @@ describe('DISCORD_GUILD_LIMITS', () => {
     expect(() => loadConfig({ DISCORD_GUILD_LIMITS: value })).toThrow(/^Configuration error: DISCORD_GUILD_LIMITS must list guildId:maxSeconds:maxSteps entries/);
   });
 });
+
+describe('TELEGRAM_LOCAL_FILES_MAP and TELEGRAM_DOWNLOAD_TIMEOUT_MS', () => {
+  it('parses server_dir=local_dir and refuses anything else; the timeout has a default', () => {
+    const config = loadConfig({ TELEGRAM_LOCAL_FILES_MAP: '/var/lib/telegram-bot-api=/srv/tg' });
+    expect(config.TELEGRAM_LOCAL_FILES_MAP).toEqual({ server: '/var/lib/telegram-bot-api', local: '/srv/tg' });
+    expect(config.TELEGRAM_DOWNLOAD_TIMEOUT_MS).toBe(120_000);
+    expect(() => loadConfig({ TELEGRAM_LOCAL_FILES_MAP: 'relative=/srv/tg' })).toThrow(/TELEGRAM_LOCAL_FILES_MAP must be server_dir=local_dir/);
+  });
+});

@@ -1,6 +1,6 @@
 // The ffmpeg/ffprobe resolver's order and fallbacks, with each candidate pointed at a real binary,
 // a broken path, or a fake ffmpeg without libx264: FFMPEG_PATH → ffmpeg-static → @ffmpeg-installer
-// → system; ffprobe next to ffmpeg, else @ffprobe-installer, else the system one.
+// → system (reading media files: system right after FFMPEG_PATH); ffprobe next to ffmpeg, else @ffprobe-installer, else the system one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -57,6 +57,12 @@ describe('ffmpeg resolver order', () => {
   it('then the system ffmpeg; a binary without libx264 is skipped', async () => {
     const ff = await findFfmpeg(noX264, sources({ ffmpegStatic: () => noX264, system: installerFfmpeg }));
     expect(ff.source).toBe('system');
+  });
+
+  it('for reading media files the system ffmpeg comes before the npm binaries (both work here)', async () => {
+    const both = sources({ ffmpegInstaller: () => installerFfmpeg, system: staticCopy });
+    expect(await findFfmpeg(undefined, both, 'decode')).toMatchObject({ source: 'system', path: staticCopy });
+    expect(await findFfmpeg(undefined, both, 'encode')).toMatchObject({ source: '@ffmpeg-installer' });
   });
 
   it('and when nothing works, one error naming every candidate and what to do', async () => {

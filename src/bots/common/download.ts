@@ -1,8 +1,10 @@
 // Downloads a chat attachment with a hard size cap: refused up front when the server announces a
 // larger Content-Length, and cut off while streaming when it lies or announces nothing.
 // Messages never contain the URL: Telegram file URLs embed the bot token.
+// A timeout covers the whole download (headers and body): a server that stalls mid-body would
+// otherwise hold the request, and the user's job, forever.
 
-export type DownloadErrorCode = 'too_large' | 'http' | 'network' | 'aborted';
+export type DownloadErrorCode = 'too_large' | 'http' | 'network' | 'aborted' | 'timeout';
 
 export class DownloadError extends Error {
   constructor(
@@ -18,17 +20,22 @@ export class DownloadError extends Error {
 export interface DownloadOptions {
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** Gives up after this long (headers and body together); no limit when omitted. */
+  timeoutMs?: number;
 }
 
 export async function downloadLimited(url: string, maxBytes: number, opts: DownloadOptions = {}): Promise<Buffer> {
   const tooLarge = (): DownloadError =>
     new DownloadError('too_large', `The file is larger than the ${formatSize(maxBytes)} limit. Please send a smaller one.`);
+  const timeout = opts.timeoutMs !== undefined ? AbortSignal.timeout(opts.timeoutMs) : undefined;
+  const signal = timeout && opts.signal ? AbortSignal.any([opts.signal, timeout]) : (timeout ?? opts.signal);
+  const fail = (err: unknown): DownloadError => (timeout?.aborted ? timedOut(opts.timeoutMs!) : failure(err, opts.signal));
 
   let response: Response;
   try {
-    response = await fetch(url, { signal: opts.signal, headers: opts.headers, redirect: 'follow' });
+    response = await fetch(url, { signal, headers: opts.headers, redirect: 'follow' });
   } catch (err) {
-    throw failure(err, opts.signal);
+    throw fail(err);
   }
   if (!response.ok) {
     await response.body?.cancel().catch(() => undefined);
@@ -57,7 +64,7 @@ export async function downloadLimited(url: string, maxBytes: number, opts: Downl
     }
   } catch (err) {
     if (err instanceof DownloadError) throw err;
-    throw failure(err, opts.signal);
+    throw fail(err);
   }
   return Buffer.concat(chunks, received);
 }
@@ -71,6 +78,10 @@ export function httpFailureSentence(status: number): string {
     return `The file is no longer available (HTTP ${status}): its link may have expired or the message was deleted. Please send the image again.`;
   }
   return `The file could not be downloaded (HTTP ${status}). Please send the image again, or send it as a file instead of a link.`;
+}
+
+export function timedOut(ms: number): DownloadError {
+  return new DownloadError('timeout', `The download took longer than ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`} and was stopped. Please send the image again.`);
 }
 
 function failure(err: unknown, signal: AbortSignal | undefined): DownloadError {

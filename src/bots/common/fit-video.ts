@@ -1,14 +1,13 @@
 // Makes a finished video fit a platform's upload limit (Discord 10 MB, Telegram 50 MB…): a video
 // that already fits is returned as-is; otherwise it is re-encoded once with a bitrate computed
 // from the size budget and duration (downscaled when that bitrate is too thin for the frame),
-// and once more, smaller, if the encoder overshot.
-import { execFile } from 'node:child_process';
+// and once more, smaller, if the encoder overshot. Reading the file goes through the decoder
+// ffmpeg/ffprobe (system first) with media-guard.ts's limits, each run under a time limit.
 import { stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { resolveFfmpeg, resolveFfprobe } from '../../util/ffmpeg.ts';
-
-const run = promisify(execFile);
+import { resolveDecoderFfmpeg, resolveDecoderFfprobe } from '../../util/ffmpeg.ts';
+import { DECODE_THREADS, findPrlimit, guardedInputArgs, memoryLimited, probeArgs, PROBE_TIMEOUT_MS } from '../../util/media-guard.ts';
+import { runTool } from '../../util/run-tool.ts';
 
 /** Share of the byte budget the video stream may use; the rest is mp4 overhead and encoder slack. */
 const HEADROOM = 0.95;
@@ -83,15 +82,10 @@ export function scaledSize(info: VideoInfo, bitrate: number): { width: number; h
   return { width: even(info.width * scale), height: even(info.height * scale) };
 }
 
-export async function probeVideo(path: string): Promise<VideoInfo> {
-  const ffprobe = await resolveFfprobe();
-  const { stdout } = await run(ffprobe, [
-    '-v', 'error',
-    '-select_streams', 'v:0',
-    '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate:format=duration',
-    '-of', 'json',
-    path,
-  ]);
+export async function probeVideo(path: string, opts: { timeoutMs?: number } = {}): Promise<VideoInfo> {
+  const ffprobe = await resolveDecoderFfprobe();
+  const cmd = memoryLimited(ffprobe, probeArgs(path), findPrlimit());
+  const { stdout } = await runTool(cmd.command, cmd.args, { timeoutMs: opts.timeoutMs ?? PROBE_TIMEOUT_MS, name: 'ffprobe' });
   const parsed = JSON.parse(stdout) as {
     streams?: Array<{ width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string }>;
     format?: { duration?: string };
@@ -107,22 +101,24 @@ export async function probeVideo(path: string): Promise<VideoInfo> {
 }
 
 async function encode(input: string, output: string, bitrate: number, size: { width: number; height: number }): Promise<void> {
-  const ffmpeg = await resolveFfmpeg();
-  await run(
+  const ffmpeg = await resolveDecoderFfmpeg();
+  const cmd = memoryLimited(
     ffmpeg.path,
     [
       '-hide_banner', '-loglevel', 'error', '-y',
-      '-i', input,
+      ...guardedInputArgs(input),
       '-an',
       '-vf', `scale=${size.width}:${size.height}`,
       '-c:v', 'libx264', '-preset', 'veryfast',
       '-b:v', String(bitrate), '-maxrate', String(bitrate), '-bufsize', String(bitrate),
       '-pix_fmt', 'yuv420p',
       '-movflags', '+faststart',
+      '-threads', String(DECODE_THREADS), // few threads keep the address space well under the prlimit cap
       output,
     ],
-    { timeout: ENCODE_TIMEOUT_MS },
+    findPrlimit(),
   );
+  await runTool(cmd.command, cmd.args, { timeoutMs: ENCODE_TIMEOUT_MS, name: 'ffmpeg' });
 }
 
 function rate(text: string | undefined): number | undefined {

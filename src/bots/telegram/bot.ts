@@ -39,7 +39,7 @@ export type TelegramBotConfig = Pick<
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
 > &
-  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
+  Partial<Pick<Config, 'DEFAULT_CACHE' | 'TELEGRAM_DOWNLOAD_TIMEOUT_MS' | 'TELEGRAM_LOCAL_FILES_MAP'>>;
 
 export interface TelegramBotOptions {
   token: string;
@@ -86,6 +86,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const log = opts.log.child({ platform: 'telegram' });
   // The 2000 MB limits follow TELEGRAM_API_ROOT (a self-hosted server), not a test's apiRoot.
   const limits = limitsFor(config.TELEGRAM_API_ROOT, opts.fileLimits);
+  const files = { maxDownloadBytes: limits.maxDownloadBytes, downloadTimeoutMs: config.TELEGRAM_DOWNLOAD_TIMEOUT_MS, localFiles: config.TELEGRAM_LOCAL_FILES_MAP };
   const store = opts.settingsStore ?? new Keyv();
   // webhookReply off: every call goes over HTTP so we get results (message ids) back.
   const bot = new Telegraf(token, { telegram: { ...(apiRoot ? { apiRoot } : {}), webhookReply: false } });
@@ -112,7 +113,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
-  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log, now: () => clock.now() });
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, ...files, log, now: () => clock.now() });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
 
   const tasks = new Set<Promise<unknown>>();
@@ -122,7 +123,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     void task.finally(() => tasks.delete(task));
   };
   const animate = (req: AnimateRequest) =>
-    submitAnimation({ telegram, queue, caller, presenter, promptHelper, caps, maxDownloadBytes: limits.maxDownloadBytes, log }, req);
+    submitAnimation({ telegram, queue, caller, presenter, promptHelper, caps, ...files, log }, req);
   const allowedChats = new Set(config.TELEGRAM_ALLOWED_CHAT_IDS);
   const mediaGroups = new MediaGroups(opts.albumSettleMs ?? 1200);
 

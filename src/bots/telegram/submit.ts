@@ -1,8 +1,6 @@
 // One /animate request from chat to queue: parse the options, answer at once with a status
 // message, fetch and check the image, settle the prompt, submit. Every refusal is a sentence in
 // the chat and nothing is queued.
-import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { Telegram } from 'telegraf';
 import type { AnimateOptions } from '../../engine/types.ts';
 import type { Logger } from '../../log.ts';
@@ -11,9 +9,10 @@ import { resolvePrompt } from '../../prompting/resolve.ts';
 import { QueueRefusal, type JobQueue } from '../../queue/types.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
 import { combinationErrors, parseAnimateText, type OptionCaps } from '../common/options.ts';
-import { downloadLimited, DownloadError } from '../common/download.ts';
+import { DownloadError } from '../common/download.ts';
 import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import { formatMB } from './limits.ts';
+import { fetchTelegramFile, type LocalFilesMap } from './file-fetch.ts';
 import type { ImageRef } from './media.ts';
 import type { JobPresenter } from './presenter.ts';
 import { writeReplyTarget, type ChatKind } from './reply-target.ts';
@@ -42,6 +41,9 @@ export interface SubmitDeps {
   promptHelper?: PromptHelper;
   caps: OptionCaps;
   maxDownloadBytes: number;
+  /** TELEGRAM_DOWNLOAD_TIMEOUT_MS; TELEGRAM_LOCAL_FILES_MAP (see file-fetch.ts). */
+  downloadTimeoutMs?: number;
+  localFiles?: LocalFilesMap;
   log: Logger;
 }
 
@@ -142,17 +144,8 @@ async function reply(deps: SubmitDeps, req: AnimateRequest, text: string): Promi
   );
 }
 
-/** Downloads a chat file through getFile; a local Bot API server hands out a path instead of a URL. */
-export async function fetchTelegramFile(deps: Pick<SubmitDeps, 'telegram' | 'maxDownloadBytes'>, ref: ImageRef): Promise<Buffer> {
-  const link = await deps.telegram.getFileLink(ref.fileId);
-  if (link.protocol === 'file:') {
-    const path = fileURLToPath(link);
-    const size = (await stat(path)).size;
-    if (size > deps.maxDownloadBytes) throw new DownloadError('too_large', `The file is larger than the ${formatMB(deps.maxDownloadBytes)} limit.`);
-    return await readFile(path);
-  }
-  return await downloadLimited(link.href, deps.maxDownloadBytes);
-}
+// Moved to file-fetch.ts (local Bot API paths, timeout); re-exported for existing importers.
+export { fetchTelegramFile };
 
 function downloadMessage(err: unknown, maxBytes: number): string {
   if (err instanceof DownloadError) return err.message;

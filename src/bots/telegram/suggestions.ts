@@ -10,7 +10,7 @@ import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import type { ImageRef } from './media.ts';
 import type { ChatKind } from './reply-target.ts';
-import { fetchTelegramFile } from './submit.ts';
+import { fetchTelegramFile, type LocalFilesMap } from './file-fetch.ts';
 
 export interface Suggestion {
   id: string;
@@ -33,6 +33,8 @@ export interface SuggestDeps {
   signer: CallbackSigner;
   promptHelper?: PromptHelper;
   maxDownloadBytes: number;
+  downloadTimeoutMs?: number;
+  localFiles?: LocalFilesMap;
   log: Logger;
   /** Clock for the suggestions' time to live (real time when omitted). */
   now?: () => number;

@@ -1,14 +1,20 @@
 // Writes rgb24 frames to an H.264 mp4 (yuv420p, +faststart) by piping raw frames into ffmpeg.
 // The file appears atomically (written to a temporary name, then renamed), so a reader never sees
-// a half-written video and a cancelled write leaves nothing behind.
-import { spawn } from 'node:child_process';
+// a half-written video and a cancelled write leaves nothing behind. A time limit stops an ffmpeg
+// that hangs (the job fails with a sentence naming the limit instead of running forever).
 import { rename, rm } from 'node:fs/promises';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
+import { runTool } from '../../util/run-tool.ts';
+
+/** Ten minutes: a 120 s 720p clip encodes in well under that on a slow CPU. */
+export const MP4_TIMEOUT_MS = 10 * 60_000;
 
 export interface Mp4Options {
   fps?: number;
   crf?: number;
   signal?: AbortSignal;
+  /** Kills ffmpeg past this (MP4_TIMEOUT_MS by default). */
+  timeoutMs?: number;
 }
 
 export async function writeMp4(path: string, frames: Uint8Array, count: number, width: number, height: number, opts: Mp4Options = {}): Promise<void> {
@@ -22,15 +28,7 @@ export async function writeMp4(path: string, frames: Uint8Array, count: number, 
     '-movflags', '+faststart', '-threads', '2', tmp,
   ];
   try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(ff.path, args, { stdio: ['pipe', 'ignore', 'pipe'], signal: opts.signal });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg failed (${code}): ${stderr.trim().slice(-500)}`))));
-      child.stdin.on('error', () => undefined); // a failing ffmpeg closes stdin; 'close' reports why
-      child.stdin.end(Buffer.from(frames.buffer, frames.byteOffset, frames.byteLength));
-    });
+    await runTool(ff.path, args, { input: frames, signal: opts.signal, timeoutMs: opts.timeoutMs ?? MP4_TIMEOUT_MS, name: 'ffmpeg' });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -33,6 +33,8 @@ beforeAll(async () => {
         streamedBytes += 16 * 1024;
       }, 1);
       res.on('close', () => clearInterval(timer));
+    } else if (path === '/no-headers') {
+      // Accepts the request and never answers.
     } else if (path === '/slow') {
       res.writeHead(200);
       res.write('x');
@@ -97,5 +99,19 @@ describe('downloadLimited', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     await expect(downloadLimited(`http://127.0.0.1:${port}/x`, 1000)).rejects.toMatchObject({ code: 'network' });
+  });
+
+  it('gives up on a server that stalls, before the headers or mid-body, with a timeout error', async () => {
+    for (const route of ['/no-headers', '/slow']) {
+      const err = await downloadLimited(`${base}${route}`, 1000, { timeoutMs: 100 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DownloadError);
+      expect(err).toMatchObject({ code: 'timeout', message: 'The download took longer than 100 ms and was stopped. Please send the image again.' });
+    }
+  }, 10_000);
+
+  it('a caller abort still reads as a cancel when a timeout is set too', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    await expect(downloadLimited(`${base}/slow`, 1000, { signal: controller.signal, timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'aborted' });
   });
 });

@@ -159,14 +159,17 @@ export class FakeBotApi {
 
   // ---- test-side helpers -------------------------------------------------------------------
 
-  /** Stores a file the bot can fetch with getFile; the reported size may be faked (to test limits). */
-  addFile(bytes: Buffer, opts: { reportedSize?: number; ext?: string } = {}): StoredFile {
+  /**
+   * Stores a file the bot can fetch with getFile; the reported size may be faked (to test limits),
+   * and filePath may be absolute, as a self-hosted (--local) Bot API server reports it.
+   */
+  addFile(bytes: Buffer, opts: { reportedSize?: number; ext?: string; filePath?: string } = {}): StoredFile {
     const id = randomBytes(8).toString('hex');
     const file: StoredFile = {
       file_id: `F${id}`,
       file_unique_id: `U${id}`,
       file_size: opts.reportedSize ?? bytes.length,
-      file_path: `photos/file_${id}.${opts.ext ?? 'jpg'}`,
+      file_path: opts.filePath ?? `photos/file_${id}.${opts.ext ?? 'jpg'}`,
       bytes,
     };
     this.files.set(file.file_id, file);
