@@ -57,7 +57,7 @@ async function suggest(
     await interaction.editReply({ content: message });
     return;
   }
-  const id = ctx.suggestions.add({ userId: interaction.user.id, image: loaded.image, prompt });
+  const id = await ctx.suggestions.add({ userId: interaction.user.id, image: loaded.image, prompt });
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder().setCustomId(encodeCustomId('use-prompt', id)).setLabel('Animate with this prompt').setStyle(ButtonStyle.Primary),
     new ButtonBuilder().setCustomId(encodeCustomId('edit-prompt', id)).setLabel('Edit first').setStyle(ButtonStyle.Secondary),

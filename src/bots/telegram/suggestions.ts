@@ -5,7 +5,9 @@ import type { Telegram } from 'telegraf';
 import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import { DEFAULT_MOTION_PROMPT, PromptHelperError, type PromptHelper } from '../../prompting/types.ts';
+import { ByteCappedStore } from '../common/byte-capped-store.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
+import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
 import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import type { ImageRef } from './media.ts';
@@ -18,6 +20,7 @@ export interface Suggestion {
   chatId: number;
   chatType: ChatKind;
   messageId: number;
+  /** A small re-encoded copy (≤1024 px JPEG), not the upload: waiting suggestions stay cheap to keep. */
   image: Buffer;
   imageName: string;
   prompt: string;
@@ -25,6 +28,8 @@ export interface Suggestion {
 }
 
 const MAX_SUGGESTIONS = 200;
+/** Total bytes of the images all waiting suggestions hold; the oldest go first past it. */
+export const SUGGESTION_STORE_BYTES = 32 * 1024 * 1024;
 const SUGGESTION_TTL_MS = 60 * 60 * 1000;
 
 export interface SuggestDeps {
@@ -36,12 +41,16 @@ export interface SuggestDeps {
   log: Logger;
   /** Clock for the suggestions' time to live (real time when omitted). */
   now?: () => number;
+  /** Cap on the stored images' total bytes (default SUGGESTION_STORE_BYTES). */
+  storeBytes?: number;
 }
 
 export class Suggestions {
-  private readonly byId = new Map<string, Suggestion>();
+  private readonly byId: ByteCappedStore<Suggestion>;
 
-  constructor(private readonly deps: SuggestDeps) {}
+  constructor(private readonly deps: SuggestDeps) {
+    this.byId = new ByteCappedStore(deps.storeBytes ?? SUGGESTION_STORE_BYTES, MAX_SUGGESTIONS);
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
@@ -90,24 +99,32 @@ export class Suggestions {
       await edit(check.message);
       return;
     }
+    let copy: Buffer;
+    try {
+      copy = (await suggestionCopy(bytes)).bytes;
+    } catch {
+      await edit('That image could not be decoded. Please send it again as a PNG or JPEG.');
+      return;
+    }
     const suggestion: Suggestion = {
       id: randomBytes(6).toString('base64url'),
       ownerId: req.ownerId,
       chatId: req.chatId,
       chatType: req.chatType,
       messageId: sent.message_id,
-      image: bytes,
-      imageName: req.image.fileName,
+      image: copy,
+      imageName: suggestionCopyName(req.image.fileName),
       prompt: '',
       createdAt: this.now(),
     };
-    await this.fill(suggestion, false, edit);
+    // The helper sees the upload itself, so its cache answers /animate of the same image too.
+    await this.fill(suggestion, bytes, false, edit);
   }
 
   /** "Another suggestion": asks again, skipping the helper's cache, and edits the message. */
   async another(suggestion: Suggestion): Promise<void> {
     const { telegram, caller } = this.deps;
-    await this.fill(suggestion, true, (text, markup) =>
+    await this.fill(suggestion, suggestion.image, true, (text, markup) =>
       caller.call(suggestion.chatId, 'editMessageText', () =>
         telegram.editMessageText(suggestion.chatId, suggestion.messageId, undefined, text, markup ? { reply_markup: markup } : {}),
       ),
@@ -116,11 +133,12 @@ export class Suggestions {
 
   private async fill(
     suggestion: Suggestion,
+    image: Buffer,
     fresh: boolean,
     edit: (text: string, markup?: InlineKeyboardMarkup) => Promise<unknown>,
   ): Promise<void> {
     try {
-      suggestion.prompt = await this.deps.promptHelper!.suggest(suggestion.image, { fresh });
+      suggestion.prompt = await this.deps.promptHelper!.suggest(image, { fresh });
     } catch (err) {
       const why = err instanceof PromptHelperError ? err.message : 'The prompt helper failed.';
       this.deps.log.warn({ err: describeApiError(err) }, 'prompt suggestion failed');
@@ -138,9 +156,7 @@ export class Suggestions {
   }
 
   private remember(suggestion: Suggestion): void {
-    this.byId.delete(suggestion.id);
-    this.byId.set(suggestion.id, suggestion);
-    // Oldest first in a Map: drop from the front to stay bounded (they hold image bytes).
-    while (this.byId.size > MAX_SUGGESTIONS) this.byId.delete(this.byId.keys().next().value!);
+    // Bounded by count and by bytes: the oldest are dropped first (they hold image bytes).
+    this.byId.set(suggestion.id, suggestion, suggestion.image.length);
   }
 }
