@@ -24,6 +24,7 @@ import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
 import { MediaGroups } from './media-group.ts';
 import { cacheDefault } from '../common/options.ts';
+import { PromptLimiter, promptLimitsFrom } from '../common/prompt-limit.ts';
 import type { ModelVariant } from '../../engine/types.ts';
 
 export type TelegramBotConfig = Pick<
@@ -37,7 +38,7 @@ export type TelegramBotConfig = Pick<
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
 > &
-  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
+  Partial<Pick<Config, 'DEFAULT_CACHE' | 'PROMPT_HELPER_PER_USER' | 'PROMPT_HELPER_PER_PLACE' | 'PROMPT_HELPER_WINDOW_S'>>;
 
 export interface TelegramBotOptions {
   token: string;
@@ -102,7 +103,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
-  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log, now: () => clock.now() });
+  const limiter = new PromptLimiter(promptLimitsFrom(config), () => clock.now());
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, maxDownloadBytes: limits.maxDownloadBytes, log, now: () => clock.now(), limiter });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
 
   const tasks = new Set<Promise<unknown>>();

@@ -6,6 +6,7 @@ import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import { DEFAULT_MOTION_PROMPT, PromptHelperError, type PromptHelper } from '../../prompting/types.ts';
 import { ByteCappedStore } from '../common/byte-capped-store.ts';
+import { promptLimitMessage, type PromptLimiter } from '../common/prompt-limit.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
 import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
 import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
@@ -24,6 +25,8 @@ export interface Suggestion {
   image: Buffer;
   imageName: string;
   prompt: string;
+  /** Which alternative the prompt is: 0 from /prompt, n after n presses of "Another suggestion". */
+  variant: number;
   createdAt: number;
 }
 
@@ -43,10 +46,14 @@ export interface SuggestDeps {
   now?: () => number;
   /** Cap on the stored images' total bytes (default SUGGESTION_STORE_BYTES). */
   storeBytes?: number;
+  /** Rate limits on helper requests per user and per chat (none when omitted). */
+  limiter?: PromptLimiter;
 }
 
 export class Suggestions {
   private readonly byId: ByteCappedStore<Suggestion>;
+  /** Suggestions with an "Another suggestion" request in flight: one at a time each. */
+  private readonly busy = new Set<string>();
 
   constructor(private readonly deps: SuggestDeps) {
     this.byId = new ByteCappedStore(deps.storeBytes ?? SUGGESTION_STORE_BYTES, MAX_SUGGESTIONS);
@@ -77,6 +84,12 @@ export class Suggestions {
       );
     if (!promptHelper?.configured) {
       await send(`No prompt helper is configured on this bot. Without a prompt, /animate uses:\n${DEFAULT_MOTION_PROMPT}`);
+      return;
+    }
+    // Before the download: a refused request costs nothing.
+    const refused = this.overLimit(req.ownerId, req.chatId);
+    if (refused) {
+      await send(refused);
       return;
     }
     const sent = await send('Looking at your image…');
@@ -115,30 +128,47 @@ export class Suggestions {
       image: copy,
       imageName: suggestionCopyName(req.image.fileName),
       prompt: '',
+      variant: 0,
       createdAt: this.now(),
     };
     // The helper sees the upload itself, so its cache answers /animate of the same image too.
-    await this.fill(suggestion, bytes, false, edit);
+    await this.fill(suggestion, bytes, 0, edit);
   }
 
-  /** "Another suggestion": asks again, skipping the helper's cache, and edits the message. */
-  async another(suggestion: Suggestion): Promise<void> {
+  /**
+   * "Another suggestion": asks for the next alternative and edits the message. Each alternative is
+   * cached by the helper, so the same image's n-th alternative is asked of the model once.
+   * Refused (a sentence for the button's alert) over the rate limit or while one is on its way.
+   */
+  another(suggestion: Suggestion): { refused: string } | { work: Promise<void> } {
+    if (this.busy.has(suggestion.id)) return { refused: 'Still asking for the last one…' };
+    const refused = this.overLimit(suggestion.ownerId, suggestion.chatId);
+    if (refused) return { refused };
     const { telegram, caller } = this.deps;
-    await this.fill(suggestion, suggestion.image, true, (text, markup) =>
+    this.busy.add(suggestion.id);
+    const work = this.fill(suggestion, suggestion.image, suggestion.variant + 1, (text, markup) =>
       caller.call(suggestion.chatId, 'editMessageText', () =>
         telegram.editMessageText(suggestion.chatId, suggestion.messageId, undefined, text, markup ? { reply_markup: markup } : {}),
       ),
-    );
+    ).finally(() => this.busy.delete(suggestion.id));
+    return { work };
+  }
+
+  /** The refusal sentence when this user or chat has asked the helper too often, else undefined. */
+  private overLimit(userId: string, chatId: number): string | undefined {
+    const decision = this.deps.limiter?.take(userId, String(chatId));
+    return decision && !decision.ok ? promptLimitMessage(decision, 'chat') : undefined;
   }
 
   private async fill(
     suggestion: Suggestion,
     image: Buffer,
-    fresh: boolean,
+    variant: number,
     edit: (text: string, markup?: InlineKeyboardMarkup) => Promise<unknown>,
   ): Promise<void> {
     try {
-      suggestion.prompt = await this.deps.promptHelper!.suggest(image, { fresh });
+      suggestion.prompt = await this.deps.promptHelper!.suggest(image, { variant });
+      suggestion.variant = variant;
     } catch (err) {
       const why = err instanceof PromptHelperError ? err.message : 'The prompt helper failed.';
       this.deps.log.warn({ err: describeApiError(err) }, 'prompt suggestion failed');

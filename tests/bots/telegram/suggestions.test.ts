@@ -5,13 +5,13 @@ import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { PromptHelper, SuggestOptions } from '../../../src/prompting/types.ts';
 import type { FakeMessage, RecordedCall } from '../../fakes/telegram/server.ts';
-import { ALICE, DM_ALICE, makeMedia, sendPhoto, startHarness, type Harness, type Media } from './harness.ts';
+import { ADMIN, ALICE, BOB, DM_ALICE, GROUP, makeMedia, sendPhoto, startHarness, type Harness, type Media } from './harness.ts';
 
 class CountingHelper implements PromptHelper {
   readonly configured = true;
-  readonly calls: Array<{ width: number | undefined; fresh: boolean }> = [];
+  readonly calls: Array<{ width: number | undefined; variant: number }> = [];
   async suggest(image: Buffer, opts?: SuggestOptions): Promise<string> {
-    this.calls.push({ width: (await sharp(image).metadata()).width, fresh: opts?.fresh ?? false });
+    this.calls.push({ width: (await sharp(image).metadata()).width, variant: opts?.variant ?? 0 });
     return `The subject sways, take ${this.calls.length}.`;
   }
 }
@@ -26,7 +26,27 @@ beforeAll(async () => {
   bigPhoto = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#3060a0', noise: { type: 'gaussian', mean: 128, sigma: 30 } } })
     .jpeg()
     .toBuffer();
-  h = await startHarness({ videoPath: media.videoPath, sections: 1, promptHelper: helper });
+  h = await startHarness({
+    videoPath: media.videoPath,
+    sections: 1,
+    promptHelper: helper,
+    bot: {
+      config: {
+        TELEGRAM_API_ROOT: undefined,
+        TELEGRAM_WEBHOOK_URL: undefined,
+        TELEGRAM_WEBHOOK_PORT: 8443,
+        TELEGRAM_ALLOWED_CHAT_IDS: [],
+        MAX_SECONDS: 120,
+        MAX_STEPS: 100,
+        DEFAULT_SECONDS: 5,
+        DEFAULT_STEPS: 3,
+        // Two helper requests per person and three per chat in ten minutes.
+        PROMPT_HELPER_PER_USER: 2,
+        PROMPT_HELPER_PER_PLACE: 3,
+        PROMPT_HELPER_WINDOW_S: 600,
+      },
+    },
+  });
 });
 
 afterAll(async () => {
@@ -55,5 +75,48 @@ describe('telegram suggestion store', () => {
     await h.api.waitForCall('sendVideo', (c) => isFinal(c) && c.seq >= t1, 15_000);
     const meta = await sharp(h.engine.runs.at(-1)!.imagePath).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 1024, 683]);
+  });
+});
+
+describe('telegram prompt helper limits', () => {
+  const answerOf = (queryId: string) => h.api.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === queryId);
+  const fetchesSince = (t: number) => h.api.calls.filter((c) => c.seq >= t && (c.method === 'getFile' || c.method === 'downloadFile')).length;
+
+  it('"Another suggestion" asks for the next cached alternative; past the per-user limit it is an alert, and /prompt a reply, with no download and no helper call', async () => {
+    const t0 = h.api.mark();
+    const photo = sendPhoto(h, BOB, GROUP, media.jpeg);
+    h.api.userMessage(BOB, GROUP, { text: '/prompt@RecurVidBot', reply_to_message: photo });
+    const offer = await h.api.waitForCall('editMessageText', (c) => String(c.params.text).startsWith('Suggested prompt') && c.seq >= t0);
+    const message = h.api.message(GROUP.id, Number(offer.params.message_id))!;
+    const asked = helper.calls.length;
+
+    const more = await answerOf(h.api.pressButton(BOB, message, button(message, 'Another suggestion')));
+    expect(more.params.show_alert).not.toBe(true);
+    await h.api.waitFor(() => helper.calls.length === asked + 1 && /Suggested prompt/.test(h.api.message(GROUP.id, message.message_id)?.text ?? ''), 5000, 'second suggestion');
+    expect(helper.calls.at(-1)!.variant).toBe(1);
+
+    const refused = await answerOf(h.api.pressButton(BOB, message, button(message, 'Another suggestion')));
+    expect(refused.params.show_alert).toBe(true);
+    expect(String(refused.params.text)).toMatch(/^You have asked the prompt helper too often\. Please try again in 5 minutes\.$/);
+
+    const t1 = h.api.mark();
+    const again = h.api.userMessage(BOB, GROUP, { text: '/prompt@RecurVidBot', reply_to_message: photo });
+    const reply = await h.api.waitForCall('sendMessage', (c) => Number(c.params.chat_id) === GROUP.id && c.seq >= t1);
+    expect(String(reply.params.text)).toMatch(/^You have asked the prompt helper too often\. Please try again in \d+ minutes?\.$/);
+    expect((reply.params.reply_parameters as { message_id: number }).message_id).toBe(again.message_id);
+    expect(fetchesSince(t1)).toBe(0);
+    expect(helper.calls.length).toBe(asked + 1);
+  });
+
+  it('past the per-chat limit, anyone in that chat is told when to try again', async () => {
+    const t0 = h.api.mark();
+    const photo = sendPhoto(h, ALICE, GROUP, media.jpeg);
+    h.api.userMessage(ALICE, GROUP, { text: '/prompt@RecurVidBot', reply_to_message: photo });
+    await h.api.waitForCall('editMessageText', (c) => String(c.params.text).startsWith('Suggested prompt') && c.seq >= t0); // the chat's third
+    const t1 = h.api.mark();
+    h.api.userMessage(ADMIN, GROUP, { text: '/prompt@RecurVidBot', reply_to_message: photo });
+    const reply = await h.api.waitForCall('sendMessage', (c) => Number(c.params.chat_id) === GROUP.id && c.seq >= t1);
+    expect(String(reply.params.text)).toMatch(/^The prompt helper has been asked too often in this chat\. Please try again in \d+ minutes?\.$/);
+    expect(fetchesSince(t1)).toBe(0);
   });
 });
