@@ -10,8 +10,11 @@ import { ADMIN, ALICE, BOB, DM_ALICE, GROUP, makeMedia, sendPhoto, startHarness,
 class CountingHelper implements PromptHelper {
   readonly configured = true;
   readonly calls: Array<{ width: number | undefined; variant: number }> = [];
+  /** While set, answers wait for it (a request in flight). */
+  hold: Promise<void> | undefined;
   async suggest(image: Buffer, opts?: SuggestOptions): Promise<string> {
     this.calls.push({ width: (await sharp(image).metadata()).width, variant: opts?.variant ?? 0 });
+    await this.hold;
     return `The subject sways, take ${this.calls.length}.`;
   }
 }
@@ -118,5 +121,24 @@ describe('telegram prompt helper limits', () => {
     const reply = await h.api.waitForCall('sendMessage', (c) => Number(c.params.chat_id) === GROUP.id && c.seq >= t1);
     expect(String(reply.params.text)).toMatch(/^The prompt helper has been asked too often in this chat\. Please try again in \d+ minutes?\.$/);
     expect(fetchesSince(t1)).toBe(0);
+  });
+
+  it('a second "Another suggestion" while one is on its way is an alert, and asks nothing', async () => {
+    const DM_ADMIN = { id: ADMIN.id, type: 'private' as const };
+    const t0 = h.api.mark();
+    sendPhoto(h, ADMIN, DM_ADMIN, media.jpeg, '/prompt');
+    const offer = await h.api.waitForCall('editMessageText', (c) => String(c.params.text).startsWith('Suggested prompt') && c.seq >= t0);
+    const message = h.api.message(DM_ADMIN.id, Number(offer.params.message_id))!;
+    let release!: () => void;
+    helper.hold = new Promise<void>((r) => (release = r));
+    const asked = helper.calls.length;
+    await answerOf(h.api.pressButton(ADMIN, message, button(message, 'Another suggestion')));
+    await h.api.waitFor(() => helper.calls.length === asked + 1, 5000, 'the request in flight');
+    const busy = await answerOf(h.api.pressButton(ADMIN, message, button(message, 'Another suggestion')));
+    expect(busy.params).toMatchObject({ text: 'Still asking for the last one…', show_alert: true });
+    helper.hold = undefined;
+    release();
+    await h.api.waitFor(() => (h.api.message(DM_ADMIN.id, message.message_id)?.text ?? '').includes(`take ${asked + 1}.`), 5000, 'the answer');
+    expect(helper.calls.length).toBe(asked + 1);
   });
 });
