@@ -113,6 +113,10 @@ export const configSchema = z.object({
   PROMPT_HELPER_API_KEY: z.string().min(1).optional(),
   PROMPT_HELPER_MODEL: z.string().min(1).default('gpt-4o-mini'),
   PROMPT_HELPER_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
+  /** Prompt helper requests (/prompt, "Another suggestion") per user and per chat/server per window; 0 = no limit. */
+  PROMPT_HELPER_PER_USER: int(0, 10_000).default(5),
+  PROMPT_HELPER_PER_PLACE: int(0, 100_000).default(20),
+  PROMPT_HELPER_WINDOW_S: int(1, 86_400).default(600),
 
   HF_TOKEN: z.string().min(1).optional(),
   HF_ENDPOINT: z.url().optional(),

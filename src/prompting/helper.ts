@@ -72,7 +72,8 @@ export function createPromptHelper(options: PromptHelperOptions): PromptHelper {
   return {
     configured: true,
     async suggest(image: Buffer, opts: SuggestOptions = {}): Promise<string> {
-      const key = cacheKey(image, options.model);
+      const variant = opts.variant ?? 0;
+      const key = variant > 0 ? `${cacheKey(image, options.model)}:alt${variant}` : cacheKey(image, options.model);
       if (!opts.fresh && options.cache) {
         const hit = await options.cache.get<string>(key).catch((err: unknown) => {
           options.log?.warn({ err: String(err) }, 'prompt helper cache read failed');

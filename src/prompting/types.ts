@@ -18,8 +18,14 @@ export class PromptHelperError extends Error {
 
 export interface SuggestOptions {
   signal?: AbortSignal;
-  /** Skip the cache and ask again ("Another suggestion"). */
+  /** Skip the cache and ask again. */
   fresh?: boolean;
+  /**
+   * Which alternative for the image: 0 (default) the usual suggestion, n > 0 the n-th "Another
+   * suggestion". Each is cached under its own key, so the same alternative for the same image is
+   * asked of the model once, whoever presses the button.
+   */
+  variant?: number;
 }
 
 export interface PromptHelper {

@@ -158,6 +158,11 @@ class FairJobQueue implements JobQueue {
     return this.admissions.add(() => this.admit(req));
   }
 
+  async checkAdmission(platform: Platform, userId: string): Promise<void> {
+    if (this.phase === 'closed') throw new QueueRefusal(CLOSED_MESSAGE, 'closed');
+    this.scheduler.admit(platform, userId); // throws the refusal; its round is not kept
+  }
+
   private async admit(req: JobRequest): Promise<SubmitResult> {
     if (this.phase === 'closed') throw new QueueRefusal(CLOSED_MESSAGE, 'closed');
     const round = this.scheduler.admit(req.platform, req.userId);

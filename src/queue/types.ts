@@ -112,6 +112,12 @@ export interface SubmitResult {
 export interface JobQueue {
   /** Persists the job, then enqueues it. Throws QueueRefusal when a limit refuses it. */
   submit(req: JobRequest): Promise<SubmitResult>;
+  /**
+   * Throws the QueueRefusal submit would throw for this user right now (per-user limit, full queue,
+   * closed, unreachable) and changes nothing. Adapters ask before costly work (downloads, image
+   * decoding, the prompt helper); submit still checks again, as another job may land in between.
+   */
+  checkAdmission(platform: Platform, userId: string): Promise<void>;
   /** `byUserId`: the canceller's identity (`discord:123`); a bare id owns nothing and is no admin. */
   cancel(jobId: string, byUserId: string): Promise<CancelResult>;
   get(jobId: string): Promise<JobRecord | undefined>;

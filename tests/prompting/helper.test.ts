@@ -129,6 +129,23 @@ describe('createPromptHelper against a loopback OpenAI-compatible server', () =>
     expect(fake.requests).toHaveLength(3); // another model is another key
   });
 
+  it('caches each alternative ("Another suggestion" n) under its own key, apart from the usual one', async () => {
+    const cache = new Keyv();
+    const h = helper({ cache });
+    fake.script({ content: 'The dog jumps high.' });
+    expect(await h.suggest(image)).toBe('The dog jumps high.');
+    fake.script({ content: 'The dog rolls over.' });
+    expect(await h.suggest(image, { variant: 1 })).toBe('The dog rolls over.');
+    expect(fake.requests).toHaveLength(2);
+    // Asked again (another user, the same image): both answers come from the cache.
+    expect(await h.suggest(Buffer.from(image), { variant: 1 })).toBe('The dog rolls over.');
+    expect(await h.suggest(image)).toBe('The dog jumps high.');
+    expect(fake.requests).toHaveLength(2);
+    fake.script({ content: 'The dog wags its tail.' });
+    expect(await h.suggest(image, { variant: 2 })).toBe('The dog wags its tail.');
+    expect(fake.requests).toHaveLength(3);
+  });
+
   it('works with a keyless local server and sends no Authorization header', async () => {
     fake.script({ content: 'The waves crash and roll.' });
     const h = createPromptHelper({ baseUrl: fake.baseUrl, model: 'llava', timeoutMs: 5_000 });

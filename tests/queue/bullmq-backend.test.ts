@@ -110,6 +110,9 @@ describe('BullMQ backend', () => {
     // A second bot process sees the same queue: positions come from Redis.
     const other = await botQueue({ perUser: 2 });
     await expect(other.queue.submit(await request('b'))).rejects.toThrow(/limit is 2 per person/);
+    // The look before costly work reads the same shared table and says the same sentence.
+    await expect(other.queue.checkAdmission('discord', 'c')).rejects.toThrow(/limit is 2 per person/);
+    await expect(other.queue.checkAdmission('discord', 'd')).resolves.toBeUndefined();
 
     await gpuWorker(new FakeEngine({ realTime: true, stepMs: 2 }), 'gpu-a');
     for (const id of events.of('queued').map((e) => e.job.id)) await events.waitFor('done', id);

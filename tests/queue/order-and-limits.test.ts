@@ -83,6 +83,22 @@ describe('queue order and limits', () => {
     ]);
   });
 
+  it('checkAdmission refuses with the sentence submit would use, and changes nothing', async () => {
+    const engine = new FakeEngine({ manual: true });
+    const { queue } = await startQueue({ dataDir: await tempDataDir(), engine, config: { queueMax: 2 } });
+    await expect(queue.checkAdmission('discord', 'u1')).resolves.toBeUndefined();
+    await queue.submit(await request('u1'));
+    const mine = await refusal(queue.checkAdmission('discord', 'u1'));
+    expect(mine.code).toBe('user_limit');
+    expect(mine.message).toBe('You already have a job running (#1). Cancel it or wait.');
+    await queue.submit(await request('u2'));
+    const full = await refusal(queue.checkAdmission('discord', 'u3'));
+    expect(full.message).toBe('The queue is full (2 jobs). Please try again later.');
+    expect(queue.stats()).toEqual({ queued: 1, running: 1 });
+    await queue.close();
+    expect((await refusal(queue.checkAdmission('discord', 'u3'))).code).toBe('closed');
+  });
+
   it('refuses new jobs when the queue is full', async () => {
     const engine = new FakeEngine({ manual: true });
     const { queue } = await startQueue({ dataDir: await tempDataDir(), engine, config: { queueMax: 2 } });

@@ -22,6 +22,7 @@ import { routeInteraction } from './interaction-router.ts';
 import type { DiscordBotConfig } from './settings.ts';
 import { StatusMessenger } from './status-messenger.ts';
 import { SuggestionStore } from './suggestions.ts';
+import { PromptLimiter, promptLimitsFrom } from '../common/prompt-limit.ts';
 
 export interface DiscordBotOptions {
   token: string;
@@ -80,6 +81,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     now,
     imageLimits: opts.imageLimits ?? DEFAULT_IMAGE_LIMITS,
     suggestions: new SuggestionStore(),
+    promptLimits: new PromptLimiter(promptLimitsFrom(opts.config), now),
     ...(opts.models ? { models: opts.models } : {}),
   };
   const tracker = new JobTracker({

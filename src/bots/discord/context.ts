@@ -8,6 +8,7 @@ import type { ImageLimits } from '../common/image.ts';
 import { cacheDefault, type OptionCaps } from '../common/options.ts';
 import type { DiscordBotConfig } from './settings.ts';
 import type { SuggestionStore } from './suggestions.ts';
+import type { PromptLimiter } from '../common/prompt-limit.ts';
 
 export interface BotContext {
   queue: JobQueue;
@@ -18,6 +19,8 @@ export interface BotContext {
   now: () => number;
   imageLimits: ImageLimits;
   suggestions: SuggestionStore;
+  /** Rate limits on prompt helper requests per user and per server (DMs: per channel). */
+  promptLimits: PromptLimiter;
   /** The transformers the model set holds (all when unknown). */
   models?: readonly ModelVariant[];
 }

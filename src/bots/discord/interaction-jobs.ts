@@ -6,7 +6,7 @@ import type { AnimateOptions } from '../../engine/types.ts';
 import type { JobRecord } from '../../queue/types.ts';
 import type { BotContext } from './context.ts';
 import { loadImage, precheckAttachment, type AttachmentInfo, type ImageInput } from './image-input.ts';
-import { submitJob } from './submit.ts';
+import { admissionRefusal, submitJob } from './submit.ts';
 import { combinationErrors } from '../common/options.ts';
 import { DEFAULT_UPLOAD_LIMIT } from './settings.ts';
 import type { StatusTarget } from './status-messenger.ts';
@@ -51,6 +51,10 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
     await interaction.deleteReply().catch((err: unknown) => ctx.log.debug({ err }, 'discord: could not delete deferred reply'));
     await replyEphemeral(interaction, message);
   };
+
+  // Limits before the downloads: a refused request costs no fetch or decode.
+  const refused = await admissionRefusal(ctx, interaction.user.id);
+  if (refused) return fail(refused);
 
   let image: ImageInput;
   if (job.source.kind === 'ready') {

@@ -16,6 +16,7 @@ import {
 } from 'discord.js';
 import { PromptHelperError } from '../../prompting/types.ts';
 import { validateOptions } from '../common/options.ts';
+import { promptLimitMessage } from '../common/prompt-limit.ts';
 import { optionBase, optionCaps, type BotContext } from './context.ts';
 import { encodeCustomId } from './custom-ids.ts';
 import { attachmentInfo, loadImage, pickAttachment, precheckAttachment, type AttachmentInfo, type ImageInput } from './image-input.ts';
@@ -42,6 +43,10 @@ async function suggest(
 ): Promise<void> {
   const early = precheckAttachment(info, ctx.imageLimits) ?? (ctx.promptHelper?.configured ? undefined : NO_HELPER);
   if (early) return replyEphemeral(interaction, early);
+  // Before the download: a refused request costs nothing. DMs count per channel.
+  const place = interaction.guildId ? `guild:${interaction.guildId}` : `dm:${interaction.channelId}`;
+  const decision = ctx.promptLimits.take(interaction.user.id, place);
+  if (!decision.ok) return replyEphemeral(interaction, promptLimitMessage(decision, interaction.guildId ? 'server' : 'chat'));
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const loaded = await loadImage(info!, ctx.imageLimits);
   if (!loaded.ok) {
@@ -57,7 +62,7 @@ async function suggest(
     await interaction.editReply({ content: message });
     return;
   }
-  const id = ctx.suggestions.add({ userId: interaction.user.id, image: loaded.image, prompt });
+  const id = await ctx.suggestions.add({ userId: interaction.user.id, image: loaded.image, prompt });
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder().setCustomId(encodeCustomId('use-prompt', id)).setLabel('Animate with this prompt').setStyle(ButtonStyle.Primary),
     new ButtonBuilder().setCustomId(encodeCustomId('edit-prompt', id)).setLabel('Edit first').setStyle(ButtonStyle.Secondary),

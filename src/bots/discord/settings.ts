@@ -13,7 +13,7 @@ export type DiscordBotConfig = Pick<
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
 > &
-  Partial<Pick<Config, 'DEFAULT_CACHE'>>;
+  Partial<Pick<Config, 'DEFAULT_CACHE' | 'PROMPT_HELPER_PER_USER' | 'PROMPT_HELPER_PER_PLACE' | 'PROMPT_HELPER_WINDOW_S'>>;
 
 /** Discord's default upload limit for bots when the interaction does not say otherwise. */
 export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;

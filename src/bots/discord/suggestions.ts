@@ -1,6 +1,10 @@
 // Prompt suggestions waiting for "Animate with this prompt" or an edit: kept in memory, looked up
-// by an opaque id from the button, owned by the user who asked, dropped after a while.
+// by an opaque id from the button, owned by the user who asked, dropped after a while. Each keeps a
+// small re-encoded copy of the image (≤1024 px JPEG), and all of them together a capped number of
+// bytes, oldest dropped first, so waiting suggestions cannot fill the memory.
 import { randomBytes } from 'node:crypto';
+import { ByteCappedStore } from '../common/byte-capped-store.ts';
+import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
 import type { ImageInput } from './image-input.ts';
 
 export interface Suggestion {
@@ -10,20 +14,28 @@ export interface Suggestion {
   createdAt: number;
 }
 
+/** Total bytes of the images all waiting suggestions hold. */
+export const SUGGESTION_STORE_BYTES = 32 * 1024 * 1024;
+
 export class SuggestionStore {
-  private readonly items = new Map<string, Suggestion>();
+  private readonly items: ByteCappedStore<Suggestion>;
 
   constructor(
     private readonly ttlMs = 15 * 60_000,
-    private readonly maxItems = 200,
+    maxItems = 200,
     private readonly now: () => number = Date.now,
-  ) {}
+    maxBytes = SUGGESTION_STORE_BYTES,
+  ) {
+    this.items = new ByteCappedStore(maxBytes, maxItems);
+  }
 
-  add(s: Omit<Suggestion, 'createdAt'>): string {
+  /** Stores a small copy of the image with the prompt; rejects if the image cannot be decoded. */
+  async add(s: Omit<Suggestion, 'createdAt'>): Promise<string> {
+    const copy = await suggestionCopy(s.image.bytes);
     this.prune();
     const id = randomBytes(9).toString('base64url');
-    this.items.set(id, { ...s, createdAt: this.now() });
-    while (this.items.size > this.maxItems) this.items.delete(this.items.keys().next().value!);
+    const image: ImageInput = { bytes: copy.bytes, name: suggestionCopyName(s.image.name), width: copy.width, height: copy.height };
+    this.items.set(id, { ...s, image, createdAt: this.now() }, copy.bytes.length);
     return id;
   }
 
@@ -32,8 +44,13 @@ export class SuggestionStore {
     return this.items.get(id);
   }
 
+  /** Total bytes of the stored images. */
+  get bytes(): number {
+    return this.items.bytes;
+  }
+
   private prune(): void {
     const oldest = this.now() - this.ttlMs;
-    for (const [id, s] of this.items) if (s.createdAt < oldest) this.items.delete(id);
+    for (const [id, s] of this.items.entries()) if (s.createdAt < oldest) this.items.delete(id);
   }
 }

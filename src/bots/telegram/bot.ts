@@ -24,6 +24,7 @@ import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
 import { MediaGroups } from './media-group.ts';
 import { cacheDefault } from '../common/options.ts';
+import { PromptLimiter, promptLimitsFrom } from '../common/prompt-limit.ts';
 import type { ModelVariant } from '../../engine/types.ts';
 import { ChatBudget, TELEGRAM_BUDGET, type BudgetRule } from '../common/chat-budget.ts';
 import type { ThrottleTimers } from '../common/throttle.ts';
@@ -39,7 +40,7 @@ export type TelegramBotConfig = Pick<
   | 'DEFAULT_SECONDS'
   | 'DEFAULT_STEPS'
 > &
-  Partial<Pick<Config, 'DEFAULT_CACHE' | 'TELEGRAM_DOWNLOAD_TIMEOUT_MS' | 'TELEGRAM_LOCAL_FILES_MAP'>>;
+  Partial<Pick<Config, 'DEFAULT_CACHE' | 'TELEGRAM_DOWNLOAD_TIMEOUT_MS' | 'TELEGRAM_LOCAL_FILES_MAP' | 'PROMPT_HELPER_PER_USER' | 'PROMPT_HELPER_PER_PLACE' | 'PROMPT_HELPER_WINDOW_S'>>;
 
 export interface TelegramBotOptions {
   token: string;
@@ -113,7 +114,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     ...(opts.retryDelaysMs ? { retryDelaysMs: opts.retryDelaysMs } : {}),
     ...(opts.uploadTimeoutMs ? { uploadTimeoutMs: opts.uploadTimeoutMs } : {}),
   });
-  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, ...files, log, now: () => clock.now() });
+  const limiter = new PromptLimiter(promptLimitsFrom(config), () => clock.now());
+  const suggestions = new Suggestions({ telegram, caller, signer, promptHelper, ...files, log, now: () => clock.now(), limiter });
   const safe = (err: unknown): string => maskSecrets(describeApiError(err), [token]);
 
   const tasks = new Set<Promise<unknown>>();

@@ -54,7 +54,9 @@ export async function handleButton(deps: ButtonDeps, press: ButtonPress): Promis
     if (!suggestion) return { text: 'This suggestion has expired. Send /prompt again.', alert: true };
     if (!allowed(suggestion.ownerId)) return { text: 'Only the person who asked for this suggestion can use it.', alert: true };
     if (payload.action === 'prompt_more') {
-      void deps.suggestions.another(suggestion);
+      const more = deps.suggestions.another(suggestion);
+      if ('refused' in more) return { text: more.refused, alert: true };
+      void more.work;
       return { text: 'Asking for another suggestion…', alert: false };
     }
     void deps.animate({

@@ -74,6 +74,10 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
     return { queued: false, reason };
   };
 
+  // Limits first: a user at their limit (or a full queue) costs no download, decode or helper call.
+  const admission = await admissionRefusal(deps, req.user.id);
+  if (admission) return await refuse(admission);
+
   let bytes: Buffer;
   let name: string;
   try {
@@ -135,6 +139,18 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
     if (err instanceof QueueRefusal) return await refuse(err.message);
     deps.log.error({ err: describeApiError(err) }, 'queue submit failed');
     return await refuse('Sorry, I could not queue that job (internal error). Please try again later.');
+  }
+}
+
+/** The queue's refusal sentence when it would not take a job from this user now, else undefined. */
+async function admissionRefusal(deps: SubmitDeps, userId: string): Promise<string | undefined> {
+  try {
+    await deps.queue.checkAdmission('telegram', userId);
+    return undefined;
+  } catch (err) {
+    if (err instanceof QueueRefusal) return err.message;
+    deps.log.error({ err: describeApiError(err) }, 'queue admission check failed');
+    return 'Sorry, I could not queue that job (internal error). Please try again later.';
   }
 }
 

@@ -5,7 +5,10 @@ import type { Telegram } from 'telegraf';
 import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import { DEFAULT_MOTION_PROMPT, PromptHelperError, type PromptHelper } from '../../prompting/types.ts';
+import { ByteCappedStore } from '../common/byte-capped-store.ts';
+import { promptLimitMessage, type PromptLimiter } from '../common/prompt-limit.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
+import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
 import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import type { ImageRef } from './media.ts';
@@ -18,13 +21,18 @@ export interface Suggestion {
   chatId: number;
   chatType: ChatKind;
   messageId: number;
+  /** A small re-encoded copy (≤1024 px JPEG), not the upload: waiting suggestions stay cheap to keep. */
   image: Buffer;
   imageName: string;
   prompt: string;
+  /** Which alternative the prompt is: 0 from /prompt, n after n presses of "Another suggestion". */
+  variant: number;
   createdAt: number;
 }
 
 const MAX_SUGGESTIONS = 200;
+/** Total bytes of the images all waiting suggestions hold; the oldest go first past it. */
+export const SUGGESTION_STORE_BYTES = 32 * 1024 * 1024;
 const SUGGESTION_TTL_MS = 60 * 60 * 1000;
 
 export interface SuggestDeps {
@@ -38,12 +46,20 @@ export interface SuggestDeps {
   log: Logger;
   /** Clock for the suggestions' time to live (real time when omitted). */
   now?: () => number;
+  /** Cap on the stored images' total bytes (default SUGGESTION_STORE_BYTES). */
+  storeBytes?: number;
+  /** Rate limits on helper requests per user and per chat (none when omitted). */
+  limiter?: PromptLimiter;
 }
 
 export class Suggestions {
-  private readonly byId = new Map<string, Suggestion>();
+  private readonly byId: ByteCappedStore<Suggestion>;
+  /** Suggestions with an "Another suggestion" request in flight: one at a time each. */
+  private readonly busy = new Set<string>();
 
-  constructor(private readonly deps: SuggestDeps) {}
+  constructor(private readonly deps: SuggestDeps) {
+    this.byId = new ByteCappedStore(deps.storeBytes ?? SUGGESTION_STORE_BYTES, MAX_SUGGESTIONS);
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
@@ -72,6 +88,12 @@ export class Suggestions {
       await send(`No prompt helper is configured on this bot. Without a prompt, /animate uses:\n${DEFAULT_MOTION_PROMPT}`);
       return;
     }
+    // Before the download: a refused request costs nothing.
+    const refused = this.overLimit(req.ownerId, req.chatId);
+    if (refused) {
+      await send(refused);
+      return;
+    }
     const sent = await send('Looking at your image…');
     if (sent === NOT_MODIFIED) return;
     const edit = (text: string, markup?: InlineKeyboardMarkup) =>
@@ -92,37 +114,65 @@ export class Suggestions {
       await edit(check.message);
       return;
     }
+    let copy: Buffer;
+    try {
+      copy = (await suggestionCopy(bytes)).bytes;
+    } catch {
+      await edit('That image could not be decoded. Please send it again as a PNG or JPEG.');
+      return;
+    }
     const suggestion: Suggestion = {
       id: randomBytes(6).toString('base64url'),
       ownerId: req.ownerId,
       chatId: req.chatId,
       chatType: req.chatType,
       messageId: sent.message_id,
-      image: bytes,
-      imageName: req.image.fileName,
+      image: copy,
+      imageName: suggestionCopyName(req.image.fileName),
       prompt: '',
+      variant: 0,
       createdAt: this.now(),
     };
-    await this.fill(suggestion, false, edit);
+    // The helper sees the upload itself, so its cache answers /animate of the same image too.
+    await this.fill(suggestion, bytes, 0, edit);
   }
 
-  /** "Another suggestion": asks again, skipping the helper's cache, and edits the message. */
-  async another(suggestion: Suggestion): Promise<void> {
+  /**
+   * "Another suggestion": asks for the next alternative and edits the message. Each alternative is
+   * cached by the helper, so the same image's n-th alternative is asked of the model once.
+   * Refused (a sentence for the button's alert) over the rate limit or while one is on its way.
+   */
+  another(suggestion: Suggestion): { refused: string } | { work: Promise<void> } {
+    if (this.busy.has(suggestion.id)) return { refused: 'Still asking for the last one…' };
+    const refused = this.overLimit(suggestion.ownerId, suggestion.chatId);
+    if (refused) return { refused };
     const { telegram, caller } = this.deps;
-    await this.fill(suggestion, true, (text, markup) =>
-      caller.call(suggestion.chatId, 'editMessageText', () =>
+    this.busy.add(suggestion.id);
+    const work = this.fill(suggestion, suggestion.image, suggestion.variant + 1, (text, markup) => {
+      // The answer is in: a press that sees the new text may ask again, even before the edit returns.
+      this.busy.delete(suggestion.id);
+      return caller.call(suggestion.chatId, 'editMessageText', () =>
         telegram.editMessageText(suggestion.chatId, suggestion.messageId, undefined, text, markup ? { reply_markup: markup } : {}),
-      ),
-    );
+      );
+    }).finally(() => this.busy.delete(suggestion.id));
+    return { work };
+  }
+
+  /** The refusal sentence when this user or chat has asked the helper too often, else undefined. */
+  private overLimit(userId: string, chatId: number): string | undefined {
+    const decision = this.deps.limiter?.take(userId, String(chatId));
+    return decision && !decision.ok ? promptLimitMessage(decision, 'chat') : undefined;
   }
 
   private async fill(
     suggestion: Suggestion,
-    fresh: boolean,
+    image: Buffer,
+    variant: number,
     edit: (text: string, markup?: InlineKeyboardMarkup) => Promise<unknown>,
   ): Promise<void> {
     try {
-      suggestion.prompt = await this.deps.promptHelper!.suggest(suggestion.image, { fresh });
+      suggestion.prompt = await this.deps.promptHelper!.suggest(image, { variant });
+      suggestion.variant = variant;
     } catch (err) {
       const why = err instanceof PromptHelperError ? err.message : 'The prompt helper failed.';
       this.deps.log.warn({ err: describeApiError(err) }, 'prompt suggestion failed');
@@ -140,9 +190,7 @@ export class Suggestions {
   }
 
   private remember(suggestion: Suggestion): void {
-    this.byId.delete(suggestion.id);
-    this.byId.set(suggestion.id, suggestion);
-    // Oldest first in a Map: drop from the front to stay bounded (they hold image bytes).
-    while (this.byId.size > MAX_SUGGESTIONS) this.byId.delete(this.byId.keys().next().value!);
+    // Bounded by count and by bytes: the oldest are dropped first (they hold image bytes).
+    this.byId.set(suggestion.id, suggestion, suggestion.image.length);
   }
 }

@@ -198,17 +198,36 @@ export class BullJobQueue implements JobQueue {
     return { job: snapshot(record), position, etaMs };
   }
 
+  async checkAdmission(platform: Platform, userId: string): Promise<void> {
+    if (this.phase === 'closed') throw new QueueRefusal(CLOSED_MESSAGE, 'closed');
+    try {
+      // No lock: only a look. submit decides again under the lock.
+      this.active = await readActive(this.redis);
+      await this.refuseOverLimits(platform, userId);
+    } catch (error) {
+      if (error instanceof QueueRefusal) throw error;
+      this.log.error({ err: error, userId }, 'could not read the BullMQ queue for admission');
+      throw new QueueRefusal(UNAVAILABLE_MESSAGE, 'unavailable');
+    }
+  }
+
+  /** Throws the per-user or queue-full refusal for the active table as last read; else the user's entries. */
+  private async refuseOverLimits(platform: Platform, userId: string): Promise<ActiveEntry[]> {
+    const mine = this.entriesOf(platform, userId);
+    if (mine.length >= this.config.perUser) {
+      const records = await Promise.all(mine.map(async (e) => (await this.record(e.id)) ?? { seq: e.seq, state: e.state }));
+      throw new QueueRefusal(userLimitMessage(records, this.config.perUser), 'user_limit');
+    }
+    if (this.active.size >= this.config.queueMax) throw new QueueRefusal(queueFullMessage(this.config.queueMax), 'queue_full');
+    return mine;
+  }
+
   /** Limits, job number, round, files and the BullMQ job, as one step under the admission lock. */
   private async admit(req: JobRequest, size: string): Promise<{ record: JobRecord }> {
     try {
       return await withAdmissionLock(this.redis, async () => {
         this.active = await readActive(this.redis);
-        const mine = this.entriesOf(req.platform, req.userId);
-        if (mine.length >= this.config.perUser) {
-          const records = await Promise.all(mine.map(async (e) => (await this.record(e.id)) ?? { seq: e.seq, state: e.state }));
-          throw new QueueRefusal(userLimitMessage(records, this.config.perUser), 'user_limit');
-        }
-        if (this.active.size >= this.config.queueMax) throw new QueueRefusal(queueFullMessage(this.config.queueMax), 'queue_full');
+        const mine = await this.refuseOverLimits(req.platform, req.userId);
 
         const id = randomUUID();
         const seq = await nextSeq(this.redis);

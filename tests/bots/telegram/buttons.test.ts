@@ -9,9 +9,9 @@ import type { FakeMessage, RecordedCall } from '../../fakes/telegram/server.ts';
 /** A prompt helper that numbers its suggestions, so "Another suggestion" is visibly different. */
 class CountingHelper implements PromptHelper {
   readonly configured = true;
-  readonly calls: Array<{ bytes: number; fresh: boolean }> = [];
+  readonly calls: Array<{ bytes: number; variant: number }> = [];
   async suggest(image: Buffer, opts?: SuggestOptions): Promise<string> {
-    this.calls.push({ bytes: image.length, fresh: opts?.fresh ?? false });
+    this.calls.push({ bytes: image.length, variant: opts?.variant ?? 0 });
     if (image.length === 0) throw new PromptHelperError('bad_image', 'empty image');
     return `The subject sways gently, take ${this.calls.length}.`;
   }
@@ -163,7 +163,7 @@ describe('telegram end image', () => {
 });
 
 describe('telegram /prompt', () => {
-  it('suggests a prompt; "Another suggestion" asks again fresh; "Animate with this prompt" queues it', async () => {
+  it('suggests a prompt; "Another suggestion" asks for the next alternative; "Animate with this prompt" queues it', async () => {
     const t0 = h.api.mark();
     const photo = sendPhoto(h, BOB, GROUP, media.jpeg);
     h.api.userMessage(ALICE, GROUP, { text: '/prompt@RecurVidBot', reply_to_message: photo });
@@ -176,7 +176,7 @@ describe('telegram /prompt', () => {
 
     await answerOf(h.api.pressButton(ALICE, message, button(message, 'Another suggestion')));
     await h.api.waitFor(() => h.api.message(GROUP.id, message.message_id)?.text?.includes('take 2'), 5000, 'second suggestion');
-    expect(helper.calls.at(-1)!.fresh).toBe(true);
+    expect(helper.calls.at(-1)!.variant).toBe(1);
 
     const t1 = h.api.mark();
     const updated = h.api.message(GROUP.id, message.message_id)!;

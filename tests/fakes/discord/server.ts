@@ -79,6 +79,8 @@ export class FakeDiscord {
   readonly calls: RecordedCall[] = [];
   readonly messages = new Map<string, FakeMessage>();
   readonly attachmentBytes = new Map<string, Buffer>();
+  /** Ids of attachments fetched from the CDN route, in order (tests check what was downloaded). */
+  readonly attachmentDownloads: string[] = [];
   readonly identifies: Array<Record<string, unknown>> = [];
   heartbeats = 0;
   /** Interaction responses that arrived after the deadline. */
@@ -425,6 +427,7 @@ export class FakeDiscord {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method === 'GET' && url.pathname.startsWith('/attachments/')) {
       const id = url.pathname.split('/')[3] ?? '';
+      this.attachmentDownloads.push(id);
       const bytes = this.attachmentBytes.get(id);
       if (!bytes) return this.json(res, 404, { message: 'Not Found' });
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) }).end(bytes);
