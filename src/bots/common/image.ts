@@ -1,6 +1,7 @@
 // Checks an uploaded image before it is queued: size, format, animation, dimensions and a real
 // decode, so that a bad upload gets a clear sentence in chat instead of a failed job later.
 import sharp from 'sharp';
+import { isServableAspect, MAX_SERVABLE_ASPECT } from '../../engine/functions/buckets.ts';
 
 export interface ImageLimits {
   maxBytes: number;
@@ -16,7 +17,7 @@ export type ImageCheck =
   | { ok: true; format: string; width: number; height: number }
   | {
       ok: false;
-      reason: 'too_large_bytes' | 'too_large_pixels' | 'not_image' | 'corrupt' | 'animated' | 'too_small';
+      reason: 'too_large_bytes' | 'too_large_pixels' | 'not_image' | 'corrupt' | 'animated' | 'too_small' | 'bad_aspect';
       message: string;
     };
 
@@ -69,6 +70,15 @@ export async function checkImage(bytes: Buffer, limits: ImageLimits = DEFAULT_IM
     );
   }
 
+  if (!isServableAspect(height, width)) {
+    // Checked before decoding: such a strip is cheap to send and costly to crop (issue 22).
+    const ratio = Math.max(width, height) / Math.min(width, height);
+    return fail(
+      'bad_aspect',
+      `That image is ${width}×${height}, a ${formatRatio(ratio)}:1 ${width > height ? 'strip' : 'column'}; I can animate shapes up to ${formatRatio(MAX_SERVABLE_ASPECT)}:1. Please crop it closer to a normal photo shape and send it again.`,
+    );
+  }
+
   try {
     // A real decode of every pixel (downscaled on the way): truncated or damaged files fail here.
     await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error' })
@@ -106,6 +116,10 @@ export function isAnimatedPng(bytes: Buffer): boolean {
 function formatMiB(bytes: number): string {
   const mib = bytes / (1024 * 1024);
   return `${mib >= 10 ? Math.round(mib) : Math.round(mib * 10) / 10} MB`;
+}
+
+function formatRatio(ratio: number): string {
+  return String(Math.round(ratio * 10) / 10);
 }
 
 function formatMegapixels(pixels: number): string {

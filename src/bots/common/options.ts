@@ -31,6 +31,13 @@ export function combinationErrors(options: AnimateOptions, hasEndImage: boolean)
   return hasEndImage && modelOf(options) === 'f1' ? [END_IMAGE_NEEDS_ORIGINAL] : [];
 }
 
+/**
+ * The longest prompt (and negative prompt) we take. Status messages repeat the prompt and must stay
+ * within Telegram's 4096-character text and 1024-character caption limits (Discord: 2000); Discord's
+ * slash option has the same ceiling. Past it the text encoder truncates anyway.
+ */
+export const MAX_PROMPT_CHARS = 1000;
+
 export interface ParsedAnimateText {
   prompt: string;
   options: AnimateOptions;
@@ -155,8 +162,17 @@ export function validateOptions(
     }
   }
   if (partial.previews !== undefined) options.previews = partial.previews;
-  if (partial.prompt !== undefined) options.prompt = partial.prompt.trim();
-  if (partial.negativePrompt !== undefined) options.negativePrompt = partial.negativePrompt.trim();
+  const text = (field: 'prompt' | 'negativePrompt', label: string): void => {
+    const value = partial[field]?.trim();
+    if (value === undefined) return;
+    if (value.length > MAX_PROMPT_CHARS) {
+      errors.push(`The ${label} is ${value.length} characters; the limit is ${MAX_PROMPT_CHARS}. Please shorten it.`);
+      return;
+    }
+    options[field] = value;
+  };
+  text('prompt', 'prompt');
+  text('negativePrompt', 'negative prompt');
   capMergedResult(options, maxSeconds, maxSteps, caps.models);
   return { options, errors };
 }

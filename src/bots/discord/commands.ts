@@ -10,6 +10,7 @@ import {
   type RESTPostAPIApplicationCommandsJSONBody,
 } from 'discord.js';
 import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import { MAX_PROMPT_CHARS } from '../common/options.ts';
 
 export const CommandName = {
   animate: 'animate',
@@ -43,7 +44,7 @@ export function buildCommands(caps: CommandCaps): RESTPostAPIApplicationCommands
     .setContexts(contexts)
     .addAttachmentOption((o) => o.setName('image').setDescription('The still image to animate').setRequired(true))
     .addStringOption((o) =>
-      o.setName('prompt').setDescription('How it should move (empty: a suggested or default motion prompt)').setMaxLength(1000),
+      o.setName('prompt').setDescription('How it should move (empty: a suggested or default motion prompt)').setMaxLength(MAX_PROMPT_CHARS),
     )
     .addNumberOption((o) =>
       o

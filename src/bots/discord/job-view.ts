@@ -3,6 +3,7 @@
 import { ButtonBuilder, ButtonStyle, ActionRowBuilder, escapeMarkdown } from 'discord.js';
 import type { AnimateOptions } from '../../engine/types.ts';
 import { renderJobStatus, type StatusState } from '../common/status.ts';
+import { DISCORD_CONTENT_LIMIT, fitPart } from '../common/text-limit.ts';
 import { encodeCustomId } from './custom-ids.ts';
 import type { MessageRow } from './status-messenger.ts';
 
@@ -42,18 +43,19 @@ export interface RenderedStatus {
   files: DesiredFile[];
 }
 
-const MAX_CONTENT = 2000;
-
 export function renderStatus(view: JobView): RenderedStatus {
-  const shown: AnimateOptions = { ...view.status.options, prompt: escapeMarkdown(view.status.options.prompt) };
-  const state: StatusState = { ...view.status, options: shown };
-  const lines = [renderJobStatus(state)];
-  if (view.notice) lines.push(view.notice);
-  else if (view.promptSource === 'helper') lines.push('The prompt was suggested by the prompt helper.');
-  else if (view.promptSource === 'default') lines.push('No prompt was given, so the default motion prompt is used.');
-  lines.push(...view.notes);
-  let content = lines.join('\n');
-  if (content.length > MAX_CONTENT) content = `${content.slice(0, MAX_CONTENT - 1)}…`;
+  const render = (prompt: string): string => {
+    const shown: AnimateOptions = { ...view.status.options, prompt: escapeMarkdown(prompt) };
+    const state: StatusState = { ...view.status, options: shown };
+    const lines = [renderJobStatus(state)];
+    if (view.notice) lines.push(view.notice);
+    else if (view.promptSource === 'helper') lines.push('The prompt was suggested by the prompt helper.');
+    else if (view.promptSource === 'default') lines.push('No prompt was given, so the default motion prompt is used.');
+    lines.push(...view.notes);
+    return lines.join('\n');
+  };
+  // A long (or heavily escaped) prompt is shortened first, so the notes after it stay readable.
+  const content = fitPart(render, view.status.options.prompt, DISCORD_CONTENT_LIMIT);
   return { content, components: buttonsFor(view), files: filesFor(view) };
 }
 

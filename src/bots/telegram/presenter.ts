@@ -13,6 +13,7 @@ import { LatestWinsThrottle, type ThrottleTimers } from '../common/throttle.ts';
 import { PRIORITY } from '../common/chat-budget.ts';
 import { describeSettings, formatSeconds, sectionOrderNote, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
+import { fitPart, fitText, TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT } from '../common/text-limit.ts';
 import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED, SKIPPED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import { sendFinalVideo } from './final-video.ts';
@@ -24,8 +25,6 @@ export interface EditIntervals {
 }
 
 export const DEFAULT_EDIT_INTERVALS: EditIntervals = { privateMs: 1500, groupMs: 3000 };
-
-const CAPTION_LIMIT = 1024;
 
 interface StatusEdit {
   chatId: number;
@@ -167,7 +166,7 @@ export class JobPresenter {
       superseded: () => view.statusVersion !== version,
       chatId: view.reply.chatId,
       messageId: view.reply.statusMessageId,
-      text: renderJobStatus(view.state),
+      text: fitPart((prompt) => renderJobStatus({ ...view.state, options: { ...view.state.options, prompt } }), view.state.options.prompt, TELEGRAM_TEXT_LIMIT),
       markup: this.statusMarkup(view),
       terminal: isTerminal(view.state),
     });
@@ -225,7 +224,7 @@ export class JobPresenter {
     const size = (await stat(videoPath)).size;
     if (size > this.deps.maxUploadBytes) return; // previews are a courtesy; only the final video is fitted
     const note = view.videoMessageId === undefined && sections > 1 ? `\n${sectionOrderNote(view.state.options)}` : '';
-    const caption = `Job #${view.state.jobSeq}: preview after section ${section}/${sections}.${note}`;
+    const caption = fitText(`Job #${view.state.jobSeq}: preview after section ${section}/${sections}.${note}`, TELEGRAM_CAPTION_LIMIT);
     await this.putVideo(view, videoPath, caption);
   }
 
@@ -283,7 +282,13 @@ export class JobPresenter {
         videoPath,
         workDir: job.workDir,
         fileName: `recurvid-${job.seq}.mp4`,
-        caption: (note) => truncate(`Job #${job.seq} (${formatSeconds(seconds)})\n${describeSettings(job.options, job.endImagePath !== undefined)}${note ? `\n${note}` : ''}`, CAPTION_LIMIT),
+        // A long prompt is shortened to fit the caption; the settings and the delivery note stay.
+        caption: (note) =>
+          fitPart(
+            (prompt) => `Job #${job.seq} (${formatSeconds(seconds)})\n${describeSettings({ ...job.options, prompt }, job.endImagePath !== undefined)}${note ? `\n${note}` : ''}`,
+            job.options.prompt,
+            TELEGRAM_CAPTION_LIMIT,
+          ),
         markup: {
           inline_keyboard: [
             [
@@ -307,8 +312,4 @@ export class JobPresenter {
     }
     await this.finishStatus(view);
   }
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -20,3 +20,19 @@ export function findNearestBucket(h: number, w: number): { height: number; width
   }
   return { height: best[0], width: best[1] };
 }
+
+/** The widest (or tallest) long:short side ratio any bucket has: 960:416 ≈ 2.31. */
+export const MAX_BUCKET_ASPECT = Math.max(...BUCKETS_640.map(([h, w]) => Math.max(h, w) / Math.min(h, w)));
+
+/**
+ * How far beyond the widest bucket an image may go: the center crop to that bucket may cut away at
+ * most half of the image. Past that the crop keeps a sliver (a 100000×64 strip keeps 0.15 %) and the
+ * resize before it grows without bound, so such images are refused instead.
+ */
+export const MAX_SERVABLE_ASPECT = 2 * MAX_BUCKET_ASPECT;
+
+/** Whether some bucket can serve an h×w image by cropping away at most half of it. */
+export function isServableAspect(h: number, w: number): boolean {
+  if (!(h > 0 && w > 0)) return false;
+  return Math.max(h, w) / Math.min(h, w) <= MAX_SERVABLE_ASPECT;
+}

@@ -21,6 +21,49 @@ export function bucketFor(h: number, w: number, resolution = 640): { height: num
   return { height: scale(b.height), width: scale(b.width) };
 }
 
+interface Region {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** How an ow×oh source becomes its width×height bucket: an optional cut, one resize, an optional cut. */
+export interface ResizePlan {
+  /** Cut from the (oriented) source before scaling, when scaling first would waste work. */
+  before?: Region;
+  /** The size the source (or its cut) is resized to. */
+  resize: { width: number; height: number };
+  /** The reference's center crop of the resized image. */
+  after?: Region;
+}
+
+/**
+ * Past this many times the bucket's pixels, the source or the reference's scaled intermediate is
+ * cropped first: a 100000×64 strip scaled first becomes 650000×416 (1.14 GB) to keep 960×416.
+ */
+const CROP_FIRST_FACTOR = 2;
+
+/** The plan for one image; undefined when it already has the bucket's size. */
+export function planStartImage(ow: number, oh: number, width: number, height: number): ResizePlan | undefined {
+  if (ow === width && oh === height) return undefined;
+  const scale = Math.max(width / ow, height / oh);
+  const rw = Math.max(width, roundHalfEven(ow * scale));
+  const rh = Math.max(height, roundHalfEven(oh * scale));
+  const target = width * height;
+  if (ow * oh > CROP_FIRST_FACTOR * target || rw * rh > CROP_FIRST_FACTOR * target) {
+    // The same center box, mapped back to source pixels (rounded to whole ones), then one resize:
+    // within a fraction of a source pixel of resize-then-crop, at a fraction of the cost.
+    const cw = Math.min(ow, Math.max(1, roundHalfEven(width / scale)));
+    const ch = Math.min(oh, Math.max(1, roundHalfEven(height / scale)));
+    const before = { left: roundHalfEven((ow - cw) / 2), top: roundHalfEven((oh - ch) / 2), width: cw, height: ch };
+    return { before, resize: { width, height } };
+  }
+  // PIL's crop rounds the float box the way Python's round() does.
+  const after = { left: roundHalfEven((rw - width) / 2), top: roundHalfEven((rh - height) / 2), width, height };
+  return { resize: { width: rw, height: rh }, ...(rw !== width || rh !== height ? { after } : {}) };
+}
+
 /**
  * Reads, orients, resizes and center-crops an image to its bucket. `bucket` forces a size: the end
  * image is cropped to the start image's bucket (FramePack-Studio resizes it with the same call).
@@ -32,16 +75,16 @@ export async function prepareStartImage(input: string | Buffer, resolution = 640
   const oh = meta.autoOrient?.height ?? meta.height;
   if (!ow || !oh) throw new Error('The image has no readable size.');
   const { height, width } = bucket ?? bucketFor(oh, ow, resolution);
+  const plan = planStartImage(ow, oh, width, height);
   let pipeline = img;
-  if (ow !== width || oh !== height) {
-    const scale = Math.max(width / ow, height / oh);
-    const rw = Math.max(width, roundHalfEven(ow * scale));
-    const rh = Math.max(height, roundHalfEven(oh * scale));
-    // PIL's crop rounds the float box the way Python's round() does.
-    const left = roundHalfEven((rw - width) / 2);
-    const top = roundHalfEven((rh - height) / 2);
-    pipeline = sharp(await img.resize(rw, rh, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer(), { raw: { width: rw, height: rh, channels: 3 } })
-      .extract({ left, top, width, height });
+  if (plan) {
+    // extract() before resize() cuts the oriented source (sharp applies them in call order).
+    if (plan.before) pipeline = pipeline.extract(plan.before);
+    pipeline = pipeline.resize(plan.resize.width, plan.resize.height, { fit: 'fill', kernel: 'lanczos3' });
+    if (plan.after) {
+      const { width: rw, height: rh } = plan.resize;
+      pipeline = sharp(await pipeline.raw().toBuffer(), { raw: { width: rw, height: rh, channels: 3 } }).extract(plan.after);
+    }
   }
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== width || info.height !== height) throw new Error('Unexpected image layout after resizing.');

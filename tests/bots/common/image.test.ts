@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { checkImage, DEFAULT_IMAGE_LIMITS, isAnimatedPng } from '../../../src/bots/common/image.ts';
+import { isServableAspect, MAX_BUCKET_ASPECT, MAX_SERVABLE_ASPECT } from '../../../src/engine/functions/buckets.ts';
 
 function solid(width: number, height: number, r = 200): sharp.Sharp {
   return sharp({ create: { width, height, channels: 3, background: { r, g: 120, b: 40 } } });
@@ -110,6 +111,31 @@ describe('checkImage', () => {
       ok: false,
       reason: 'corrupt',
     });
+  });
+
+  it('rejects a 100000×64 strip (a few KB) that no bucket can serve, with a sentence naming the shape', async () => {
+    const strip = await solid(100_000, 64).png().toBuffer();
+    expect(strip.length).toBeLessThan(DEFAULT_IMAGE_LIMITS.maxBytes);
+    const result = await checkImage(strip);
+    expect(result).toEqual({
+      ok: false,
+      reason: 'bad_aspect',
+      message: 'That image is 100000×64, a 1562.5:1 strip; I can animate shapes up to 4.6:1. Please crop it closer to a normal photo shape and send it again.',
+    });
+    const column = await checkImage(await solid(64, 400).png().toBuffer());
+    expect(column).toMatchObject({ ok: false, reason: 'bad_aspect' });
+    if (!column.ok) expect(column.message).toContain('64×400, a 6.3:1 column');
+  });
+
+  it('accepts wide shapes a bucket can serve by cropping at most half away', async () => {
+    // The widest bucket is 960×416; twice its ratio is the most we crop to.
+    expect(MAX_BUCKET_ASPECT).toBeCloseTo(960 / 416, 10);
+    expect(MAX_SERVABLE_ASPECT).toBeCloseTo((2 * 960) / 416, 10);
+    expect(isServableAspect(64, 295)).toBe(true);
+    expect(isServableAspect(64, 296)).toBe(false);
+    expect(isServableAspect(296, 64)).toBe(false);
+    expect(await checkImage(await solid(1200, 300).png().toBuffer())).toMatchObject({ ok: true, width: 1200, height: 300 });
+    expect(await checkImage(await solid(1024, 1024).png().toBuffer())).toMatchObject({ ok: true });
   });
 
   it('rejects files over the byte limit before looking inside', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  combinationErrors, END_IMAGE_NEEDS_ORIGINAL, parseAnimateText, validateOptions, type OptionCaps,
+  combinationErrors, END_IMAGE_NEEDS_ORIGINAL, MAX_PROMPT_CHARS, parseAnimateText, validateOptions, type OptionCaps,
 } from '../../../src/bots/common/options.ts';
 import { defaultAnimateOptions } from '../../../src/engine/types.ts';
 
@@ -63,6 +63,19 @@ describe('parseAnimateText', () => {
       "steps must be a number (got 'many').",
       "teacache must be on or off (got 'maybe').",
       "Option 'seed' needs a value, for example seed=42.",
+    ]);
+  });
+
+  it('refuses a prompt over MAX_PROMPT_CHARS with a sentence and takes one at the cap', () => {
+    expect(MAX_PROMPT_CHARS).toBe(1000);
+    const long = parseAnimateText(`${'wave '.repeat(800)}seed=3`, caps, { prompt: 'from base' });
+    expect(long.errors).toEqual(['The prompt is 3999 characters; the limit is 1000. Please shorten it.']);
+    expect(long.options.prompt).toBe('from base');
+    const atCap = parseAnimateText('a'.repeat(MAX_PROMPT_CHARS), caps);
+    expect(atCap.errors).toEqual([]);
+    expect(atCap.options.prompt).toHaveLength(MAX_PROMPT_CHARS);
+    expect(validateOptions({ negativePrompt: 'x'.repeat(1001) }, caps).errors).toEqual([
+      'The negative prompt is 1001 characters; the limit is 1000. Please shorten it.',
     ]);
   });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm, stat } from 'node:fs/promises';
 import { ALICE, DM_ALICE, GROUP, makeMedia, sendPhoto, startHarness, type Harness, type Media } from './harness.ts';
 import type { FakeMessage, RecordedCall } from '../../fakes/telegram/server.ts';
+import { MAX_PROMPT_CHARS } from '../../../src/bots/common/options.ts';
 
 let media: Media;
 
@@ -118,6 +119,41 @@ describe('telegram delivery', () => {
       expect(doc.files).toHaveLength(1);
       expect(h.api.calls.filter((c) => c.seq >= mark && c.method === 'sendVideo')).toHaveLength(1); // a 400 is not retried
       expect(statusText(h, DM_ALICE.id, status)).toContain('so I sent it as a file.');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a prompt at the 1000-character cap is delivered: every status edit fits 4096, the caption fits 1024 and keeps its settings', async () => {
+    const h = await startHarness({ videoPath: media.videoPath, sections: 2 });
+    try {
+      const prompt = `${'the waves roll in slowly, '.repeat(40)}`.slice(0, MAX_PROMPT_CHARS - 3).trim() + ' go';
+      expect(prompt.length).toBeLessThanOrEqual(MAX_PROMPT_CHARS);
+      expect(prompt.length).toBeGreaterThan(MAX_PROMPT_CHARS - 5);
+      const { mark, status } = await submit(h, DM_ALICE, `/animate ${prompt}`);
+      await h.api.waitFor(() => /is done/.test(statusText(h, DM_ALICE.id, status)), 20_000, 'done text');
+      const sent = h.api.calls.filter((c) => c.seq >= mark && c.method !== 'getUpdates');
+      // The fake refuses text over 4096 and captions over 1024, as Telegram does: none was refused.
+      expect(sent.filter((c) => !c.ok).map((c) => `${c.method}: ${String(c.description ?? '')}`)).toEqual([]);
+      expect(statusText(h, DM_ALICE.id, status)).toContain(`Prompt: ${prompt}\n`);
+      const final = sent.find((c) => c.method === 'sendVideo' && isFinal(c))!;
+      const caption = String(final.params.caption);
+      expect(caption.length).toBeLessThanOrEqual(1024);
+      // The prompt was shortened to make room, not the settings line after it.
+      expect(caption).toMatch(/\nPrompt: the waves roll in slowly, .*…\nSettings: /);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a longer prompt is refused with a sentence and no job', async () => {
+    const h = await startHarness({ videoPath: media.videoPath, sections: 1 });
+    try {
+      const mark = h.api.mark();
+      sendPhoto(h, ALICE, DM_ALICE, media.jpeg, `/animate ${'wave '.repeat(800).trim()}`);
+      const answer = h.api.sentMessage(await h.api.waitForCall('sendMessage', (c) => c.seq >= mark && Number(c.params.chat_id) === DM_ALICE.id));
+      expect(answer.text).toMatch(/^I could not start that:\n• The prompt is 3999 characters; the limit is 1000\. Please shorten it\./);
+      expect(h.engine.runs).toHaveLength(0);
     } finally {
       await h.close();
     }

@@ -462,8 +462,10 @@ export class FakeBotApi {
         return true;
       case 'sendMessage':
         if (typeof params.text !== 'string' || params.text.trim() === '') throw new ApiError(400, 'Bad Request: message text is empty');
+        checkLength(params.text, TEXT_LIMIT, 'message is too long');
         return this.botMessage(params, { text: params.text });
       case 'editMessageText': {
+        checkLength(params.text, TEXT_LIMIT, 'message is too long');
         const message = this.existing(params);
         const sameMarkup = JSON.stringify(message.reply_markup ?? null) === JSON.stringify(params.reply_markup ?? null);
         if (message.text === params.text && sameMarkup) {
@@ -482,10 +484,12 @@ export class FakeBotApi {
         this.messages.get(Number(params.chat_id))?.delete(Number(params.message_id));
         return true;
       case 'sendVideo': {
+        checkLength(params.caption, CAPTION_LIMIT, 'message caption is too long');
         const video = this.uploadedVideo(files, 'video');
         return this.botMessage(params, { video, caption: params.caption as string | undefined });
       }
       case 'sendDocument': {
+        checkLength(params.caption, CAPTION_LIMIT, 'message caption is too long');
         const file = files.find((f) => f.field === 'document');
         if (!file) throw new ApiError(400, 'Bad Request: there is no document in the request');
         const stored = this.addFile(file.bytes, { ext: 'mp4' });
@@ -496,6 +500,7 @@ export class FakeBotApi {
         const message = this.existing(params);
         if (!message.video) throw new ApiError(400, 'Bad Request: there is no media in the message to edit');
         const media = params.media as { type?: string; media?: string; caption?: string };
+        checkLength(media?.caption, CAPTION_LIMIT, 'message caption is too long');
         const field = typeof media?.media === 'string' && media.media.startsWith('attach://') ? media.media.slice('attach://'.length) : '';
         message.video = this.uploadedVideo(files, field);
         message.caption = media.caption;
@@ -513,6 +518,15 @@ export class FakeBotApi {
         throw new ApiError(404, `Not Found: method ${method} is not implemented by the fake`);
     }
   }
+}
+
+// The Bot API's limits on what a bot sends (UTF-16 code units, as Telegram counts them): longer
+// text is refused outright, never cut, so a bot that forgets to fit it fails here as it would live.
+const TEXT_LIMIT = 4096;
+const CAPTION_LIMIT = 1024;
+
+function checkLength(value: unknown, limit: number, description: string): void {
+  if (typeof value === 'string' && value.length > limit) throw new ApiError(400, `Bad Request: ${description}`);
 }
 
 class ApiError extends Error {
