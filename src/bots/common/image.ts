@@ -1,6 +1,6 @@
 // Checks an uploaded image before it is queued: size, format, animation, dimensions and a real
 // decode, so that a bad upload gets a clear sentence in chat instead of a failed job later.
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { isServableAspect, MAX_SERVABLE_ASPECT } from '../../engine/functions/buckets.ts';
 
 export interface ImageLimits {
@@ -36,7 +36,7 @@ export async function checkImage(bytes: Buffer, limits: ImageLimits = DEFAULT_IM
   }
   if (bytes.length === 0) return fail('not_image', NOT_IMAGE);
 
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     // Header only: metadata() does not decode pixels, so a huge image costs nothing here.
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();

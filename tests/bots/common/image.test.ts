@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { checkImage, DEFAULT_IMAGE_LIMITS, isAnimatedPng } from '../../../src/bots/common/image.ts';
 import { isServableAspect, MAX_BUCKET_ASPECT, MAX_SERVABLE_ASPECT } from '../../../src/engine/functions/buckets.ts';
 
-function solid(width: number, height: number, r = 200): sharp.Sharp {
+function solid(width: number, height: number, r = 200): Sharp {
   return sharp({ create: { width, height, channels: 3, background: { r, g: 120, b: 40 } } });
 }
 
 /** Random pixels, so a JPEG has real entropy-coded data to truncate. */
-function noise(width: number, height: number): sharp.Sharp {
+function noise(width: number, height: number): Sharp {
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
   return sharp(pixels, { raw: { width, height, channels: 3 } });
