@@ -2,25 +2,13 @@
 // from the engine's step events, section overhead and setup from the queue's clock); nothing here
 // is a constant guess, and an estimate is null until a run with the same key has finished.
 import { cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../engine/types.ts';
-import type { JobProgress } from './types.ts';
+import type { JobProgress, TimingEstimate, TimingSample } from './types.ts';
 import { totalLatentSections } from '../engine/functions/sections.ts';
 
-export interface TimingSample {
-  /** Mean sampling time per step. */
-  stepMs: number;
-  /** Per section, time between its last step and its section event (VAE decode + mp4 write). */
-  sectionOverheadMs: number;
-  /** Time outside sections: loading and encoders before the first step, finishing after the last section. */
-  setupMs: number;
-  /** Sections the engine actually ran (may differ from the formula for odd settings). */
-  sections: number;
-  at: number;
-}
+export type { TimingEstimate, TimingSample };
 
 /** Recent samples per timing key, newest last. This is what the store persists. */
 export type TimingTable = Record<string, TimingSample[]>;
-
-export type TimingEstimate = Omit<TimingSample, 'at'>;
 
 export const MAX_SAMPLES_PER_KEY = 10;
 

@@ -1,7 +1,6 @@
 // The queue's public contract: adapters submit requests, subscribe to events, cancel. They never
 // touch the engine.
 import type { AnimateOptions, EngineEvent } from '../engine/types.ts';
-import type { TimingEstimate } from './timing.ts';
 
 export type Platform = 'discord' | 'telegram' | 'cli';
 
@@ -136,3 +135,18 @@ export interface JobQueue {
   start(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One finished run's measured times (queue/timing.ts learns and averages them). */
+export interface TimingSample {
+  /** Mean sampling time per step. */
+  stepMs: number;
+  /** Per section, time between its last step and its section event (VAE decode + mp4 write). */
+  sectionOverheadMs: number;
+  /** Time outside sections: loading and encoders before the first step, finishing after the last section. */
+  setupMs: number;
+  /** Sections the engine actually ran (may differ from the formula for odd settings). */
+  sections: number;
+  at: number;
+}
+
+export type TimingEstimate = Omit<TimingSample, 'at'>;

@@ -5,7 +5,7 @@
 // for jobs of the same kind; when neither says how long a decode takes, there is no ETA rather than a
 // wrong one, and the bar weighs a section's decode like its sampling, so it never sits at 100 %
 // while the video is still being made. Pure.
-import type { TimingEstimate } from '../../queue/timing.ts';
+import type { TimingEstimate } from '../../queue/types.ts';
 
 export interface RunTimes {
   stage?: string;

@@ -3,7 +3,7 @@
 // Adapters escape or format the text for their platform; nothing here knows about Markdown or HTML.
 import { ANIMATE_LIMITS, END_FRAME_STRENGTH, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
 import type { JobRecord, QueueEvent } from '../../queue/types.ts';
-import type { TimingEstimate } from '../../queue/timing.ts';
+import type { TimingEstimate } from '../../queue/types.ts';
 import { runProgress } from './run-estimate.ts';
 
 export const END_FIRST_NOTE =
