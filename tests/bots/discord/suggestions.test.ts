@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { SuggestionStore } from '../../../src/bots/discord/suggestions.ts';
-import type { PromptHelper } from '../../../src/prompting/types.ts';
+import { countingHelper } from '../../fakes/prompting/counting-helper.ts';
 import { OptionType } from '../../fakes/discord/payloads.ts';
 import { callback, pngAttachment, startHarness, waitForMessage, type Harness } from './harness.ts';
 
@@ -51,14 +51,7 @@ describe('discord SuggestionStore', () => {
 
 describe('discord /prompt limits', () => {
   it('past the per-user limit /prompt answers at once with when to try again: no download, no helper call', async () => {
-    const helper: PromptHelper & { asked: number } = {
-      configured: true,
-      asked: 0,
-      async suggest() {
-        this.asked += 1;
-        return 'The cat blinks.';
-      },
-    };
+    const helper = countingHelper();
     h = await startHarness({ promptHelper: helper, config: { PROMPT_HELPER_PER_USER: 1, PROMPT_HELPER_PER_PLACE: 10, PROMPT_HELPER_WINDOW_S: 600 } });
     const { fake, alice, bob } = h;
     const first = await pngAttachment(fake, 'first.png');

@@ -2,19 +2,12 @@
 // queue's own sentence before the image is fetched (getFile, download) or the prompt helper asked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
-import type { PromptHelper } from '../../../src/prompting/types.ts';
+import { countingHelper } from '../../fakes/prompting/counting-helper.ts';
 import { ALICE, DM_ALICE, makeMedia, sendPhoto, startHarness, type Harness, type Media } from './harness.ts';
 
 let media: Media;
 let h: Harness;
-const helper: PromptHelper & { asked: number } = {
-  configured: true,
-  asked: 0,
-  async suggest() {
-    this.asked += 1;
-    return 'The cat blinks.';
-  },
-};
+const helper = countingHelper();
 
 beforeAll(async () => {
   media = await makeMedia();

@@ -53,6 +53,18 @@ export async function makeMedia(): Promise<Media> {
   return { jpeg, png, gif, corruptJpeg, videoPath, bigVideoPath, dir };
 }
 
+/** The bot settings every harness starts from; `bot.config` adds to them. */
+export const HARNESS_CONFIG: TelegramBotOptions['config'] = {
+  TELEGRAM_API_ROOT: undefined,
+  TELEGRAM_WEBHOOK_URL: undefined,
+  TELEGRAM_WEBHOOK_PORT: 8443,
+  TELEGRAM_ALLOWED_CHAT_IDS: [],
+  MAX_SECONDS: 120,
+  MAX_STEPS: 100,
+  DEFAULT_SECONDS: 5,
+  DEFAULT_STEPS: 3,
+};
+
 export interface Harness {
   api: FakeBotApi;
   queue: JobQueue;
@@ -66,7 +78,8 @@ export interface HarnessOptions {
   videoPath: string;
   sections?: number;
   promptHelper?: PromptHelper;
-  bot?: Partial<TelegramBotOptions>;
+  /** Bot options; `config` names only the settings that differ from HARNESS_CONFIG. */
+  bot?: Partial<Omit<TelegramBotOptions, 'config'>> & { config?: Partial<TelegramBotOptions['config']> };
   perUser?: number;
   /** Admin identities (default: the ADMIN user on Telegram). */
   adminIds?: string[];
@@ -94,21 +107,15 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     log,
     promptHelper: opts.promptHelper,
     apiRoot: api.apiRoot,
-    config: {
-      TELEGRAM_API_ROOT: undefined,
-      TELEGRAM_WEBHOOK_URL: undefined,
-      TELEGRAM_WEBHOOK_PORT: 8443,
-      TELEGRAM_ALLOWED_CHAT_IDS: [],
-      MAX_SECONDS: 120,
-      MAX_STEPS: 100,
-      DEFAULT_SECONDS: 5,
-      DEFAULT_STEPS: 3,
-    },
+    ...opts.bot,
+    // A test names only the settings it changes.
+    config: { ...HARNESS_CONFIG, ...opts.bot?.config },
     editIntervals: { privateMs: 100, groupMs: 200 },
     // Telegram's real per-chat budgets would make these end-to-end tests wait minutes; the budget
     // itself is tested on manual timers (chat-budget.test.ts).
     chatBudget: { private: { burst: 1000, refillMs: 1 }, group: { burst: 1000, refillMs: 1 } },
-    ...opts.bot,
+    ...(opts.bot?.chatBudget && { chatBudget: opts.bot.chatBudget }),
+    ...(opts.bot?.editIntervals && { editIntervals: opts.bot.editIntervals }),
   });
   // The bot subscribes when created, so it sees `resumed` events from queue.start().
   await queue.start();

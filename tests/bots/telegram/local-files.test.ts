@@ -18,14 +18,6 @@ beforeAll(async () => {
     videoPath: media.videoPath,
     bot: {
       config: {
-        TELEGRAM_API_ROOT: undefined,
-        TELEGRAM_WEBHOOK_URL: undefined,
-        TELEGRAM_WEBHOOK_PORT: 8443,
-        TELEGRAM_ALLOWED_CHAT_IDS: [],
-        MAX_SECONDS: 120,
-        MAX_STEPS: 100,
-        DEFAULT_SECONDS: 5,
-        DEFAULT_STEPS: 3,
         TELEGRAM_LOCAL_FILES_MAP: { server: '/var/lib/telegram-bot-api', local: mounted },
         TELEGRAM_DOWNLOAD_TIMEOUT_MS: 10_000,
       },

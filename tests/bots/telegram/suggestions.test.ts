@@ -35,14 +35,6 @@ beforeAll(async () => {
     promptHelper: helper,
     bot: {
       config: {
-        TELEGRAM_API_ROOT: undefined,
-        TELEGRAM_WEBHOOK_URL: undefined,
-        TELEGRAM_WEBHOOK_PORT: 8443,
-        TELEGRAM_ALLOWED_CHAT_IDS: [],
-        MAX_SECONDS: 120,
-        MAX_STEPS: 100,
-        DEFAULT_SECONDS: 5,
-        DEFAULT_STEPS: 3,
         // Two helper requests per person and three per chat in ten minutes.
         PROMPT_HELPER_PER_USER: 2,
         PROMPT_HELPER_PER_PLACE: 3,
