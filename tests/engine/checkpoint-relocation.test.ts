@@ -129,6 +129,45 @@ describe('a moved resume checkpoint', () => {
   });
 });
 
+describe('a checkpoint that cannot be read', () => {
+  it('(torn, or not a checkpoint at all) restarts the job from its first section with a note, instead of failing every resume', async () => {
+    const cleanDir = join(root, 'clean-for-torn');
+    const clean = await engine.run({ imagePath: image, workDir: cleanDir, options, signal: never, onEvent: () => undefined });
+    const expected = await frames(clean.videoPath);
+    const whole = await readFile(join(cleanDir, CHECKPOINT_FILE));
+    for (const [name, bytes] of [
+      ['torn', whole.subarray(0, Math.floor(whole.length / 2))],
+      ['garbage', Buffer.from('not a safetensors file at all')],
+    ] as const) {
+      const dir = join(root, `unreadable-${name}`);
+      await mkdir(dir);
+      await writeFile(join(dir, CHECKPOINT_FILE), bytes);
+      const details: string[] = [];
+      const sampled = new Set<number>();
+      const result = await engine.run({
+        imagePath: image, workDir: dir, options, signal: never,
+        onEvent: (e) => {
+          if (e.type === 'stage' && e.detail) details.push(e.detail);
+          if (e.type === 'step') sampled.add(e.section);
+        },
+      });
+      expect(details.some((d) => /saved progress was not used \(it could not be read/.test(d)), name).toBe(true);
+      expect([...sampled], name).toEqual([1, 2]);
+      expect((await frames(result.videoPath)).equals(expected), name).toBe(true);
+    }
+  });
+});
+
+describe('refusals before saved progress', () => {
+  it('an F1 job with an end image is refused with its sentence before the work dir is read (a corrupt checkpoint there changes nothing)', async () => {
+    const dir = join(root, 'refused-f1');
+    await mkdir(dir);
+    await writeFile(join(dir, CHECKPOINT_FILE), Buffer.from('not a safetensors file'));
+    await expect(engine.run({ imagePath: image, endImagePath: image, workDir: dir, options: { ...options, model: 'f1' }, signal: never, onEvent: () => undefined }))
+      .rejects.toThrow(/An end image works only with the original model/);
+  });
+});
+
 /** The same safetensors file with its `videos` metadata replaced (the header is length-prefixed JSON). */
 function withVideos(file: Buffer, videos: readonly string[]): Buffer {
   const headerLength = Number(file.readBigUInt64LE(0));

@@ -85,6 +85,21 @@ export function isInsideDir(dir: string, path: string): boolean {
 export async function loadCheckpoint(workDir: string, optionsHash: string, onRejected?: (reason: string) => void): Promise<CheckpointData | undefined> {
   const path = join(workDir, CHECKPOINT_FILE);
   if (!existsSync(path)) return undefined;
+  try {
+    return await readCheckpoint(workDir, path, optionsHash, onRejected);
+  } catch (err) {
+    // A torn or foreign file (a disk that filled up, a copy cut short) must not fail every resume:
+    // the job starts over from its first section instead.
+    onRejected?.(`it could not be read: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+/** Tensors and byte arrays a resume needs; a checkpoint without one of them is not usable. */
+const REQUIRED_TENSORS = ['llamaVec', 'clipPooled', 'llamaVecN', 'clipPooledN', 'imageEmbeddings', 'startLatent', 'history', 'pixelFloat'];
+const REQUIRED_BYTES = ['llamaMask', 'llamaMaskN', 'pixelBytes'];
+
+async function readCheckpoint(workDir: string, path: string, optionsHash: string, onRejected?: (reason: string) => void): Promise<CheckpointData | undefined> {
   const store = await SafetensorsStore.open(path);
   try {
     const m = store.metadata;
@@ -105,8 +120,12 @@ export async function loadCheckpoint(workDir: string, optionsHash: string, onRej
       onRejected?.('it names a video outside the job\'s work directory');
       return undefined;
     }
+    const missing = [...REQUIRED_TENSORS.filter((k) => !tensors[k]), ...REQUIRED_BYTES.filter((k) => !bytes[k])];
+    if (missing.length) throw new Error(`it lacks ${missing.join(', ')}`);
+    const sectionsDone = Number(m.sectionsDone);
+    if (!Number.isInteger(sectionsDone) || sectionsDone < 1 || m.prng === undefined) throw new Error('its section count or noise state is missing');
     return {
-      optionsHash, sectionsDone: Number(m.sectionsDone), prng: JSON.parse(m.prng!) as PrngState,
+      optionsHash, sectionsDone, prng: JSON.parse(m.prng) as PrngState,
       totalGeneratedLatentFrames: Number(m.totalGeneratedLatentFrames), videos, tensors, bytes,
     };
   } finally {

@@ -80,8 +80,8 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   throwIfCancelled(signal);
   await mkdir(workDir, { recursive: true });
 
-  const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
-  const checkpoint = await loadCheckpoint(workDir, hash, (reason) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`));
+  // The refusals come before any saved progress is read: a job that cannot run says why, whatever
+  // its work dir holds.
   const model = modelOf(o);
   if (!(settings.models ?? ['original']).includes(model)) {
     throw new Error('This model set has no F1 transformer; use model original, or add F1 with `recurvid models pull --f1`.');
@@ -91,6 +91,8 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   if (job.endImagePath && !direction.supportsEndFrame) {
     throw new Error('An end image works only with the original model; F1 samples forward from the start image.');
   }
+  const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
+  const checkpoint = await loadCheckpoint(workDir, hash, (reason) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`));
   const plans = direction.planSections(o.seconds, o.windowSize);
   const window = o.windowSize;
 
