@@ -80,7 +80,7 @@ const tinySkipRate: Benchmark = {
   name: 'cache-skip-rate-tiny',
   description: 'Share of transformer calls each cache skips on the tiny model set with the default settings (25 steps, window 9, 2 s)',
   async run(): Promise<BenchResult[]> {
-    const { makeTinyModelSet } = await import('../src/engine/modelset/tiny.ts');
+    const { makeTinyModelSet } = await import('../src/engine/conversion/tiny.ts');
     const { createFramePackEngine, onnxLoaders, TINY_RESOLUTION } = await import('../src/engine/framepack.ts');
     const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-cache-'));
     try {

@@ -119,7 +119,7 @@ const tinyEndToEnd: Benchmark = {
   name: 'pipeline-tiny-e2e',
   description: 'Tiny model set, 2 s video, 25 steps, TeaCache: seconds per generated frame',
   async run(): Promise<BenchResult[]> {
-    const { makeTinyModelSet } = await import('../src/engine/modelset/tiny.ts');
+    const { makeTinyModelSet } = await import('../src/engine/conversion/tiny.ts');
     const { createFramePackEngine, TINY_RESOLUTION } = await import('../src/engine/framepack.ts');
     const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-'));
     try {

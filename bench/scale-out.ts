@@ -11,7 +11,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { createFramePackEngine } from '../src/engine/framepack.ts';
-import { makeTinyModelSet } from '../src/engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../src/engine/conversion/tiny.ts';
 import { defaultAnimateOptions, type Engine, type EngineJob, type EngineResult } from '../src/engine/types.ts';
 import { RedisArtifactStore } from '../src/queue/artifacts/redis.ts';
 import { createBullJobQueue } from '../src/queue/bullmq/bull-job-queue.ts';

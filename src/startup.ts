@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import { makeTinyModelSet } from './engine/modelset/tiny.ts';
+import { makeTinyModelSet } from './engine/conversion/tiny.ts';
 
 export class StartupError extends Error {
   override name = 'StartupError';

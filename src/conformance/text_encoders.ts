@@ -5,7 +5,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSession, ort } from '../engine/runtime/session.ts';
 import { SafetensorsStore } from '../engine/safetensors.ts';
-import { buildEncoder, readJson, type EncoderKind } from '../engine/text/build.ts';
+import { buildEncoder, readJson, type EncoderKind as TextEncoderKind } from '../engine/text/build.ts';
+import { buildImageEncoder, SIGLIP_KIND } from '../engine/image/encoder.ts';
+
+type EncoderKind = TextEncoderKind | typeof SIGLIP_KIND;
 import type { ConformanceHandler, ConformanceLine } from './types.ts';
 
 const ATOL = 1e-4;
@@ -49,7 +52,8 @@ function handler(kind: EncoderKind): ConformanceHandler {
       return cfg.model_type === kind;
     },
     async run(dir) {
-      const built = await buildEncoder(dir, kind, { allHiddenStates: true, hiddenStateIndex: -3, withPooler: true });
+      const opts = { allHiddenStates: true, hiddenStateIndex: -3, withPooler: true };
+      const built = kind === SIGLIP_KIND ? await buildImageEncoder(dir, opts) : await buildEncoder(dir, kind, opts);
       const bytes = await built.graph.toBytes();
       await built.store.close();
       const session = await createSession(bytes);

@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startApp, type RunningApp } from '../../src/app.ts';
-import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
 import { FakeDiscord } from '../fakes/discord/server.ts';
 import { OptionType } from '../fakes/discord/payloads.ts';
 

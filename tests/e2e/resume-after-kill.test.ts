@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { createFramePackEngine } from '../../src/engine/framepack.ts';
 import { planSections } from '../../src/engine/functions/index.ts';
-import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
 import { createJobQueue, openJobStore, type QueueEvent } from '../../src/queue/index.ts';
 import { resolveFfmpeg } from '../../src/util/ffmpeg.ts';
 import { queueConfig, resumeTestOptions, RESUME_TEST_RESOLUTION } from './resume-setup.ts';

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { QueueEvents } from 'bullmq';
 import { createFramePackEngine } from '../../src/engine/framepack.ts';
-import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
 import { QUEUE_NAME, type GpuProgress } from '../../src/queue/bullmq/protocol.ts';
 import { openJobStore, type JobStore } from '../../src/queue/store.ts';
 import { resolveFfmpeg } from '../../src/util/ffmpeg.ts';

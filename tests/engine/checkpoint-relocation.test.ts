@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFramePackEngine } from '../../src/engine/framepack.ts';
 import { planSections } from '../../src/engine/functions/index.ts';
-import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
 import { CHECKPOINT_FILE } from '../../src/engine/pipeline/checkpoint.ts';
 import { EngineCancelledError, defaultAnimateOptions, type Engine } from '../../src/engine/types.ts';
 import { resolveFfmpeg } from '../../src/util/ffmpeg.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertModelSet } from '../../src/engine/modelset/convert.ts';
+import { convertModelSet } from '../../src/engine/conversion/convert.ts';
 import { readManifest } from '../../src/engine/modelset/manifest.ts';
 import { makeTinyTransformer, transformerConverter, transformerF1Converter } from '../../src/engine/transformer/component.ts';
 import { PackedTransformer } from '../../src/engine/transformer/runtime.ts';

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFramePackEngine } from '../../src/engine/framepack.ts';
 import { framesAfterSections, framesToUint8, planSections, softAppendBcthw, type Tensor } from '../../src/engine/functions/index.ts';
-import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
 import { NoiseGenerator } from '../../src/engine/pipeline/prng.ts';
 import { EngineCancelledError, defaultAnimateOptions, type AnimateOptions, type EngineEvent } from '../../src/engine/types.ts';
 import { PixelHistory } from '../../src/engine/video/history.ts';

@@ -11,7 +11,7 @@ import { ImageEncoder } from '../../src/engine/image/runtime.ts';
 import { createSession, ort } from '../../src/engine/runtime/session.ts';
 import { loadTokenizer } from '../../src/engine/text/tokenizers.ts';
 import { clipInput, computeCropStart, llamaInput, HUNYUAN_PROMPT_TEMPLATE } from '../../src/engine/text/prompt.ts';
-import { componentConverters } from '../../src/engine/modelset/registry.ts';
+import { componentConverters } from '../../src/engine/conversion/registry.ts';
 
 const GOLDEN = 'tests/fixtures/golden/text_encoders';
 

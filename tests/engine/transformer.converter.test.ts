@@ -5,10 +5,10 @@ import { mkdtemp, readFile, rm, unlink, writeFile, readdir } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTransformerInputs } from '../../src/conformance/transformer.ts';
-import { convertModelSet } from '../../src/engine/modelset/convert.ts';
+import { convertModelSet } from '../../src/engine/conversion/convert.ts';
 import { readManifest, updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { componentConverters } from '../../src/engine/modelset/registry.ts';
-import { makeTinyModelSet } from '../../src/engine/modelset/tiny.ts';
+import { componentConverters } from '../../src/engine/conversion/registry.ts';
+import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
 import { SafetensorsStore, writeSafetensors } from '../../src/engine/safetensors.ts';
 import { convertTransformer, makeTinyTransformer, transformerConverter } from '../../src/engine/transformer/component.ts';
 import { PackedTransformer, type Tensor, type TransformerInputs } from '../../src/engine/transformer/runtime.ts';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { componentConverters } from '../../src/engine/modelset/registry.ts';
+import { componentConverters } from '../../src/engine/conversion/registry.ts';
 import { readManifest, updateManifest } from '../../src/engine/modelset/manifest.ts';
 import { SafetensorsStore } from '../../src/engine/safetensors.ts';
 import { parseVaeConfig } from '../../src/engine/vae/config.ts';

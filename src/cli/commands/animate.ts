@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { createFramePackEngine } from '../../engine/framepack.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
-import { makeTinyModelSet } from '../../engine/modelset/tiny.ts';
+import { makeTinyModelSet } from '../../engine/conversion/tiny.ts';
 import type { ExecutionProvider } from '../../engine/runtime/session.ts';
 import {
   ANIMATE_LIMITS, CACHE_MODES, END_FRAME_STRENGTH, EngineCancelledError, MODEL_VARIANTS, defaultAnimateOptions,

@@ -1,9 +1,9 @@
 // `recurvid convert --framepack DIR [--framepack-f1 DIR] [--hunyuan DIR] [--redux DIR] --out models/NAME
 //   [--dtype fp32|fp16|bf16] [--precision fp32|fp16] [--quant none|int8|int4 [--block-size 32|64|128]]`
-// Builds ONNX graphs from the official safetensors folders (see src/engine/modelset/convert.ts).
+// Builds ONNX graphs from the official safetensors folders (see src/engine/conversion/convert.ts).
 import { Option, type Command } from 'commander';
 import { createLogger } from '../../log.ts';
-import { convertModelSet } from '../../engine/modelset/convert.ts';
+import { convertModelSet } from '../../engine/conversion/convert.ts';
 import type { StorageDtype } from '../../engine/onnx/weights.ts';
 import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
 

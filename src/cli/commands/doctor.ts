@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadConfig, SECRET_KEYS, type Config } from '../../config.ts';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
 import { availableProviders, defaultIntraOpThreads, physicalCores } from '../../engine/runtime/session.ts';
-import { formatMemory, modelSetMemory } from '../../engine/modelset/memory.ts';
+import { formatMemory, modelSetMemory } from '../../engine/conversion/memory.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 import { inspectScaleOut } from '../../queue/bullmq/inspect.ts';
 

@@ -5,9 +5,9 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../log.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
-import { formatMemory, modelSetMemory } from '../../engine/modelset/memory.ts';
-import { makeTinyModelSet } from '../../engine/modelset/tiny.ts';
-import { registerPull } from '../../engine/modelset/pull.ts';
+import { formatMemory, modelSetMemory } from '../../engine/conversion/memory.ts';
+import { makeTinyModelSet } from '../../engine/conversion/tiny.ts';
+import { registerPull } from '../../engine/conversion/pull.ts';
 import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
 
 async function folderBytes(dir: string): Promise<number> {
@@ -68,6 +68,6 @@ export function register(program: Command): void {
       process.stdout.write(lines.length ? `${lines.join('\n')}\n` : `No model sets under ${flags.root}.\n`);
     });
 
-  // ---- `models pull`: implemented and registered by src/engine/modelset/pull.ts ----
+  // ---- `models pull`: implemented and registered by src/engine/conversion/pull.ts ----
   registerPull(models);
 }

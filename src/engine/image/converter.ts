@@ -4,7 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { float32ComponentStorage, type ComponentConverter } from '../modelset/component.ts';
 import type { ComponentManifest } from '../modelset/manifest.ts';
-import { buildEncoder, readJson } from '../text/build.ts';
+import { readJson } from '../text/build.ts';
+import { buildImageEncoder } from './encoder.ts';
 import { checkWeightsFolder, copyExisting, describeSources, requireFile } from '../text/sources.ts';
 import { TINY_DIMS, clipLayerShapes, writeJson, writeTinyWeights } from '../text/tiny.ts';
 import { siglipTokens, type SiglipVisionConfig } from './siglip.ts';
@@ -22,7 +23,7 @@ export const imageEncoderConverter: ComponentConverter = {
     const weightFiles = await checkWeightsFolder(srcDir, ['siglip_vision_model'], 'image_encoder');
     const feDir = join(srcDir, '..', 'feature_extractor');
     const pre = await readJson<PreprocessorConfig>(join(feDir, 'preprocessor_config.json'));
-    const built = await buildEncoder(srcDir, 'siglip_vision_model', { storage: float32ComponentStorage(opts), withPooler: false });
+    const built = await buildImageEncoder(srcDir, { storage: float32ComponentStorage(opts), withPooler: false });
     const cfg = built.config as unknown as SiglipVisionConfig;
     try {
       const size = targetSize(pre);

@@ -1,7 +1,7 @@
 // The block caches behind the BlockCache interface (./block-cache.ts), chosen by settings: TeaCache
 // (wrapped, its own class keeps the reference's API) or MagCache. Kept apart from the interface so
 // the caches themselves depend only on the interface.
-import type { BlockCache, BlockStream } from './block-cache.ts';
+import type { BlockCache, BlockStream } from '../transformer/block-cache.ts';
 import { TeaCache } from './teacache.ts';
 import { MagCache, type MagCacheParams } from './magcache.ts';
 import type { MagCacheFamily } from './magcache-ratios.ts';

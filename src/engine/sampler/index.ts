@@ -2,7 +2,7 @@
 export * from './unipc.ts';
 export * from './guidance.ts';
 export * from './teacache.ts';
-export * from './block-cache.ts';
+export type { BlockCache, BlockStream } from '../transformer/block-cache.ts';
 export * from './cache-strategies.ts';
 export * from './magcache.ts';
 export * from './magcache-ratios.ts';

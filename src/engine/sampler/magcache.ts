@@ -3,7 +3,7 @@
 // reusing the last computed residual. Unlike TeaCache the decisions depend only on the ratio table,
 // the step count and the three parameters — never on model outputs — so they are exact.
 import { roundHalfEven } from '../functions/sections.ts';
-import type { BlockCache, BlockStream } from './block-cache.ts';
+import type { BlockCache, BlockStream } from '../transformer/block-cache.ts';
 import { MAG_RATIO_RESOLUTIONS, MAG_RATIO_STEPS, MAG_RATIOS, type MagCacheFamily } from './magcache-ratios.ts';
 
 export interface MagCacheParams {

@@ -6,7 +6,7 @@
 // host needs is an output a session leaves in host memory.
 import { GraphBuilder } from '../onnx/graph.ts';
 import { ort } from '../runtime/session.ts';
-import type { BlockCache } from '../sampler/block-cache.ts';
+import type { BlockCache } from './block-cache.ts';
 import type { Tensor } from '../functions/tensor.ts';
 import { openSession, type BlockRunner, type Feeds, type SessionFactory } from './blocks-runtime.ts';
 import type { TrafficMeter } from './traffic.ts';

@@ -15,7 +15,7 @@ import { BLOCK0_MODULATION } from './embed.ts';
 import { BUCKET_640, EMBED_FEEDS, layoutBytes, planBlocks, tensorSizes, type BlockPlan, type RunLayout, type StepShapes } from './plan.ts';
 import { TrafficMeter, type Traffic } from './traffic.ts';
 import { DeviceStep, EMBED_DEVICE_OUTPUTS } from './device-step.ts';
-import type { BlockCache } from '../sampler/block-cache.ts';
+import type { BlockCache } from './block-cache.ts';
 import { f16ArrayToFloat32, float32ToF16Array } from '../dtype.ts';
 import type { Precision } from '../onnx/weights.ts';
 

@@ -1,7 +1,8 @@
-// The block-cache strategy the velocity model consults on every transformer call: decide whether the
-// transformer blocks must run, remember what they added when they do, and hand back "input + last
-// residual" when they don't. TeaCache (teacache.ts) and MagCache (magcache.ts) both fit it; the
-// velocity model (model.ts) knows only this interface; ./cache-strategies.ts builds one from settings.
+// The block-cache strategy the transformer consults on every call: decide whether the transformer
+// blocks must run, remember what they added when they do, and hand back "input + last residual" when
+// they don't. It lives with the transformer, which calls it; the sampler implements it (TeaCache in
+// sampler/teacache.ts, MagCache in sampler/magcache.ts, built from settings by
+// sampler/cache-strategies.ts), so imports run one way: sampler → transformer.
 
 /** The token streams of one call: what the embed stage produced. */
 export interface BlockStream {

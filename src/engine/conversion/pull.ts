@@ -15,8 +15,8 @@ import type { Logger } from '../../log.ts';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
 import type { AttentionKernel } from '../onnx/graph.ts';
-import { addPrecisionOptions, parsePrecisionFlags, type PrecisionFlags } from './precision.ts';
-import { sha256File, OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from './manifest.ts';
+import { addPrecisionOptions, parsePrecisionFlags, type PrecisionFlags } from '../modelset/precision.ts';
+import { sha256File, OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from '../modelset/manifest.ts';
 import { convertModelSet, type ConvertModelSetOptions } from './convert.ts';
 
 export interface PlannedFile {

@@ -1,5 +1,5 @@
 // Every component converter, in conversion order. Each lives next to its graph builder; add one line here.
-import type { ComponentConverter } from './component.ts';
+import type { ComponentConverter } from '../modelset/component.ts';
 import { vaeConverter } from '../vae/component.ts';
 import { transformerConverter, transformerF1Converter } from '../transformer/component.ts';
 import { textEncoderConverter, textEncoder2Converter } from '../text/converters.ts';

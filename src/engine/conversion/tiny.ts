@@ -4,12 +4,12 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from '../../log.ts';
-import type { ComponentConverter } from './component.ts';
+import type { ComponentConverter } from '../modelset/component.ts';
 import type { Precision } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
 import type { AttentionKernel } from '../onnx/graph.ts';
 import { converterSourceDir } from './convert.ts';
-import { updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest } from './manifest.ts';
+import { updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest } from '../modelset/manifest.ts';
 import { componentConverters } from './registry.ts';
 
 export interface TinyModelSetOptions {

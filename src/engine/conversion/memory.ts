@@ -11,8 +11,8 @@ import { shapeOnlyWeights, WeightBinder, type Precision } from '../onnx/weights.
 import { buildLlama, llamaParamShapes, type LlamaConfig } from '../text/llama.ts';
 import { buildTransformerGraphs } from '../transformer/build.ts';
 import { officialParamShapes, parseTransformerConfig } from '../transformer/config.ts';
-import type { ComponentManifest, ModelSetManifest } from './manifest.ts';
-import { precisionLabel } from './precision.ts';
+import type { ComponentManifest, ModelSetManifest } from '../modelset/manifest.ts';
+import { precisionLabel } from '../modelset/precision.ts';
 
 export interface ModeBytes {
   mode: string;

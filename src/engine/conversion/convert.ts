@@ -6,8 +6,8 @@ import type { Logger } from '../../log.ts';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
 import type { AttentionKernel } from '../onnx/graph.ts';
-import type { ComponentConverter } from './component.ts';
-import { ModelSetError, updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest, type SourceRepo } from './manifest.ts';
+import type { ComponentConverter } from '../modelset/component.ts';
+import { ModelSetError, updateManifest, type ComponentManifest, type ComponentName, type ModelSetManifest, type SourceRepo } from '../modelset/manifest.ts';
 import { componentConverters } from './registry.ts';
 
 export interface ConvertModelSetOptions {
