@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { conformanceHandlers } from '../../conformance/handlers.ts';
 import type { ConformanceHandler, ConformanceLine } from '../../conformance/types.ts';
 import { describeMode, type ConformanceMode } from '../../conformance/modes.ts';
-import { addPrecisionOptions, parsePrecisionFlags, type PrecisionFlags } from '../../engine/modelset/precision.ts';
+import { parsePrecisionFlags, type PrecisionFlags } from '../../engine/modelset/precision.ts';
+import { addPrecisionOptions } from '../precision-options.ts';
 import type { ExecutionProvider } from '../../engine/runtime/session.ts';
 
 export interface FoundSet {

@@ -5,7 +5,8 @@ import { Option, type Command } from 'commander';
 import { createLogger } from '../../log.ts';
 import { convertModelSet } from '../../engine/conversion/convert.ts';
 import type { StorageDtype } from '../../engine/onnx/weights.ts';
-import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
+import { parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
+import { addPrecisionOptions } from '../precision-options.ts';
 
 interface ConvertFlags extends PrecisionFlags {
   framepack?: string;

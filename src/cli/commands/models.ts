@@ -1,4 +1,4 @@
-// `recurvid models tiny|list` (and `pull`, registered by its own module).
+// `recurvid models tiny|list` (and `pull`, registered by ./models-pull.ts).
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -7,8 +7,9 @@ import { createLogger } from '../../log.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 import { formatMemory, modelSetMemory } from '../../engine/conversion/memory.ts';
 import { makeTinyModelSet } from '../../engine/conversion/tiny.ts';
-import { registerPull } from '../../engine/conversion/pull.ts';
-import { addPrecisionOptions, parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
+import { registerPull } from './models-pull.ts';
+import { parsePrecisionFlags, precisionLabel, type PrecisionFlags } from '../../engine/modelset/precision.ts';
+import { addPrecisionOptions } from '../precision-options.ts';
 
 async function folderBytes(dir: string): Promise<number> {
   let total = 0;
@@ -68,6 +69,6 @@ export function register(program: Command): void {
       process.stdout.write(lines.length ? `${lines.join('\n')}\n` : `No model sets under ${flags.root}.\n`);
     });
 
-  // ---- `models pull`: implemented and registered by src/engine/conversion/pull.ts ----
+  // ---- `models pull`: its own module, ./models-pull.ts ----
   registerPull(models);
 }

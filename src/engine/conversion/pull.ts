@@ -1,4 +1,4 @@
-// `recurvid models pull`: downloads exactly the official folders FramePack needs with
+// The download behind `recurvid models pull` (src/cli/commands/models-pull.ts): downloads exactly the official folders FramePack needs with
 // @huggingface/hub (token from HF_TOKEN, hub from HF_ENDPOINT), resuming partial files with HTTP
 // Range through the library's lazy blobs, then converts them into a model set.
 import { createWriteStream, existsSync } from 'node:fs';
@@ -7,15 +7,12 @@ import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { downloadFile, listFiles } from '@huggingface/hub';
-import { loadConfig } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 import type { Precision, StorageDtype } from '../onnx/weights.ts';
 import type { QuantSpec } from '../onnx/quant.ts';
 import type { AttentionKernel } from '../onnx/graph.ts';
-import { addPrecisionOptions, parsePrecisionFlags, type PrecisionFlags } from '../modelset/precision.ts';
 import { sha256File, OFFICIAL_SOURCES, ModelSetError, type SourceRepo } from '../modelset/manifest.ts';
 import { convertModelSet, type ConvertModelSetOptions } from './convert.ts';
 
@@ -174,34 +171,4 @@ export async function pullModelSet(opts: PullOptions): Promise<{ files: PlannedF
     ...(opts.log ? { log: opts.log } : {}),
   });
   return { files, downloadedBytes, sources };
-}
-
-/** Adds `pull` to the `recurvid models` command. */
-export function registerPull(models: Command): void {
-  const pull = models
-    .command('pull')
-    .description('Download the official FramePack / HunyuanVideo / SigLIP weights from the Hugging Face Hub and convert them into a model set')
-    .option('--out <dir>', 'model set folder to create', 'models/framepack')
-    .option('--dtype <dtype>', 'weight storage in the ONNX files: bf16, fp16 or fp32', 'bf16')
-    .option('--downloads <dir>', 'where the official folders are downloaded (resumable)', 'models/downloads')
-    .option('--f1', 'also pull the FramePack-F1 transformer (lllyasviel/FramePack_F1_I2V_HY_20250503) into the same set');
-  addPrecisionOptions(pull)
-    .action(async (o: { out: string; dtype: string; downloads: string; f1?: boolean } & PrecisionFlags) => {
-      if (!['bf16', 'fp16', 'fp32'].includes(o.dtype)) throw new ModelSetError(`--dtype must be bf16, fp16 or fp32 (got ${o.dtype}).`);
-      const p = parsePrecisionFlags(o);
-      const config = loadConfig();
-      await pullModelSet({
-        out: o.out,
-        storage: o.dtype as StorageDtype,
-        precision: p.precision,
-        ...(p.quant ? { quant: p.quant } : {}),
-        attention: p.attention,
-        downloadDir: o.downloads,
-        f1: o.f1 === true,
-        progress: process.stderr.isTTY === true,
-        ...(config.HF_ENDPOINT ? { hubUrl: config.HF_ENDPOINT.replace(/\/$/, '') } : {}),
-        ...(config.HF_TOKEN ? { accessToken: config.HF_TOKEN } : {}),
-      });
-      process.stderr.write(`Model set ready in ${o.out}.\n`);
-    });
 }

@@ -1,7 +1,6 @@
-// The `--preset`, `--precision`, `--quant` and `--block-size` flags shared by `convert`, `models pull`,
-// `models tiny` and `conformance`: commander options plus one parser with clear refusals. A preset
-// names a card class; explicit flags override its parts.
-import { Option, type Command } from 'commander';
+// The precision choices shared by `convert`, `models pull`, `models tiny` and `conformance`: card-class
+// presets and one parser of the flags with clear refusals (the commander options themselves are in
+// src/cli/precision-options.ts). A preset names a card class; explicit flags override its parts.
 import { QUANT_BLOCK_SIZES, quantSpec, type QuantBlockSize, type QuantMode, type QuantSpec } from '../onnx/quant.ts';
 import type { Precision } from '../onnx/weights.ts';
 import type { AttentionKernel } from '../onnx/graph.ts';
@@ -33,17 +32,6 @@ export const PRECISION_PRESETS = {
   'small-gpu': { precision: 'fp16', quant: 'int4', blockSize: 64 },
 } as const;
 export type PrecisionPreset = keyof typeof PRECISION_PRESETS;
-
-export function addPrecisionOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--preset <name>', 'card class: reference (fp32), gpu (fp16) or small-gpu (fp16 + int4/64); the flags below override its parts').choices(Object.keys(PRECISION_PRESETS)))
-    .addOption(new Option('--precision <type>', 'compute type of the graphs: fp32, or fp16 (weights stored and multiplied in fp16) [default: the preset\'s, else fp32]'))
-    .addOption(new Option('--quant <mode>', 'weight-only quantization of every Linear: none, int8 or int4 (com.microsoft.MatMulNBits) [default: the preset\'s, else none]'))
-    .addOption(new Option('--block-size <n>', 'quantization block size along the input dimension: 32, 64 or 128 [default: 64]'))
-    .addOption(
-      new Option('--attention <kernel>', 'attention kernel: fused (com.microsoft.MultiHeadAttention) or composed (MatMul/Softmax; for WebGPU, whose fused kernel is wrong in onnxruntime 1.30)').default('fused'),
-    );
-}
 
 export function parsePrecisionFlags(flags: PrecisionFlags): ParsedPrecision {
   const presetName = flags.preset ?? 'reference';
