@@ -88,7 +88,7 @@ describe('job options on the tiny set', () => {
     await e.close();
     expect(noneCalls).toBe(2 * 8); // 2 sections × 8 steps
     expect(magCalls).toBeLessThan(noneCalls); // MagCache skipped some block passes
-    const [a, b, c, d] = await Promise.all([plain, f1, ended, mag].map((r) => frames(r.videoPath)));
+    const [a, b, c, d] = (await Promise.all([plain, f1, ended, mag].map((r) => frames(r.videoPath)))) as [Buffer, Buffer, Buffer, Buffer];
     expect(a.equals(b)).toBe(false);
     expect(a.equals(c)).toBe(false);
     expect(a.length).toBe(c.length);

@@ -104,9 +104,9 @@ describe('vae tiny weights', () => {
     await vaeConverter.makeTiny(b, 3);
     await vaeConverter.makeTiny(c, 4);
     const file = 'diffusion_pytorch_model.safetensors';
-    const [ba, bb, bc] = await Promise.all([a, b, c].map((d) => readFile(join(d, file))));
-    expect(ba.equals(bb!)).toBe(true);
-    expect(ba.equals(bc!)).toBe(false);
+    const [ba, bb, bc] = (await Promise.all([a, b, c].map((d) => readFile(join(d, file))))) as [Buffer, Buffer, Buffer];
+    expect(ba.equals(bb)).toBe(true);
+    expect(ba.equals(bc)).toBe(false);
     expect(JSON.parse(await readFile(join(a, 'config.json'), 'utf8'))).toEqual(TINY_VAE_CONFIG);
     await vaeConverter.validate(a);
     for (const d of [a, b, c]) await rm(d, { recursive: true });

@@ -7,7 +7,7 @@ import { totalLatentSections } from '../functions/sections.ts';
 import type { PixelHistory } from '../video/history.ts';
 import {
   HISTORY_1X, HISTORY_2X, HISTORY_4X, HISTORY_CONTEXT_FRAMES, pixelFrames,
-  type DirectionSection, type LatentHistory, type PackedContext, type SamplingDirection,
+  type DirectionSection, type PackedContext, type SamplingDirection,
 } from './types.ts';
 
 function range(from: number, count: number): number[] {

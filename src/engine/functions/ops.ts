@@ -76,7 +76,7 @@ export function vaeDecodeFake(latents: Tensor): Tensor {
     for (let ch = 0; ch < 16; ch++) {
       const k = FACTORS_F32[rgb * 16 + ch]!;
       const base = ch * n;
-      for (let p = 0; p < n; p++) acc[p] += k * src[base + p]!;
+      for (let p = 0; p < n; p++) acc[p]! += k * src[base + p]!;
     }
     const o = rgb * n;
     for (let p = 0; p < n; p++) {

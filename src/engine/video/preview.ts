@@ -21,9 +21,9 @@ export function latentPreviewRgb(latents: Tensor): { rgb: Uint8Array; width: num
     const base = ch * n;
     for (let p = 0; p < n; p++) {
       const v = src[base + p]!;
-      acc[p] += k0 * v;
-      acc[n + p] += k1 * v;
-      acc[2 * n + p] += k2 * v;
+      acc[p]! += k0 * v;
+      acc[n + p]! += k1 * v;
+      acc[2 * n + p]! += k2 * v;
     }
   }
   const width = t * w;
