@@ -123,7 +123,6 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
-export type ConfigKey = keyof Config;
 
 /** Keys whose values are secrets: never logged, only reported as set / not set. */
 export const SECRET_KEYS = ['DISCORD_TOKEN', 'TELEGRAM_TOKEN', 'PROMPT_HELPER_API_KEY', 'HF_TOKEN', 'REDIS_URL'] as const;

@@ -50,7 +50,7 @@ export class ChatBudget {
   ) {}
 
   /** Resolves when the chat may make one call (true if it had to wait for it); the call is counted then. */
-  acquire(chat: string, priority: number = PRIORITY.normal): Promise<boolean> {
+  acquire(chat: string, priority: Priority = PRIORITY.normal): Promise<boolean> {
     if (++this.calls % 1000 === 0) this.sweep();
     const state = this.state(chat);
     this.refill(chat, state);

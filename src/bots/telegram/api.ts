@@ -5,7 +5,7 @@
 import { TelegramError } from 'telegraf';
 import type { ReplyParameters } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
-import { PRIORITY, type ChatBudget } from '../common/chat-budget.ts';
+import { PRIORITY, type ChatBudget, type Priority } from '../common/chat-budget.ts';
 
 export interface ChatCallerOptions {
   /** Retries after 429s before giving up. */
@@ -44,7 +44,7 @@ export class ChatCaller {
    * Runs `fn` for `chatId` once the chat's budget allows a call (higher `priority` first), honouring
    * any pause that a 429 put on the chat.
    */
-  async call<T>(chatId: number | string, what: string, fn: (waited: boolean) => Promise<T>, priority: number = PRIORITY.normal): Promise<T | typeof NOT_MODIFIED> {
+  async call<T>(chatId: number | string, what: string, fn: (waited: boolean) => Promise<T>, priority: Priority = PRIORITY.normal): Promise<T | typeof NOT_MODIFIED> {
     const key = String(chatId);
     for (let attempt = 0; ; attempt++) {
       const wait = (this.pausedUntil.get(key) ?? 0) - this.now();

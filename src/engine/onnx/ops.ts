@@ -6,8 +6,6 @@ import type { WeightBinder } from './weights.ts';
 
 export const add = (g: GraphBuilder, a: string, b: string) => g.op('Add', [a, b]);
 export const sub = (g: GraphBuilder, a: string, b: string) => g.op('Sub', [a, b]);
-export const mul = (g: GraphBuilder, a: string, b: string) => g.op('Mul', [a, b]);
-export const div = (g: GraphBuilder, a: string, b: string) => g.op('Div', [a, b]);
 export const matmul = (g: GraphBuilder, a: string, b: string) => g.op('MatMul', [a, b]);
 export const sigmoid = (g: GraphBuilder, x: string) => g.op('Sigmoid', [x]);
 export const silu = (g: GraphBuilder, x: string) => g.op('Mul', [x, g.op('Sigmoid', [x])], {}, undefined, 'silu');
@@ -15,8 +13,6 @@ export const reshape = (g: GraphBuilder, x: string, shape: number[]) => g.op('Re
 export const transpose = (g: GraphBuilder, x: string, perm: number[]) => g.op('Transpose', [x], { perm });
 export const concat = (g: GraphBuilder, xs: string[], axis: number) => g.op('Concat', xs, { axis });
 export const unsqueeze = (g: GraphBuilder, x: string, axes: number[]) => g.op('Unsqueeze', [x, g.i64(axes)]);
-export const squeeze = (g: GraphBuilder, x: string, axes: number[]) => g.op('Squeeze', [x, g.i64(axes)]);
-export const softmax = (g: GraphBuilder, x: string, axis = -1) => g.op('Softmax', [x], { axis });
 
 export function slice(g: GraphBuilder, x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
   const inputs = [x, g.i64(starts), g.i64(ends), g.i64(axes)];

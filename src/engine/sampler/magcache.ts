@@ -17,11 +17,6 @@ export interface MagCacheParams {
 
 /** FramePack-Studio's UI defaults (the class defaults are the same). */
 export const MAGCACHE_DEFAULTS: MagCacheParams = { threshold: 0.1, maxConsecutiveSkips: 2, retentionRatio: 0.25 };
-export const MAGCACHE_LIMITS = {
-  threshold: { min: 0.01, max: 1 },
-  maxConsecutiveSkips: { min: 1, max: 5 },
-  retentionRatio: { min: 0, max: 1 },
-} as const;
 /** A step whose own ratio deviates more than this from 1 always computes. */
 const MAX_RATIO_DEVIATION = 0.06;
 

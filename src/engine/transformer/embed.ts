@@ -20,14 +20,8 @@ import {
   timestepProjection,
 } from './layers.ts';
 
-export const EMBED_INPUTS = [
-  'hidden_states', 'timestep', 'guidance', 'encoder_hidden_states', 'encoder_attention_mask', 'pooled_projections',
-  'image_embeddings', 'latent_indices', 'clean_latents', 'clean_latent_indices', 'clean_latents_2x',
-  'clean_latent_2x_indices', 'clean_latents_4x', 'clean_latent_4x_indices',
-] as const;
 /** Block 0's norm1 modulation vector [1, 6·D]: computed in embed (TeaCache's probe needs it), fed to block 0. */
 export const BLOCK0_MODULATION = 'block0_modulation';
-export const EMBED_OUTPUTS = ['hidden', 'context', 'temb', 'rope', 'modulated', BLOCK0_MODULATION, 'latent_shape', 'dbg_context', 'dbg_image_tokens'] as const;
 
 type Kernel = [number, number, number];
 
