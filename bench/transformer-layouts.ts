@@ -149,7 +149,7 @@ export function official640(): BenchResult[] {
       name: `640 bucket, ${name}: host↔device bytes per step`,
       value: gb(b.toDevice + b.toHost),
       unit: 'GB',
-      note: `${formatBytes(b.toDevice)} to device (${formatBytes(b.weights)} weights), ${formatBytes(b.toHost)} to host` + (i === 0 ? `; ${note}` : ''),
+      note: `${formatBytes(b.toDevice)} to device (${formatBytes(b.weights)} weights), ${formatBytes(b.toHost)} to host${i === 0 ? `; ${note}` : ''}`,
     };
   }), halfRow, chainedRow];
 }

@@ -129,7 +129,12 @@ function gpuMemoryWatch(): { stop(): number | undefined } {
       if (Number.isFinite(v)) max = Math.max(max, v);
     }
   });
-  return { stop: () => (p.kill(), max) };
+  return {
+    stop: () => {
+      p.kill();
+      return max;
+    },
+  };
 }
 
 function ortBinDir(): string {

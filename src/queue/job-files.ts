@@ -1,6 +1,7 @@
 // Where a job's files live: `${dataDir}/jobs/<id>/input.<ext>`, the optional `end.<ext>` (end image)
 // and `${dataDir}/jobs/<id>/work`.
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import path from 'node:path';
 
 export function jobsRoot(dataDir: string): string {
@@ -44,7 +45,7 @@ export async function removeJobFiles(dataDir: string, id: string): Promise<void>
 
 /** Total bytes of the files under a directory (0 when it does not exist). */
 export async function directoryBytes(dir: string): Promise<number> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true, recursive: true });
   } catch {

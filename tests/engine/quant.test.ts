@@ -48,7 +48,7 @@ describe('block quantization (packing)', () => {
       const vals = Array.from(w.subarray(row * k + blk * spec.blockSize, row * k + Math.min(k, (blk + 1) * spec.blockSize)));
       return Math.max(0, ...vals) - Math.min(0, ...vals);
     };
-    steps.forEach((s, i) => expect(s).toBeCloseTo(range(i) / (2 ** spec.bits - 1), 6));
+    for (const [i, s] of steps.entries()) expect(s).toBeCloseTo(range(i) / (2 ** spec.bits - 1), 6);
   });
 
   it('4-bit packs low nibble first, zero points per row', () => {

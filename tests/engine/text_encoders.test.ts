@@ -81,7 +81,7 @@ describe('tiny model set: converters, tokenizers and runtimes', () => {
     const b = llamaInput(tok, 'The man smiles', crop);
     expect(a.ids.slice(0, crop)).toEqual(b.ids.slice(0, crop));
     expect(tok.decode(a.ids.slice(crop))).toBe('a cat walks<|eot_id|>');
-    expect(tok.decode(a.ids.slice(0, crop))).toBe('<|begin_of_text|>' + HUNYUAN_PROMPT_TEMPLATE.slice(0, HUNYUAN_PROMPT_TEMPLATE.indexOf('{}')));
+    expect(tok.decode(a.ids.slice(0, crop))).toBe(`<|begin_of_text|>${HUNYUAN_PROMPT_TEMPLATE.slice(0, HUNYUAN_PROMPT_TEMPLATE.indexOf('{}'))}`);
     expect(a.truncated).toBe(false);
   });
 
@@ -100,7 +100,7 @@ describe('tiny model set: converters, tokenizers and runtimes', () => {
       const li = llamaInput(tok, hostile, crop);
       const body = li.ids.slice(crop);
       // The text round-trips exactly, followed by the template's single closing <|eot_id|>.
-      expect(tok.decode(body)).toBe(hostile + '<|eot_id|>');
+      expect(tok.decode(body)).toBe(`${hostile}<|eot_id|>`);
       // No special id inside the user's part: only the template's own closing token.
       expect(body.slice(0, -1).filter((id) => specials.has(id))).toEqual([]);
       expect(body[body.length - 1]).toBe(eot);

@@ -63,7 +63,13 @@ const localEncoder: Coder = async (x) => {
 
 function counting(coder: Coder): { coder: Coder; calls: () => number } {
   let n = 0;
-  return { coder: (x) => (n++, coder(x)), calls: () => n };
+  return {
+    coder: (x) => {
+      n++;
+      return coder(x);
+    },
+    calls: () => n,
+  };
 }
 
 const meanAbs = (a: Tensor, b: Tensor) => a.data.reduce((s, v, i) => s + Math.abs(v - b.data[i]!), 0) / a.data.length;
@@ -84,7 +90,7 @@ describe('tensor helpers', () => {
     const b: Tensor = { data: Float32Array.from([0, 0, 0, 7]), dims: [1, 4] };
     blendInto(a, b, 1, 3);
     const want = [20, 30 * (2 / 3), 40 * (1 / 3), 7];
-    want.forEach((v, i) => expect(b.data[i]).toBeCloseTo(v, 5));
+    for (const [i, v] of want.entries()) expect(b.data[i]).toBeCloseTo(v, 5);
   });
 });
 

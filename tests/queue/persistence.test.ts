@@ -19,7 +19,7 @@ describe('persistence on the SQLite store', () => {
     await closeAndResume(() => openJobStore({ dataDir }), dataDir);
   });
 
-  it('keeps the store in ${dataDir}/jobs.sqlite and removes job dirs no index entry knows', async () => {
+  it('keeps the store in DATA_DIR/jobs.sqlite and removes job dirs no index entry knows', async () => {
     const dataDir = await tempDataDir();
     const orphan = path.join(dataDir, 'jobs', 'half-submitted');
     await mkdir(orphan, { recursive: true });

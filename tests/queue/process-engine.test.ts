@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultAnimateOptions, EngineCancelledError, type EngineEvent } from '../../src/engine/types.ts';
-import { ProcessEngine, startProcessEngine } from '../../src/queue/engine-process/process-engine.ts';
+import { type ProcessEngine, startProcessEngine } from '../../src/queue/engine-process/process-engine.ts';
 import type { FakeFactoryOptions } from '../fakes/engines/fake-engine-factory.ts';
 import { onCleanup, runCleanups, tempDataDir, testImage } from './helpers.ts';
 import { writeFile } from 'node:fs/promises';

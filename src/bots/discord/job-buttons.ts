@@ -21,7 +21,7 @@ export async function handleJobButton(
   jobId: string,
 ): Promise<void> {
   const job = await ctx.queue.get(jobId);
-  if (!job || job.platform !== 'discord') return replyEphemeral(interaction, GONE);
+  if (job?.platform !== 'discord') return replyEphemeral(interaction, GONE);
   const who = userIdentity('discord', interaction.user.id);
   if (job.userId !== who && !ctx.queue.isAdmin(who)) return replyEphemeral(interaction, NOT_YOUR_JOB);
   switch (action) {

@@ -240,7 +240,7 @@ export class JobTracker {
   private async deliverOnce(jobId: string, d: Delivery, rendered: RenderedStatus, terminal: boolean): Promise<void> {
     const planned = await this.planAttachments(d, rendered.files);
     const edit: StatusEdit = { content: rendered.content, components: rendered.components, ...(planned ? { attachments: planned } : {}) };
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof this.opts.messenger.edit>>;
     try {
       outcome = await this.opts.messenger.edit(d.target, edit);
     } catch (err) {

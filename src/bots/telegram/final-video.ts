@@ -7,7 +7,7 @@ import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import { fitVideoToSize, VideoTooLargeError } from '../common/fit-video.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
-import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, uploadFailureKind } from './api.ts';
+import { type ChatCaller, describeApiError, isTransient, multipartReplyParameters, uploadFailureKind } from './api.ts';
 import { formatMB } from './limits.ts';
 import { PRIORITY } from '../common/chat-budget.ts';
 
@@ -48,7 +48,7 @@ const SHRINK_FACTOR = 0.5;
 
 export async function sendFinalVideo(deps: FinalVideoDeps, v: FinalVideo): Promise<FinalOutcome> {
   const { log } = deps;
-  let fitted;
+  let fitted: Awaited<ReturnType<typeof fitVideoToSize>>;
   try {
     fitted = await fitVideoToSize(v.videoPath, deps.maxUploadBytes, { workDir: v.workDir });
   } catch (err) {

@@ -14,7 +14,7 @@ import { PRIORITY } from '../common/chat-budget.ts';
 import { describeSettings, formatSeconds, sectionOrderNote, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
 import { fitPart, fitText, TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT } from '../common/text-limit.ts';
-import { ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED, SKIPPED } from './api.ts';
+import { type ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED, SKIPPED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import { sendFinalVideo } from './final-video.ts';
 import { readReplyTarget, type TelegramReply } from './reply-target.ts';
@@ -112,7 +112,7 @@ export class JobPresenter {
   /** Shows a state right away for a job the adapter just submitted (its events may have run first). */
   submitted(job: JobRecord, position: number, etaMs: number | null): void {
     const view = this.viewFor(job);
-    if (!view || view.state.phase !== 'queued') return;
+    if (view?.state.phase !== 'queued') return;
     view.state.position = position;
     view.state.etaMs = etaMs;
     this.pushStatus(view);

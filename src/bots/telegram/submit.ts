@@ -10,7 +10,7 @@ import { QueueRefusal, type JobQueue } from '../../queue/types.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
 import { combinationErrors, parseAnimateText, type OptionCaps } from '../common/options.ts';
 import { DownloadError } from '../common/download.ts';
-import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
+import { type ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import { formatMB } from './limits.ts';
 import { fetchTelegramFile, type LocalFilesMap } from './file-fetch.ts';
 import type { ImageRef } from './media.ts';

@@ -9,7 +9,7 @@ import { ByteCappedStore } from '../common/byte-capped-store.ts';
 import { promptLimitMessage, type PromptLimiter } from '../common/prompt-limit.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
 import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
-import { ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
+import { type ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import type { ImageRef } from './media.ts';
 import type { ChatKind } from './reply-target.ts';

@@ -102,6 +102,6 @@ export async function updateManifest(
     tiny: patch.tiny ?? current.tiny,
     components: { ...current.components, ...patch.components },
   };
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(next, null, 2) + '\n');
+  await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(next, null, 2)}\n`);
   return next;
 }

@@ -76,7 +76,7 @@ export class GraphBuilder {
 
   /** A fresh, readable tensor name: `prefix`, `prefix_1`, … */
   fresh(prefix: string): string {
-    const base = prefix.replace(/[^A-Za-z0-9_.\/-]/g, '_');
+    const base = prefix.replace(/[^A-Za-z0-9_./-]/g, '_');
     let n = this.counters.get(base) ?? 0;
     let name = n === 0 ? base : `${base}_${n}`;
     while (this.names.has(name)) name = `${base}_${++n}`;

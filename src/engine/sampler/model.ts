@@ -4,7 +4,7 @@
 import type { Tensor } from '../functions/tensor.ts';
 import type { TransformerInputs } from '../transformer/runtime.ts';
 import type { GuidanceBranch, VelocityModel } from './guidance.ts';
-import { TeaCache } from './teacache.ts';
+import type { TeaCache } from './teacache.ts';
 import type { BlockCache } from '../transformer/block-cache.ts';
 import { createBlockCache, TeaCacheStrategy, type BlockCacheSettings } from './cache-strategies.ts';
 

@@ -115,7 +115,7 @@ export function buildLlama(w: WeightBinder, cfg: LlamaConfig, opts: LlamaGraphOp
     // The last entry of hidden_states carries the final norm (transformers replaces it).
     const last = rmsNorm(w, x, cfg.rms_norm_eps, `${p}norm.weight`);
     states[states.length - 1] = last;
-    states.forEach((s, i) => g.output(s, `hidden_states.${i}`, 'float32', ['batch', 'seq', cfg.hidden_size]));
+    for (const [i, s] of states.entries()) g.output(s, `hidden_states.${i}`, 'float32', ['batch', 'seq', cfg.hidden_size]);
     g.output(last, 'last_hidden_state', 'float32', ['batch', 'seq', cfg.hidden_size]);
   }
   g.output(states[target]!, 'hidden_state', 'float32', ['batch', 'seq', cfg.hidden_size]);

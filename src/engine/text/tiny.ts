@@ -51,7 +51,7 @@ export function tinyLlamaTokenizer(): { json: Record<string, unknown>; config: R
   const words = (text.match(/ ?\p{L}+|\p{N}|\s+|[^\s\p{L}\p{N}]+/gu) ?? []).map(byteChars);
   const merges = trainBpe(words, 160);
   const vocab: Record<string, number> = {};
-  bytesToUnicode().forEach((c, i) => (vocab[c] = i));
+  for (const [i, c] of bytesToUnicode().entries()) vocab[c] = i;
   for (const [a, b] of merges) if (!(a + b in vocab)) vocab[a + b] = Object.keys(vocab).length;
   const base = Object.keys(vocab).length;
   const added = LLAMA_SPECIALS.map((content, i) => ({ id: base + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
@@ -103,8 +103,8 @@ export function tinyClipTokenizer(): { vocab: Record<string, number>; merges: st
   const merges = trainBpe(words, 120);
   const map = bytesToUnicode();
   const vocab: Record<string, number> = {};
-  map.forEach((c, i) => (vocab[c] = i));
-  map.forEach((c, i) => (vocab[`${c}</w>`] = 256 + i));
+  for (const [i, c] of map.entries()) vocab[c] = i;
+  for (const [i, c] of map.entries()) vocab[`${c}</w>`] = 256 + i;
   for (const [a, b] of merges) if (!(a + b in vocab)) vocab[a + b] = Object.keys(vocab).length;
   vocab['<|startoftext|>'] = Object.keys(vocab).length;
   vocab['<|endoftext|>'] = Object.keys(vocab).length;
@@ -119,7 +119,7 @@ export function tinyClipTokenizer(): { vocab: Record<string, number>; merges: st
     tokenizer_class: 'CLIPTokenizer',
   };
   const specialMap = { bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', unk_token: '<|endoftext|>' };
-  const mergesTxt = ['#version: 0.2', ...merges.map(([a, b]) => `${a} ${b}`)].join('\n') + '\n';
+  const mergesTxt = `${['#version: 0.2', ...merges.map(([a, b]) => `${a} ${b}`)].join('\n')}\n`;
   return { vocab, merges: mergesTxt, config, specialMap, vocabSize: Object.keys(vocab).length };
 }
 
@@ -147,7 +147,7 @@ export async function writeTinyWeights(path: string, shapes: Record<string, numb
 
 export async function writeJson(path: string, value: unknown): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
-  await writeFile(path, JSON.stringify(value, null, 2) + '\n');
+  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Official key layout of one pre-LN CLIP/SigLIP encoder layer. */

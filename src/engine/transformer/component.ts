@@ -155,7 +155,7 @@ export async function makeTinyTransformer(dir: string, seed: number, opts: TinyT
   const raw = opts.config ?? tinyRawConfig();
   const cfg = parseTransformerConfig(raw);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
   const rand = seededNormal(seed >>> 0 || 0x9e3779b9); // seed 0 maps to a fixed non-zero state, as before
   const tensors: Array<[string, TensorToWrite]> = [];
   for (const [name, shape] of officialParamShapes(cfg)) {
@@ -184,7 +184,7 @@ export async function makeTinyTransformer(dir: string, seed: number, opts: TinyT
     }
     await writeSafetensors(join(dir, file), Object.fromEntries(part));
   }
-  await writeFile(join(dir, INDEX), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+  await writeFile(join(dir, INDEX), `${JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2)}\n`);
 }
 
 export const transformerConverter: ComponentConverter = {

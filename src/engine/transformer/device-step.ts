@@ -5,7 +5,7 @@
 // sums come back. onnxruntime-node cannot read a `gpu-buffer` tensor from JS, so every value the
 // host needs is an output a session leaves in host memory.
 import { GraphBuilder } from '../onnx/graph.ts';
-import { ort } from '../runtime/session.ts';
+import type { ort } from '../runtime/session.ts';
 import type { BlockCache } from './block-cache.ts';
 import type { Tensor } from '../functions/tensor.ts';
 import { openSession, type BlockRunner, type Feeds, type SessionFactory } from './blocks-runtime.ts';

@@ -17,6 +17,8 @@ const fmaf = (a: number, b: number, c: number): number => f(a * b + c);
  * Not always correctly rounded; we reproduce it because guidance = 10 000 multiplies a one-ulp
  * difference in a timestep frequency into a 6e-4 rad phase error (measured: 20× the final error).
  */
+// biome-ignore-start lint/correctness/noPrecisionLoss: the constants are PyTorch's (Sleef's expf) digit for digit, rounded to float32 by f() as there
+// biome-ignore-start lint/suspicious/noApproximativeNumericConstant: log2(e) as PyTorch writes it, not Math.LOG2E's double
 export function torchExpf(x: number): number {
   const d = f(x);
   const q = Math.round(f(d * f(1.442695040888963407359924681001892137426645954152985934135449406931)));
@@ -29,6 +31,8 @@ export function torchExpf(x: number): number {
   u = f(1 + fmaf(f(s * s), u, s));
   return f(u * 2 ** q);
 }
+// biome-ignore-end lint/suspicious/noApproximativeNumericConstant: -
+// biome-ignore-end lint/correctness/noPrecisionLoss: -
 
 /** diffusers Timesteps(256, flip_sin_to_cos=True, shift 0) frequencies: exp(-ln(1e4)·i/128) in float32. */
 export function timestepFrequencies(channels = 256): number[] {
@@ -41,7 +45,7 @@ export function timestepFrequencies(channels = 256): number[] {
 export function ropeFrequencies(dim: number, theta: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < dim; i += 2) {
-    const fr = f(1 / f(Math.pow(f(theta), f(f(i) / dim))));
+    const fr = f(1 / f(f(theta) ** f(f(i) / dim)));
     out.push(fr, fr);
   }
   return out;

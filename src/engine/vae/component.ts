@@ -60,7 +60,7 @@ export async function writeRandomVae(dir: string, config: Record<string, unknown
     tensors[name] = { dtype: 'F32', shape, data: new Uint8Array(data.buffer) };
   }
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   await writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), tensors, { format: 'pt' });
 }
 

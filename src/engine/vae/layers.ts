@@ -27,7 +27,7 @@ export function causalConv3d(w: WeightBinder, x: string, prefix: string, stride:
     const pads = g.i64([0, 0, padT, padH, padW, 0, 0, 0, padH, padW]);
     padded = g.op('Pad', [x, pads], { mode: 'edge' }, undefined, `${prefix}.pad`);
   }
-  return plainConv3d(w, padded, prefix + '.conv', stride);
+  return plainConv3d(w, padded, `${prefix}.conv`, stride);
 }
 
 /** nn.Conv3d without padding (quant_conv, post_quant_conv, and the conv inside a causal conv). */

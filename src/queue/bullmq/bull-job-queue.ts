@@ -319,7 +319,7 @@ export class BullJobQueue implements JobQueue {
 
   private async onProgress(jobId: string, progress: GpuProgress): Promise<void> {
     const record = await this.record(jobId);
-    if (!record || record.state !== 'running' || !progress?.event) return;
+    if (record?.state !== 'running' || !progress?.event) return;
     const wire = progress.event;
     let event: EngineEvent;
     if (wire.type === 'step') {

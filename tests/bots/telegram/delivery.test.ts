@@ -127,7 +127,7 @@ describe('telegram delivery', () => {
   it('a prompt at the 1000-character cap is delivered: every status edit fits 4096, the caption fits 1024 and keeps its settings', async () => {
     const h = await startHarness({ videoPath: media.videoPath, sections: 2 });
     try {
-      const prompt = `${'the waves roll in slowly, '.repeat(40)}`.slice(0, MAX_PROMPT_CHARS - 3).trim() + ' go';
+      const prompt = `${`${'the waves roll in slowly, '.repeat(40)}`.slice(0, MAX_PROMPT_CHARS - 3).trim()} go`;
       expect(prompt.length).toBeLessThanOrEqual(MAX_PROMPT_CHARS);
       expect(prompt.length).toBeGreaterThan(MAX_PROMPT_CHARS - 5);
       const { mark, status } = await submit(h, DM_ALICE, `/animate ${prompt}`);

@@ -340,7 +340,10 @@ export class FakeBotApi {
     this.calls.push({ seq: this.calls.length, method: 'downloadFile', params: { path }, files: [], at: Date.now(), startedAt: Date.now(), ok: token === this.token });
     this.notify();
     const file = [...this.files.values()].find((f) => f.file_path === path);
-    if (token !== this.token || !file) return this.reply(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
+    if (token !== this.token || !file) {
+      this.reply(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
+      return;
+    }
     res.setHeader('content-type', 'application/octet-stream');
     res.setHeader('content-length', String(file.bytes.length));
     res.statusCode = 200;
@@ -354,7 +357,10 @@ export class FakeBotApi {
     this.confirm(offset);
     const ready = this.pending(offset, limit);
     this.notify();
-    if (ready.length > 0 || timeout <= 0) return this.reply(res, 200, { ok: true, result: ready });
+    if (ready.length > 0 || timeout <= 0) {
+      this.reply(res, 200, { ok: true, result: ready });
+      return;
+    }
     const poll: PendingPoll = {
       offset,
       limit,
