@@ -105,7 +105,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
   const manifest = await readManifest(opts.modelDir);
   const fused = Object.entries(manifest.components).filter(([, c]) => c && (c.attention ?? 'fused') === 'fused').map(([k]) => k);
   if (opts.provider === 'webgpu' && fused.length > 0) {
-    // Pinned by tests/engine/webgpu.test.ts: that test fails once onnxruntime fixes the kernel.
+    // Pinned by tests/engine/runtime/webgpu.test.ts: that test fails once onnxruntime fixes the kernel.
     opts.log?.warn(
       { components: fused },
       "onnxruntime 1.30's WebGPU MultiHeadAttention is wrong from 32 keys up: these components use it, so their output will be off. Convert with --attention composed for WebGPU.",

@@ -88,7 +88,7 @@ export function attention(g: GraphBuilder, q: string, k: string, v: string, opts
 /**
  * The same attention from MatMul/Softmax (scores [B, H, Lq, Lk] materialised). For providers whose
  * fused kernel is wrong: onnxruntime 1.30's WebGPU MultiHeadAttention returns wrong values from
- * 32 keys up on lavapipe (measured; tests/engine/webgpu.test.ts pins it).
+ * 32 keys up on lavapipe (measured; tests/engine/runtime/webgpu.test.ts pins it).
  */
 function composedAttention(g: GraphBuilder, q: string, k: string, v: string, opts: AttentionOptions): string {
   if (opts.keyPaddingMask) throw new Error('composed attention takes an additive attentionBias, not a key padding mask');

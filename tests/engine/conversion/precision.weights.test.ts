@@ -2,9 +2,9 @@
 // quantization mode, built shapes-only (no weights are read): what a GPU must hold once loaded.
 // The same functions feed `recurvid models list` and `doctor`.
 import { describe, expect, it } from 'vitest';
-import { llamaModeBytes, transformerModeBytes, type ModeBytes } from '../../src/engine/conversion/memory.ts';
-import { OFFICIAL_CONFIG } from '../../src/engine/transformer/config.ts';
-import type { LlamaConfig } from '../../src/engine/text/llama.ts';
+import { llamaModeBytes, transformerModeBytes, type ModeBytes } from '../../../src/engine/conversion/memory.ts';
+import { OFFICIAL_CONFIG } from '../../../src/engine/transformer/config.ts';
+import type { LlamaConfig } from '../../../src/engine/text/llama.ts';
 
 const GB = 1e9;
 const pick = (rows: ModeBytes[], mode: string) => rows.find((r) => r.mode === mode)!.bytes;

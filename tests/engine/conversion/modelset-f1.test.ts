@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertModelSet } from '../../src/engine/conversion/convert.ts';
-import { readManifest } from '../../src/engine/modelset/manifest.ts';
-import { makeTinyTransformer, transformerConverter, transformerF1Converter } from '../../src/engine/transformer/component.ts';
-import { PackedTransformer } from '../../src/engine/transformer/runtime.ts';
+import { convertModelSet } from '../../../src/engine/conversion/convert.ts';
+import { readManifest } from '../../../src/engine/modelset/manifest.ts';
+import { makeTinyTransformer, transformerConverter, transformerF1Converter } from '../../../src/engine/transformer/component.ts';
+import { PackedTransformer } from '../../../src/engine/transformer/runtime.ts';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'recurvid-f1set-')); });

@@ -6,14 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTransformerInputs } from '../../src/conformance/transformer.ts';
-import { runSamplerCase } from '../../src/conformance/sampler.ts';
-import { runMagCacheCase } from '../../src/conformance/magcache.ts';
-import { updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { SafetensorsStore } from '../../src/engine/safetensors.ts';
-import { convertTransformer } from '../../src/engine/transformer/component.ts';
-import { PackedTransformer, type TransformerInputs } from '../../src/engine/transformer/runtime.ts';
-import { TeaCache } from '../../src/engine/sampler/teacache.ts';
+import { readTransformerInputs } from '../../../src/conformance/transformer.ts';
+import { runSamplerCase } from '../../../src/conformance/sampler.ts';
+import { runMagCacheCase } from '../../../src/conformance/magcache.ts';
+import { updateManifest } from '../../../src/engine/modelset/manifest.ts';
+import { SafetensorsStore } from '../../../src/engine/safetensors.ts';
+import { convertTransformer } from '../../../src/engine/transformer/component.ts';
+import { PackedTransformer, type TransformerInputs } from '../../../src/engine/transformer/runtime.ts';
+import { TeaCache } from '../../../src/engine/sampler/teacache.ts';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg';
 mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });
@@ -30,7 +30,7 @@ describe('WebGPU chained transformer (lavapipe)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'recurvid-chain-'));
     // Composed attention: onnxruntime 1.30's WebGPU MultiHeadAttention is wrong from 32 keys up
-    // (tests/engine/webgpu.test.ts pins it); the CPU reference below uses the fused kernel.
+    // (tests/engine/runtime/webgpu.test.ts pins it); the CPU reference below uses the fused kernel.
     cpuDir = await mkdtemp(join(tmpdir(), 'recurvid-chain-cpu-'));
     await updateManifest(cpuDir, { components: { transformer: await convertTransformer(GOLDEN, cpuDir, { storage: 'fp32' }) } });
     await updateManifest(dir, { components: { transformer: await convertTransformer(GOLDEN, dir, { storage: 'fp32', attention: 'composed' }) } });

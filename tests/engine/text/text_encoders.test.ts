@@ -2,16 +2,16 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { llamaConformance, clipTextConformance, siglipVisionConformance } from '../../src/conformance/text_encoders.ts';
-import { textEncoderConverter, textEncoder2Converter } from '../../src/engine/text/converters.ts';
-import { imageEncoderConverter } from '../../src/engine/image/converter.ts';
-import { updateManifest, type ComponentManifest } from '../../src/engine/modelset/manifest.ts';
-import { TextConditioner } from '../../src/engine/text/runtime.ts';
-import { ImageEncoder } from '../../src/engine/image/runtime.ts';
-import { createSession, ort } from '../../src/engine/runtime/session.ts';
-import { loadTokenizer } from '../../src/engine/text/tokenizers.ts';
-import { clipInput, computeCropStart, llamaInput, HUNYUAN_PROMPT_TEMPLATE } from '../../src/engine/text/prompt.ts';
-import { componentConverters } from '../../src/engine/conversion/registry.ts';
+import { llamaConformance, clipTextConformance, siglipVisionConformance } from '../../../src/conformance/text_encoders.ts';
+import { textEncoderConverter, textEncoder2Converter } from '../../../src/engine/text/converters.ts';
+import { imageEncoderConverter } from '../../../src/engine/image/converter.ts';
+import { updateManifest, type ComponentManifest } from '../../../src/engine/modelset/manifest.ts';
+import { TextConditioner } from '../../../src/engine/text/runtime.ts';
+import { ImageEncoder } from '../../../src/engine/image/runtime.ts';
+import { createSession, ort } from '../../../src/engine/runtime/session.ts';
+import { loadTokenizer } from '../../../src/engine/text/tokenizers.ts';
+import { clipInput, computeCropStart, llamaInput, HUNYUAN_PROMPT_TEMPLATE } from '../../../src/engine/text/prompt.ts';
+import { componentConverters } from '../../../src/engine/conversion/registry.ts';
 
 const GOLDEN = 'tests/fixtures/golden/text_encoders';
 

@@ -2,8 +2,8 @@
 // the three parameters, so the golden traces can be replayed on the bookkeeping alone.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MagCache, selectMagRatios, type MagCacheFamily } from '../../src/engine/sampler/index.ts';
-import { forwardDirection, invertedDirection, HISTORY_SIZES } from '../../src/engine/direction/index.ts';
+import { MagCache, selectMagRatios, type MagCacheFamily } from '../../../src/engine/sampler/index.ts';
+import { forwardDirection, invertedDirection, HISTORY_SIZES } from '../../../src/engine/direction/index.ts';
 
 const GOLDEN = 'tests/fixtures/golden/magcache';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { preprocessSiglip, resizeRgbPil } from '../../src/engine/image/preprocess.ts';
+import { preprocessSiglip, resizeRgbPil } from '../../../src/engine/image/preprocess.ts';
 
 const gray = (row: number[]) => new Uint8Array(row.flatMap((v) => [v, v, v]));
 const red = (img: Uint8Array) => Array.from(img.filter((_, i) => i % 3 === 0));

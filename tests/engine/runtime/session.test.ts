@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { GraphBuilder } from '../../src/engine/onnx/graph.ts';
-import { availableProviders, createSession, defaultIntraOpThreads, intraOpThreads, ort, physicalCores, ProviderUnavailableError, setIntraOpThreads } from '../../src/engine/runtime/session.ts';
+import { GraphBuilder } from '../../../src/engine/onnx/graph.ts';
+import { availableProviders, createSession, defaultIntraOpThreads, intraOpThreads, ort, physicalCores, ProviderUnavailableError, setIntraOpThreads } from '../../../src/engine/runtime/session.ts';
 
 async function identityModel(): Promise<Uint8Array> {
   const g = new GraphBuilder('identity');

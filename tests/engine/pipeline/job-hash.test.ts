@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobHash } from '../../src/engine/pipeline/checkpoint.ts';
-import { defaultAnimateOptions } from '../../src/engine/types.ts';
+import { jobHash } from '../../../src/engine/pipeline/checkpoint.ts';
+import { defaultAnimateOptions } from '../../../src/engine/types.ts';
 
 let dir: string;
 beforeAll(async () => {

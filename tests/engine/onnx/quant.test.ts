@@ -1,12 +1,12 @@
 // MatMulNBits packing: our TypeScript quantizer against a dequantize-in-JS reference, and the real
 // com.microsoft.MatMulNBits kernel against x · dequant(W)ᵀ computed in JS (which proves the layout).
 import { describe, expect, it } from 'vitest';
-import { dequantize, packedDims, quantize, quantizedBytes, quantSpec, type QuantSpec } from '../../src/engine/onnx/quant.ts';
-import { GraphBuilder } from '../../src/engine/onnx/graph.ts';
-import { WeightBinder, type WeightProvider } from '../../src/engine/onnx/weights.ts';
-import { createSession, ort } from '../../src/engine/runtime/session.ts';
-import { f16ArrayToFloat32, float32ToF16Array } from '../../src/engine/dtype.ts';
-import { seededNormal } from '../../src/engine/seeded-random.ts';
+import { dequantize, packedDims, quantize, quantizedBytes, quantSpec, type QuantSpec } from '../../../src/engine/onnx/quant.ts';
+import { GraphBuilder } from '../../../src/engine/onnx/graph.ts';
+import { WeightBinder, type WeightProvider } from '../../../src/engine/onnx/weights.ts';
+import { createSession, ort } from '../../../src/engine/runtime/session.ts';
+import { f16ArrayToFloat32, float32ToF16Array } from '../../../src/engine/dtype.ts';
+import { seededNormal } from '../../../src/engine/seeded-random.ts';
 
 function randomMatrix(n: number, k: number, seed: number): Float32Array {
   const r = seededNormal(seed);

@@ -1,10 +1,10 @@
 // The converted HunyuanVideo VAE against the PyTorch golden vectors (diffusers v0.33.1), atol 1e-4.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { conformanceHandlers } from '../../src/conformance/handlers.ts';
-import { vaeConformance } from '../../src/conformance/vae.ts';
+import { conformanceHandlers } from '../../../src/conformance/handlers.ts';
+import { vaeConformance } from '../../../src/conformance/vae.ts';
 
-const GOLDEN = join(import.meta.dirname, '../fixtures/golden/vae');
+const GOLDEN = join(import.meta.dirname, '../../fixtures/golden/vae');
 
 describe('vae conformance', () => {
   it('is registered and detects only the VAE golden set', async () => {

@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTransformerInputs } from '../../src/conformance/transformer.ts';
-import { updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { SafetensorsStore } from '../../src/engine/safetensors.ts';
-import { convertTransformer } from '../../src/engine/transformer/component.ts';
-import { layoutBytes, planBlocks, tensorSizes, type StepShapes } from '../../src/engine/transformer/plan.ts';
-import { PackedTransformer, type PackedTransformerOptions, type TransformerInputs } from '../../src/engine/transformer/runtime.ts';
+import { readTransformerInputs } from '../../../src/conformance/transformer.ts';
+import { updateManifest } from '../../../src/engine/modelset/manifest.ts';
+import { SafetensorsStore } from '../../../src/engine/safetensors.ts';
+import { convertTransformer } from '../../../src/engine/transformer/component.ts';
+import { layoutBytes, planBlocks, tensorSizes, type StepShapes } from '../../../src/engine/transformer/plan.ts';
+import { PackedTransformer, type PackedTransformerOptions, type TransformerInputs } from '../../../src/engine/transformer/runtime.ts';
 
 const GOLDEN = 'tests/fixtures/golden/transformer';
 

@@ -5,19 +5,19 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { componentConverters } from '../../src/engine/conversion/registry.ts';
-import { readManifest, updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { SafetensorsStore } from '../../src/engine/safetensors.ts';
-import { parseVaeConfig } from '../../src/engine/vae/config.ts';
-import { TINY_VAE_CONFIG, vaeConverter } from '../../src/engine/vae/component.ts';
-import { vaeParameterShapes } from '../../src/engine/vae/params.ts';
-import { buildVaeDecoder, buildVaeEncoder } from '../../src/engine/vae/graphs.ts';
-import { shapeOnlyWeights } from '../../src/engine/onnx/weights.ts';
-import { writeSafetensors } from '../../src/engine/safetensors.ts';
-import { HunyuanVae } from '../../src/engine/vae/runtime.ts';
-import { maxAbsDiff, type Tensor } from '../../src/engine/vae/tensor.ts';
+import { componentConverters } from '../../../src/engine/conversion/registry.ts';
+import { readManifest, updateManifest } from '../../../src/engine/modelset/manifest.ts';
+import { SafetensorsStore } from '../../../src/engine/safetensors.ts';
+import { parseVaeConfig } from '../../../src/engine/vae/config.ts';
+import { TINY_VAE_CONFIG, vaeConverter } from '../../../src/engine/vae/component.ts';
+import { vaeParameterShapes } from '../../../src/engine/vae/params.ts';
+import { buildVaeDecoder, buildVaeEncoder } from '../../../src/engine/vae/graphs.ts';
+import { shapeOnlyWeights } from '../../../src/engine/onnx/weights.ts';
+import { writeSafetensors } from '../../../src/engine/safetensors.ts';
+import { HunyuanVae } from '../../../src/engine/vae/runtime.ts';
+import { maxAbsDiff, type Tensor } from '../../../src/engine/vae/tensor.ts';
 
-const GOLDEN = join(import.meta.dirname, '../fixtures/golden/vae');
+const GOLDEN = join(import.meta.dirname, '../../fixtures/golden/vae');
 
 async function tmp(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'recurvid-vae-'));

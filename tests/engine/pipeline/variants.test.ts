@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFramePackEngine, onnxLoaders } from '../../src/engine/framepack.ts';
-import { forwardDirection } from '../../src/engine/direction/index.ts';
-import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
-import { readManifest } from '../../src/engine/modelset/manifest.ts';
-import { EngineCancelledError, defaultAnimateOptions, type AnimateOptions, type Engine } from '../../src/engine/types.ts';
-import { resolveFfmpeg } from '../../src/util/ffmpeg.ts';
+import { createFramePackEngine, onnxLoaders } from '../../../src/engine/framepack.ts';
+import { forwardDirection } from '../../../src/engine/direction/index.ts';
+import { makeTinyModelSet } from '../../../src/engine/conversion/tiny.ts';
+import { readManifest } from '../../../src/engine/modelset/manifest.ts';
+import { EngineCancelledError, defaultAnimateOptions, type AnimateOptions, type Engine } from '../../../src/engine/types.ts';
+import { resolveFfmpeg } from '../../../src/util/ffmpeg.ts';
 
 const run = promisify(execFile);
 let root: string;

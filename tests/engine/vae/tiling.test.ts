@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { vaeConverter } from '../../src/engine/vae/component.ts';
-import { SeededRandom } from '../../src/engine/seeded-random.ts';
-import { HunyuanVae } from '../../src/engine/vae/runtime.ts';
-import { blendInto, concatAxis, maxAbsDiff, sliceAxis, type Tensor } from '../../src/engine/vae/tensor.ts';
-import { tiledDecode, tiledEncode, type Coder } from '../../src/engine/vae/tiling.ts';
+import { updateManifest } from '../../../src/engine/modelset/manifest.ts';
+import { vaeConverter } from '../../../src/engine/vae/component.ts';
+import { SeededRandom } from '../../../src/engine/seeded-random.ts';
+import { HunyuanVae } from '../../../src/engine/vae/runtime.ts';
+import { blendInto, concatAxis, maxAbsDiff, sliceAxis, type Tensor } from '../../../src/engine/vae/tensor.ts';
+import { tiledDecode, tiledEncode, type Coder } from '../../../src/engine/vae/tiling.ts';
 
 const RATIO = { spatial: 8, temporal: 4 };
 

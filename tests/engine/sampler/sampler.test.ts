@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SafetensorsStore } from '../../src/engine/safetensors.ts';
-import { sigmasForLatent } from '../../src/engine/functions/index.ts';
+import { SafetensorsStore } from '../../../src/engine/safetensors.ts';
+import { sigmasForLatent } from '../../../src/engine/functions/index.ts';
 import {
   sampleUniPC, flowMatchDenoiser, combineGuidance, TeaCache, teacacheRescale, bindVelocityModel,
   type StagedTransformer, type EmbedLike,
-} from '../../src/engine/sampler/index.ts';
+} from '../../../src/engine/sampler/index.ts';
 
 const GOLDEN = 'tests/fixtures/golden/sampler';
 
@@ -126,7 +126,7 @@ describe('TeaCache rule (golden traces)', () => {
 
 describe('sampler conformance on the golden tiny transformer (golden/sampler)', () => {
   it('matches plain, teacache and teacache_thresh_0.3 step by step, with identical TeaCache decisions', async () => {
-    const { runSamplerConformance } = await import('../../src/conformance/sampler.ts');
+    const { runSamplerConformance } = await import('../../../src/conformance/sampler.ts');
     const lines = await runSamplerConformance(GOLDEN);
     const failed = lines.filter((l) => !l.pass);
     expect(failed, JSON.stringify(failed.slice(0, 5), null, 1)).toEqual([]);

@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFramePackEngine } from '../../src/engine/framepack.ts';
-import { planSections } from '../../src/engine/functions/index.ts';
-import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
-import { CHECKPOINT_FILE } from '../../src/engine/pipeline/checkpoint.ts';
-import { EngineCancelledError, defaultAnimateOptions, type Engine } from '../../src/engine/types.ts';
-import { resolveFfmpeg } from '../../src/util/ffmpeg.ts';
+import { createFramePackEngine } from '../../../src/engine/framepack.ts';
+import { planSections } from '../../../src/engine/functions/index.ts';
+import { makeTinyModelSet } from '../../../src/engine/conversion/tiny.ts';
+import { CHECKPOINT_FILE } from '../../../src/engine/pipeline/checkpoint.ts';
+import { EngineCancelledError, defaultAnimateOptions, type Engine } from '../../../src/engine/types.ts';
+import { resolveFfmpeg } from '../../../src/util/ffmpeg.ts';
 
 const run = promisify(execFile);
 let root: string;

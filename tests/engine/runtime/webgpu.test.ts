@@ -2,13 +2,13 @@
 // bundled WebGPU provider: the golden transformer and VAE in fp32 and fp16, and the fused-attention
 // defect that makes WebGPU sets use composed attention. Slow software GPU: keep these few and small.
 import { describe, expect, it } from 'vitest';
-import { runTransformerConformance, transformerTolerance } from '../../src/conformance/transformer.ts';
-import { vaeConformance, vaeTolerance } from '../../src/conformance/vae.ts';
-import { GraphBuilder } from '../../src/engine/onnx/graph.ts';
-import { attention } from '../../src/engine/onnx/ops.ts';
-import { createSession, ort } from '../../src/engine/runtime/session.ts';
-import { seededNormal } from '../../src/engine/seeded-random.ts';
-import type { ConformanceLine } from '../../src/conformance/types.ts';
+import { runTransformerConformance, transformerTolerance } from '../../../src/conformance/transformer.ts';
+import { vaeConformance, vaeTolerance } from '../../../src/conformance/vae.ts';
+import { GraphBuilder } from '../../../src/engine/onnx/graph.ts';
+import { attention } from '../../../src/engine/onnx/ops.ts';
+import { createSession, ort } from '../../../src/engine/runtime/session.ts';
+import { seededNormal } from '../../../src/engine/seeded-random.ts';
+import type { ConformanceLine } from '../../../src/conformance/types.ts';
 
 const TRANSFORMER = 'tests/fixtures/golden/transformer';
 const VAE = 'tests/fixtures/golden/vae';

@@ -2,8 +2,8 @@
 // and an image much larger than its bucket (or a far-from-bucket strip) is cropped first.
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { bucketFor, planStartImage, prepareStartImage } from '../../src/engine/pipeline/image.ts';
-import { roundHalfEven } from '../../src/engine/functions/index.ts';
+import { bucketFor, planStartImage, prepareStartImage } from '../../../src/engine/pipeline/image.ts';
+import { roundHalfEven } from '../../../src/engine/functions/index.ts';
 
 /** The reference's way, as prepareStartImage did it before: scale to cover, then center-crop. */
 async function resizeThenCrop(input: Buffer, width: number, height: number): Promise<Buffer> {

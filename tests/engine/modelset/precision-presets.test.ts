@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePrecisionFlags } from '../../src/engine/modelset/precision.ts';
-import { updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { convertTransformer } from '../../src/engine/transformer/component.ts';
-import { PackedTransformer } from '../../src/engine/transformer/runtime.ts';
+import { parsePrecisionFlags } from '../../../src/engine/modelset/precision.ts';
+import { updateManifest } from '../../../src/engine/modelset/manifest.ts';
+import { convertTransformer } from '../../../src/engine/transformer/component.ts';
+import { PackedTransformer } from '../../../src/engine/transformer/runtime.ts';
 
 const GOLDEN = 'tests/fixtures/golden/transformer';
 

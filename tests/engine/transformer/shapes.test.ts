@@ -1,9 +1,9 @@
 // The official key layout and the full 13B config built shapes-only (no weights).
 import { describe, expect, it } from 'vitest';
-import { SafetensorsStore } from '../../src/engine/safetensors.ts';
-import { shapeOnlyWeights } from '../../src/engine/onnx/weights.ts';
-import { buildTransformerGraphs, uniqueParameterCount } from '../../src/engine/transformer/build.ts';
-import { OFFICIAL_CONFIG, officialParamShapes, parseTransformerConfig } from '../../src/engine/transformer/config.ts';
+import { SafetensorsStore } from '../../../src/engine/safetensors.ts';
+import { shapeOnlyWeights } from '../../../src/engine/onnx/weights.ts';
+import { buildTransformerGraphs, uniqueParameterCount } from '../../../src/engine/transformer/build.ts';
+import { OFFICIAL_CONFIG, officialParamShapes, parseTransformerConfig } from '../../../src/engine/transformer/config.ts';
 import { readFile } from 'node:fs/promises';
 
 const GOLDEN = 'tests/fixtures/golden/transformer';

@@ -7,9 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { externalLocation, isExternal, readModel } from '../../src/engine/onnx/compose.ts';
-import { optimizedWeightBytes } from '../../src/engine/runtime/optimized-weights.ts';
-import { convertTransformer } from '../../src/engine/transformer/component.ts';
+import { externalLocation, isExternal, readModel } from '../../../src/engine/onnx/compose.ts';
+import { optimizedWeightBytes } from '../../../src/engine/runtime/optimized-weights.ts';
+import { convertTransformer } from '../../../src/engine/transformer/component.ts';
 
 process.env.XDG_RUNTIME_DIR ??= '/tmp/xdg';
 mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true });

@@ -2,12 +2,12 @@
 // tests/fixtures/golden/{sections_f1, sections_endframe, magcache}, at the READMEs' tolerances.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { conformanceHandlers } from '../../src/conformance/handlers.ts';
-import { endframeSectionsConformance, f1SectionsConformance } from '../../src/conformance/sections.ts';
-import { magcacheConformance } from '../../src/conformance/magcache.ts';
-import type { ConformanceHandler } from '../../src/conformance/types.ts';
+import { conformanceHandlers } from '../../../src/conformance/handlers.ts';
+import { endframeSectionsConformance, f1SectionsConformance } from '../../../src/conformance/sections.ts';
+import { magcacheConformance } from '../../../src/conformance/magcache.ts';
+import type { ConformanceHandler } from '../../../src/conformance/types.ts';
 
-const GOLDEN = join(import.meta.dirname, '../fixtures/golden');
+const GOLDEN = join(import.meta.dirname, '../../fixtures/golden');
 
 function expectAllPass(lines: Awaited<ReturnType<ConformanceHandler['run']>>): void {
   const failed = lines.filter((l) => !l.pass).map((l) => `${l.name}: ${l.maxAbs} > ${l.atol} ${l.note ?? ''}`);

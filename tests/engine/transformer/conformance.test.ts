@@ -4,12 +4,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTransformerConformance, readTransformerInputs, transformerConformance, transformerTolerance } from '../../src/conformance/transformer.ts';
-import { findConformanceSets, runConformance } from '../../src/cli/commands/conformance.ts';
-import { SafetensorsStore } from '../../src/engine/safetensors.ts';
-import { convertTransformer } from '../../src/engine/transformer/component.ts';
-import { updateManifest } from '../../src/engine/modelset/manifest.ts';
-import { PackedTransformer, type TransformerInputs } from '../../src/engine/transformer/runtime.ts';
+import { runTransformerConformance, readTransformerInputs, transformerConformance, transformerTolerance } from '../../../src/conformance/transformer.ts';
+import { findConformanceSets, runConformance } from '../../../src/cli/commands/conformance.ts';
+import { SafetensorsStore } from '../../../src/engine/safetensors.ts';
+import { convertTransformer } from '../../../src/engine/transformer/component.ts';
+import { updateManifest } from '../../../src/engine/modelset/manifest.ts';
+import { PackedTransformer, type TransformerInputs } from '../../../src/engine/transformer/runtime.ts';
 
 const GOLDEN = 'tests/fixtures/golden/transformer';
 

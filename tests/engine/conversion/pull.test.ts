@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planDownloads, pullModelSet } from '../../src/engine/conversion/pull.ts';
-import type { ConvertModelSetOptions } from '../../src/engine/conversion/convert.ts';
+import { planDownloads, pullModelSet } from '../../../src/engine/conversion/pull.ts';
+import type { ConvertModelSetOptions } from '../../../src/engine/conversion/convert.ts';
 
 /** A loopback stand-in for the few Hugging Face Hub endpoints @huggingface/hub calls. */
 class FakeHub {
