@@ -5,7 +5,7 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cropOrPadYieldMask, sigmasForLatent, type Tensor } from '../functions/index.ts';
-import { directionFor, type DirectionSection, type LatentHistory, type PackedContext } from '../direction/index.ts';
+import { directionFor, type DirectionSection, type LatentHistory, type PackedContext, type SamplingDirection } from '../direction/index.ts';
 import {
   bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type MagCacheParams, type UniPCVariant,
 } from '../sampler/index.ts';
@@ -15,7 +15,7 @@ import {
 import { PixelHistory } from '../video/history.ts';
 import { writeMp4 } from '../video/mp4.ts';
 import { latentPreviewPng } from '../video/preview.ts';
-import { jobHash, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { jobHash, loadCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint.ts';
 import type { ComponentPool, TransformerLike } from './components.ts';
 import { imageToPixels, prepareStartImage } from './image.ts';
 import { NoiseGenerator } from './prng.ts';
@@ -66,12 +66,57 @@ function throwIfCancelled(signal: AbortSignal): void {
   if (signal.aborted) throw new EngineCancelledError();
 }
 
+/** What one run of a job knows and uses throughout: options, plan, clocks and the stage reporter. */
+interface JobRun {
+  job: EngineJob;
+  pool: ComponentPool;
+  settings: PipelineSettings;
+  o: AnimateOptions;
+  signal: AbortSignal;
+  workDir: string;
+  t0: number;
+  timings: Timings;
+  /** The pool outlives jobs (and may keep sessions warm): this job's loading is what it adds. */
+  loadMsAtStart: number;
+  direction: SamplingDirection;
+  transformerKind: 'transformer' | 'transformerF1';
+  plans: DirectionSection[];
+  /** The resume hash: options, inputs, model set and bucket. */
+  hash: string;
+  emitStage: (stage: EngineStage, detail?: string) => void;
+  timed: <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+/** What grows section by section, and what a checkpoint saves of it. */
+interface SectionState {
+  cond: Conditioning;
+  history: LatentHistory;
+  pixels: PixelHistory;
+  rng: NoiseGenerator;
+  sectionsDone: number;
+  videos: string[];
+  /** Set when the run resumed from a checkpoint. */
+  resumed: boolean;
+}
+
 export async function runFramePackJob(job: EngineJob, pool: ComponentPool, settings: PipelineSettings): Promise<EngineResult> {
+  const run = await startRun(job, pool, settings);
+  const state = await resumeOrEncode(run);
+  throwIfCancelled(run.signal);
+  try {
+    for (let k = state.sectionsDone; k < run.plans.length; k++) await runSection(run, state, k);
+  } finally {
+    await pool.release(run.transformerKind);
+    await pool.release('vae');
+  }
+  return finishRun(run, state);
+}
+
+/** The refusals (before any saved progress is read, so a job that cannot run says why), then the plan. */
+async function startRun(job: EngineJob, pool: ComponentPool, settings: PipelineSettings): Promise<JobRun> {
   const { options: o, signal, workDir } = job;
   const t0 = performance.now();
   const timings = new Timings();
-  // The pool outlives jobs (and may keep sessions warm): this job's loading is what it adds.
-  const loadMsAtStart = pool.loadMs;
   const emitStage = (stage: EngineStage, detail?: string) => job.onEvent(detail ? { type: 'stage', stage, detail } : { type: 'stage', stage });
   const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
     const s = performance.now();
@@ -80,137 +125,158 @@ export async function runFramePackJob(job: EngineJob, pool: ComponentPool, setti
   throwIfCancelled(signal);
   await mkdir(workDir, { recursive: true });
 
-  // The refusals come before any saved progress is read: a job that cannot run says why, whatever
-  // its work dir holds.
   const model = modelOf(o);
   if (!(settings.models ?? ['original']).includes(model)) {
     throw new Error('This model set has no F1 transformer; use model original, or add F1 with `recurvid models pull --f1`.');
   }
-  const transformerKind = model === 'f1' ? 'transformerF1' : 'transformer';
   const direction = directionFor(model);
   if (job.endImagePath && !direction.supportsEndFrame) {
     throw new Error('An end image works only with the original model; F1 samples forward from the start image.');
   }
   const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
-  const checkpoint = await loadCheckpoint(workDir, hash, (reason) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`));
-  const plans = direction.planSections(o.seconds, o.windowSize);
-  const window = o.windowSize;
+  return {
+    job, pool, settings, o, signal, workDir, t0, timings, loadMsAtStart: pool.loadMs, direction,
+    transformerKind: model === 'f1' ? 'transformerF1' : 'transformer',
+    plans: direction.planSections(o.seconds, o.windowSize), hash, emitStage, timed,
+  };
+}
 
-  let cond: Conditioning;
-  let history: LatentHistory;
-  let pixels: PixelHistory;
-  let rng: NoiseGenerator;
-  let sectionsDone = 0;
-  const videos: string[] = [];
-
+/** The state of a usable checkpoint, or a fresh start: conditioning encoded, history seeded. */
+async function resumeOrEncode(run: JobRun): Promise<SectionState> {
+  const { job, o, direction, emitStage } = run;
+  const checkpoint = await loadCheckpoint(run.workDir, run.hash, (reason) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`));
+  const floatAtEnd = direction.name === 'forward';
   if (checkpoint) {
     const t = checkpoint.tensors;
     const b = checkpoint.bytes;
-    cond = {
-      llamaVec: t.llamaVec!, llamaMask: b.llamaMask!.data, clipPooled: t.clipPooled!,
-      llamaVecN: t.llamaVecN!, llamaMaskN: b.llamaMaskN!.data, clipPooledN: t.clipPooledN!,
-      imageEmbeddings: t.imageEmbeddings!, startLatent: t.startLatent!,
+    return {
+      cond: {
+        llamaVec: t.llamaVec!, llamaMask: b.llamaMask!.data, clipPooled: t.clipPooled!,
+        llamaVecN: t.llamaVecN!, llamaMaskN: b.llamaMaskN!.data, clipPooledN: t.clipPooledN!,
+        imageEmbeddings: t.imageEmbeddings!, startLatent: t.startLatent!,
+      },
+      history: { latents: t.history!, generated: checkpoint.totalGeneratedLatentFrames },
+      pixels: new PixelHistory(t.pixelFloat!, b.pixelBytes!.data, floatAtEnd),
+      rng: new NoiseGenerator(checkpoint.prng),
+      sectionsDone: checkpoint.sectionsDone,
+      videos: [...checkpoint.videos],
+      resumed: true,
     };
-    history = { latents: t.history!, generated: checkpoint.totalGeneratedLatentFrames };
-    pixels = new PixelHistory(t.pixelFloat!, b.pixelBytes!.data, direction.name === 'forward');
-    rng = new NoiseGenerator(checkpoint.prng);
-    sectionsDone = checkpoint.sectionsDone;
-    videos.push(...checkpoint.videos);
-  } else {
-    cond = await encodeConditioning(job, pool, settings, emitStage, timed);
-    const endFrame = cond.endLatent ? { latent: cond.endLatent, strength: o.endFrameStrength ?? END_FRAME_STRENGTH.default } : undefined;
-    history = direction.initialHistory(cond.startLatent, endFrame);
-    pixels = PixelHistory.empty(direction.name === 'forward');
-    rng = new NoiseGenerator(o.seed);
   }
+  const cond = await encodeConditioning(job, run.pool, run.settings, emitStage, run.timed);
+  const endFrame = cond.endLatent ? { latent: cond.endLatent, strength: o.endFrameStrength ?? END_FRAME_STRENGTH.default } : undefined;
+  return {
+    cond,
+    history: direction.initialHistory(cond.startLatent, endFrame),
+    pixels: PixelHistory.empty(floatAtEnd),
+    rng: new NoiseGenerator(o.seed),
+    sectionsDone: 0,
+    videos: [],
+    resumed: false,
+  };
+}
+
+/** One section: sample it, commit it to the latent history, decode and blend it, write it, checkpoint. */
+async function runSection(run: JobRun, state: SectionState, k: number): Promise<void> {
+  const { o, signal, direction, plans, emitStage, timed } = run;
+  const plan = plans[k]!;
+  const sectionNo = k + 1;
+  const window = o.windowSize;
+  const [, channels, , lh, lw] = state.cond.startLatent.dims as [number, number, number, number, number];
+
+  emitStage('sampling', `section ${sectionNo}/${plans.length}`);
+  const generated = await sampleWithEvents(run, state, plan, sectionNo);
+  const first = state.pixels.frames === 0;
+  state.history = direction.commit(state.history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, state.cond.startLatent);
+  // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
   throwIfCancelled(signal);
 
-  const [, channels, , lh, lw] = cond.startLatent.dims as [number, number, number, number, number];
-  try {
-    for (let k = sectionsDone; k < plans.length; k++) {
-      const plan = plans[k]!;
-      const sectionNo = k + 1;
-      emitStage('sampling', `section ${sectionNo}/${plans.length}`);
-      const transformer = await pool.get(transformerKind); // its load time is counted by the pool
-      let lastStepAt = performance.now();
-      let lastPreviewAt = -Infinity;
-      const generated = await timed('sampling', () => sampleSection({
-        transformer, cond, context: direction.packContext(history, cond.startLatent), plan, options: o, rng, signal,
-        cache: blockCacheSettings(o, settings), variant: settings.variant,
-        onStep: async (i, denoised) => {
-          const wantPreview = o.previews && (i === 0 || i === o.steps - 1 || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS);
-          const previewPng = wantPreview ? await latentPreviewPng({ data: denoised, dims: [1, channels, window, lh, lw] }) : undefined;
-          const now = performance.now();
-          if (previewPng) lastPreviewAt = now;
-          const stepMs = Math.round(now - lastStepAt);
-          lastStepAt = now;
-          const traffic = transformer.takeTraffic?.();
-          job.onEvent({
-            type: 'step', section: sectionNo, sections: plans.length, step: i + 1, steps: o.steps,
-            elapsedMs: Math.round(now - t0), stepMs, ...(previewPng ? { previewPng } : {}),
-            ...(traffic ? { transferBytes: traffic } : {}),
-          });
-          throwIfCancelled(signal);
-        },
-      })).catch((err: unknown) => {
-        if (signal.aborted) throw new EngineCancelledError();
-        throw err;
+  emitStage('decoding', `section ${sectionNo}/${plans.length}`);
+  const vae = await run.pool.get('vae');
+  await timed('decoding', async () => {
+    const decoded = await vae.decode(direction.decodeWindow(state.history, plan, window, first), { tiled: run.settings.tiledDecode ?? false });
+    direction.mergePixels(state.pixels, decoded, window, first);
+  });
+  await run.pool.release('vae');
+  throwIfCancelled(signal);
+
+  emitStage('writing', `section ${sectionNo}/${plans.length}`);
+  const { pixels } = state;
+  const frames = pixels.frames;
+  const videoPath = join(run.workDir, `section-${String(sectionNo).padStart(3, '0')}-${frames}f.mp4`);
+  await timed('writing', () => writeMp4(videoPath, pixels.rgbFrames(), frames, pixels.width, pixels.height, { fps: FPS, crf: o.crf, signal }))
+    .catch((err: unknown) => { if (signal.aborted) throw new EngineCancelledError(); throw err; });
+  state.videos.push(videoPath);
+  await timed('writing', () => saveCheckpoint(run.workDir, checkpointOf(run, state, k + 1)));
+  run.job.onEvent({ type: 'section', section: sectionNo, sections: plans.length, videoPath, frames, seconds: frames / FPS });
+}
+
+/** UniPC over one section, with a step event (and a latent preview at most every PREVIEW_INTERVAL_MS) per step. */
+async function sampleWithEvents(run: JobRun, state: SectionState, plan: DirectionSection, sectionNo: number): Promise<Float32Array> {
+  const { o, signal, job, plans } = run;
+  const [, channels, , lh, lw] = state.cond.startLatent.dims as [number, number, number, number, number];
+  const transformer = await run.pool.get(run.transformerKind); // its load time is counted by the pool
+  let lastStepAt = performance.now();
+  let lastPreviewAt = -Infinity;
+  return run.timed('sampling', () => sampleSection({
+    transformer, cond: state.cond, context: run.direction.packContext(state.history, state.cond.startLatent), plan, options: o, rng: state.rng, signal,
+    cache: blockCacheSettings(o, run.settings), variant: run.settings.variant,
+    onStep: async (i, denoised) => {
+      const wantPreview = o.previews && (i === 0 || i === o.steps - 1 || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS);
+      const previewPng = wantPreview ? await latentPreviewPng({ data: denoised, dims: [1, channels, o.windowSize, lh, lw] }) : undefined;
+      const now = performance.now();
+      if (previewPng) lastPreviewAt = now;
+      const stepMs = Math.round(now - lastStepAt);
+      lastStepAt = now;
+      const traffic = transformer.takeTraffic?.();
+      job.onEvent({
+        type: 'step', section: sectionNo, sections: plans.length, step: i + 1, steps: o.steps,
+        elapsedMs: Math.round(now - run.t0), stepMs, ...(previewPng ? { previewPng } : {}),
+        ...(traffic ? { transferBytes: traffic } : {}),
       });
-      const first = pixels.frames === 0;
-      history = direction.commit(history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, cond.startLatent);
-      // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
       throwIfCancelled(signal);
+    },
+  })).catch((err: unknown) => {
+    if (signal.aborted) throw new EngineCancelledError();
+    throw err;
+  });
+}
 
-      emitStage('decoding', `section ${sectionNo}/${plans.length}`);
-      const vae = await pool.get('vae');
-      await timed('decoding', async () => {
-        const decoded = await vae.decode(direction.decodeWindow(history, plan, window, first), { tiled: settings.tiledDecode ?? false });
-        direction.mergePixels(pixels, decoded, window, first);
-      });
-      await pool.release('vae');
-      throwIfCancelled(signal);
+function checkpointOf(run: JobRun, state: SectionState, sectionsDone: number): CheckpointData {
+  const { cond, history, pixels } = state;
+  return {
+    optionsHash: run.hash, sectionsDone, prng: state.rng.state(), totalGeneratedLatentFrames: history.generated, videos: state.videos,
+    tensors: {
+      llamaVec: cond.llamaVec, clipPooled: cond.clipPooled, llamaVecN: cond.llamaVecN, clipPooledN: cond.clipPooledN,
+      imageEmbeddings: cond.imageEmbeddings, startLatent: cond.startLatent, history: history.latents, pixelFloat: pixels.float,
+    },
+    bytes: {
+      llamaMask: { data: cond.llamaMask, dims: [cond.llamaMask.length] },
+      llamaMaskN: { data: cond.llamaMaskN, dims: [cond.llamaMaskN.length] },
+      pixelBytes: { data: pixels.bytes, dims: [pixels.bytes.length] },
+    },
+  };
+}
 
-      emitStage('writing', `section ${sectionNo}/${plans.length}`);
-      const frames = pixels.frames;
-      const videoPath = join(workDir, `section-${String(sectionNo).padStart(3, '0')}-${frames}f.mp4`);
-      await timed('writing', () => writeMp4(videoPath, pixels.rgbFrames(), frames, pixels.width, pixels.height, { fps: FPS, crf: o.crf, signal }))
-        .catch((err: unknown) => { if (signal.aborted) throw new EngineCancelledError(); throw err; });
-      videos.push(videoPath);
-      await timed('writing', () => saveCheckpoint(workDir, {
-        optionsHash: hash, sectionsDone: k + 1, prng: rng.state(), totalGeneratedLatentFrames: history.generated, videos,
-        tensors: {
-          llamaVec: cond.llamaVec, clipPooled: cond.clipPooled, llamaVecN: cond.llamaVecN, clipPooledN: cond.clipPooledN,
-          imageEmbeddings: cond.imageEmbeddings, startLatent: cond.startLatent, history: history.latents, pixelFloat: pixels.float,
-        },
-        bytes: {
-          llamaMask: { data: cond.llamaMask, dims: [cond.llamaMask.length] },
-          llamaMaskN: { data: cond.llamaMaskN, dims: [cond.llamaMaskN.length] },
-          pixelBytes: { data: pixels.bytes, dims: [pixels.bytes.length] },
-        },
-      }));
-      job.onEvent({ type: 'section', section: sectionNo, sections: plans.length, videoPath, frames, seconds: frames / FPS });
-    }
-  } finally {
-    await pool.release(transformerKind);
-    await pool.release('vae');
-  }
-
-  const finalPath = join(workDir, 'final.mp4');
-  const last = videos[videos.length - 1];
+/** The last section's video becomes final.mp4 (atomically); timings and the done event. */
+async function finishRun(run: JobRun, state: SectionState): Promise<EngineResult> {
+  const { pixels } = state;
+  const finalPath = join(run.workDir, 'final.mp4');
+  const last = state.videos[state.videos.length - 1];
   if (last) await copyFile(last, `${finalPath}.partial`);
   // Resumed after the last section where its video is not (another machine): the checkpoint's
   // pixel history holds every frame, the same bytes the section video was written from.
-  else if (checkpoint) await writeMp4(`${finalPath}.partial`, pixels.rgbFrames(), pixels.frames, pixels.width, pixels.height, { fps: FPS, crf: o.crf, signal });
+  else if (state.resumed) await writeMp4(`${finalPath}.partial`, pixels.rgbFrames(), pixels.frames, pixels.width, pixels.height, { fps: FPS, crf: run.o.crf, signal: run.signal });
   else throw new Error('No section video was produced.');
   await rm(finalPath, { force: true });
   await copyFile(`${finalPath}.partial`, finalPath);
   await rm(`${finalPath}.partial`, { force: true });
-  timings.add('loading', pool.loadMs - loadMsAtStart);
-  timings.add('total', performance.now() - t0);
+  run.timings.add('loading', run.pool.loadMs - run.loadMsAtStart);
+  run.timings.add('total', performance.now() - run.t0);
   const frames = pixels.frames;
-  emitStage('done');
-  job.onEvent({ type: 'done', videoPath: finalPath, frames, seconds: frames / FPS, timings: timings.ms });
-  return { videoPath: finalPath, frames, seconds: frames / FPS, timings: timings.ms, resumed: checkpoint !== undefined };
+  run.emitStage('done');
+  run.job.onEvent({ type: 'done', videoPath: finalPath, frames, seconds: frames / FPS, timings: run.timings.ms });
+  return { videoPath: finalPath, frames, seconds: frames / FPS, timings: run.timings.ms, resumed: state.resumed };
 }
 
 async function encodeConditioning(
