@@ -53,83 +53,27 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
   redis.on('error', () => undefined); // commands in flight reject; the job fails with that error
 
   const processor = async (job: Job<GpuJobData, GpuResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<GpuResult> => {
-    const { id, options: animate } = job.data;
-    if (await redis.exists(redisKeys.cancelled(id))) {
-      throw new UnrecoverableError(`${CANCELLED_PREFIX}${(await redis.get(redisKeys.cancelled(id))) ?? 'system'}`);
-    }
+    const { id } = job.data;
+    await refuseIfCancelled(redis, id);
     // Scratch space only: the Redis store keeps nothing here, so the workspace fetches into it.
     const dir = path.join(path.resolve(options.dataDir), 'jobs', id);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     try {
-      const files = { jobId: id, imageName: job.data.imageName, ...(job.data.endImageName !== undefined && { endImageName: job.data.endImageName }) };
-      const workspace = await EngineWorkspace.open(artifacts, files, dir).catch((error: unknown) => {
-        throw error instanceof MissingArtifactError ? new UnrecoverableError(error.message) : error;
-      });
-      const { imagePath, endImagePath, workDir } = workspace;
-      const checkpoint = workspace.resuming;
-      log.info({ jobId: id, seq: job.data.seq, resume: !!checkpoint, attempt: job.attemptsStarted }, 'gpu job start');
-
+      const workspace = await openWorkspace(artifacts, job.data, dir);
+      log.info({ jobId: id, seq: job.data.seq, resume: !!workspace.resuming, attempt: job.attemptsStarted }, 'gpu job start');
       // The engine stops within one step on either signal: a cancel (BullMQ's processor signal,
       // fired by worker.cancelJob) or a drain after the current section.
       const stop = new AbortController();
       const onCancel = () => stop.abort(signal?.reason);
       signal?.addEventListener('abort', onCancel, { once: true });
-      let drainAfterSection = false;
-      drainers.set(id, () => (drainAfterSection = true));
-      if (draining) drainAfterSection = true;
-
-      let n = 0;
-      let chain: Promise<unknown> = Promise.resolve();
-      // A section that cannot be stored (Redis full, over the size cap) fails the job: without it
-      // the bots cannot show it and no other worker could resume from its checkpoint.
-      let uploadError: unknown;
-      const publish = (event: WireEngineEvent) => {
-        const progress: GpuProgress = { n: ++n, worker: name, event };
-        chain = chain.then(() => job.updateProgress(progress as unknown as object)).catch((err: unknown) => log.warn({ err, jobId: id }, 'could not publish progress'));
-      };
-      const onEvent = (event: EngineEvent) => {
-        if (event.type === 'step') {
-          const { previewPng, ...rest } = event;
-          publish({ ...rest, ...(previewPng && { previewPngBase64: previewPng.toString('base64') }) });
-        } else if (event.type === 'section') {
-          const { videoPath, ...rest } = event;
-          const videoKey = workspace.storeSection(videoPath, (error) => {
-            uploadError ??= error;
-            stop.abort(error);
-          });
-          // The bots fetch the video when they read this, so it waits for the upload.
-          chain = chain.then(() => workspace.flush()).catch(() => undefined);
-          publish({ ...rest, videoKey });
-          if (drainAfterSection && event.section < event.sections) stop.abort(new DrainStop('drain'));
-        } else if (event.type !== 'done') {
-          publish(event);
-        }
-      };
-
+      const relay = new ProgressRelay(job, workspace, stop, name, log);
+      drainers.set(id, () => relay.drainAfterSection());
+      if (draining) relay.drainAfterSection();
       try {
-        const result = await engine.run({
-          imagePath, workDir, options: animate, signal: stop.signal, onEvent, ...(endImagePath !== undefined && { endImagePath }),
-        });
-        await chain;
-        if (uploadError) throw uploadError;
-        const { key: videoKey } = await workspace.storeFinal(result.videoPath);
-        log.info({ jobId: id, frames: result.frames, resumed: result.resumed }, 'gpu job done');
-        return { videoKey, frames: result.frames, seconds: result.seconds, timings: result.timings, resumed: result.resumed, worker: name };
+        return await runOnEngine(engine, job, workspace, stop, relay, name, log);
       } catch (error) {
-        await chain.catch(() => undefined);
-        await workspace.settle();
-        if (uploadError) throw uploadError;
-        if (stop.signal.reason instanceof DrainStop) {
-          log.info({ jobId: id }, 'draining: job returned to the queue after its last finished section');
-          await job.moveToWait(token);
-          throw new WaitingError();
-        }
-        if (stop.signal.aborted || error instanceof EngineCancelledError) {
-          const by = (await redis.get(redisKeys.cancelled(id))) ?? 'system';
-          throw new UnrecoverableError(`${CANCELLED_PREFIX}${by}`);
-        }
-        throw error;
+        throw await failureOf(error, { job, token, redis, workspace, stop, relay, log });
       } finally {
         signal?.removeEventListener('abort', onCancel);
         drainers.delete(id);
@@ -197,4 +141,109 @@ export function parseCancelMessage(message: string): string | undefined {
   }
   const jobId = (parsed as { jobId?: unknown } | null)?.jobId;
   return typeof jobId === 'string' && jobId.length > 0 && jobId.length <= 200 ? jobId : undefined;
+}
+
+/** A job cancelled while it waited is not started. */
+async function refuseIfCancelled(redis: Redis, id: string): Promise<void> {
+  if (await redis.exists(redisKeys.cancelled(id))) {
+    throw new UnrecoverableError(`${CANCELLED_PREFIX}${(await redis.get(redisKeys.cancelled(id))) ?? 'system'}`);
+  }
+}
+
+/** The job's inputs (and any checkpoint) fetched into `dir`; a missing input cannot be retried. */
+async function openWorkspace(artifacts: ArtifactStore, data: GpuJobData, dir: string): Promise<EngineWorkspace> {
+  const files = { jobId: data.id, imageName: data.imageName, ...(data.endImageName !== undefined && { endImageName: data.endImageName }) };
+  return EngineWorkspace.open(artifacts, files, dir).catch((error: unknown) => {
+    throw error instanceof MissingArtifactError ? new UnrecoverableError(error.message) : error;
+  });
+}
+
+/**
+ * Engine events to BullMQ progress, in order: steps with their preview, sections once their video
+ * is stored (the bots fetch it when they read the event). A section that cannot be stored (Redis
+ * full, over the size cap) stops the job: without it the bots cannot show it and no other worker
+ * could resume from its checkpoint. A drain stops after the section that is running.
+ */
+class ProgressRelay {
+  private n = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private drain = false;
+  uploadError: unknown;
+
+  constructor(
+    private readonly job: Job<GpuJobData, GpuResult>,
+    private readonly workspace: EngineWorkspace,
+    private readonly stop: AbortController,
+    private readonly worker: string,
+    private readonly log: Logger,
+  ) {}
+
+  drainAfterSection(): void {
+    this.drain = true;
+  }
+
+  readonly onEvent = (event: EngineEvent): void => {
+    if (event.type === 'step') {
+      const { previewPng, ...rest } = event;
+      this.publish({ ...rest, ...(previewPng && { previewPngBase64: previewPng.toString('base64') }) });
+    } else if (event.type === 'section') {
+      const { videoPath, ...rest } = event;
+      const videoKey = this.workspace.storeSection(videoPath, (error) => {
+        this.uploadError ??= error;
+        this.stop.abort(error);
+      });
+      this.chain = this.chain.then(() => this.workspace.flush()).catch(() => undefined);
+      this.publish({ ...rest, videoKey });
+      if (this.drain && event.section < event.sections) this.stop.abort(new DrainStop('drain'));
+    } else if (event.type !== 'done') {
+      this.publish(event);
+    }
+  };
+
+  /** Resolves once everything published so far is out. */
+  settled(): Promise<unknown> {
+    return this.chain;
+  }
+
+  private publish(event: WireEngineEvent): void {
+    const progress: GpuProgress = { n: ++this.n, worker: this.worker, event };
+    this.chain = this.chain
+      .then(() => this.job.updateProgress(progress as unknown as object))
+      .catch((err: unknown) => this.log.warn({ err, jobId: this.job.data.id }, 'could not publish progress'));
+  }
+}
+
+async function runOnEngine(
+  engine: Engine, job: Job<GpuJobData, GpuResult>, workspace: EngineWorkspace, stop: AbortController, relay: ProgressRelay, worker: string, log: Logger,
+): Promise<GpuResult> {
+  const { imagePath, endImagePath, workDir } = workspace;
+  const result = await engine.run({
+    imagePath, workDir, options: job.data.options, signal: stop.signal, onEvent: relay.onEvent, ...(endImagePath !== undefined && { endImagePath }),
+  });
+  await relay.settled();
+  if (relay.uploadError) throw relay.uploadError;
+  const { key: videoKey } = await workspace.storeFinal(result.videoPath);
+  log.info({ jobId: job.data.id, frames: result.frames, resumed: result.resumed }, 'gpu job done');
+  return { videoKey, frames: result.frames, seconds: result.seconds, timings: result.timings, resumed: result.resumed, worker };
+}
+
+/** What a failed run becomes for BullMQ: the upload's error, a drain (back to the queue), a cancel, or itself. */
+async function failureOf(
+  error: unknown,
+  c: { job: Job<GpuJobData, GpuResult>; token: string | undefined; redis: Redis; workspace: EngineWorkspace; stop: AbortController; relay: ProgressRelay; log: Logger },
+): Promise<unknown> {
+  await c.relay.settled().catch(() => undefined);
+  await c.workspace.settle();
+  if (c.relay.uploadError) return c.relay.uploadError;
+  const id = c.job.data.id;
+  if (c.stop.signal.reason instanceof DrainStop) {
+    c.log.info({ jobId: id }, 'draining: job returned to the queue after its last finished section');
+    await c.job.moveToWait(c.token);
+    return new WaitingError();
+  }
+  if (c.stop.signal.aborted || error instanceof EngineCancelledError) {
+    const by = (await c.redis.get(redisKeys.cancelled(id))) ?? 'system';
+    return new UnrecoverableError(`${CANCELLED_PREFIX}${by}`);
+  }
+  return error;
 }
