@@ -1,6 +1,6 @@
 // How ffmpeg/ffprobe are run on a media file we did not write ourselves: inputs only through the
 // file protocol (a crafted file cannot make the demuxer open http:, concat:, subfile: and the
-// like), a fixed thread count, a time limit (run-tool.ts), and an address-space cap through
+// like), only the mp4/mov and Matroska/WebM demuxers and common decoders, a fixed thread count, a time limit (run-tool.ts), and an address-space cap through
 // util-linux's prlimit where it is installed (Node's spawn cannot set rlimits itself). Pure
 // argument builders, so the guards are tested without running anything.
 import { existsSync } from 'node:fs';
@@ -12,16 +12,30 @@ export const DECODE_MAX_ADDRESS_SPACE_BYTES = 4 * 1024 ** 3;
 /** Threads for a decoding child; also keeps its address space (stacks, frame pools) predictable. */
 export const DECODE_THREADS = 4;
 
-/** `-i` for a media file: the file protocol only, the path forced to be read as a file name. */
+/**
+ * Demuxers a media file may be opened with: mp4/mov (and m4v, 3gp) and Matroska/WebM. A file that
+ * claims anything else (a playlist, an image sequence, one of ffmpeg's hundreds of rarely audited
+ * demuxers) is refused before it is parsed.
+ */
+export const MEDIA_FORMATS = 'mov,matroska';
+/** Decoders a media file may use: the video codecs phones and browsers write, and their audio. */
+export const MEDIA_CODECS = 'h264,hevc,vp8,vp9,av1,libdav1d,aac,opus,mp3';
+
+/** Whitelists every read of a media file gets: protocol (file only), demuxers, decoders. */
+function whitelistArgs(): string[] {
+  return ['-protocol_whitelist', 'file', '-format_whitelist', MEDIA_FORMATS, '-codec_whitelist', MEDIA_CODECS];
+}
+
+/** `-i` for a media file: the whitelists, a fixed thread count, the path forced to be read as a file name. */
 export function guardedInputArgs(path: string): string[] {
-  return ['-protocol_whitelist', 'file', '-threads', String(DECODE_THREADS), '-i', fileInput(path)];
+  return [...whitelistArgs(), '-threads', String(DECODE_THREADS), '-i', fileInput(path)];
 }
 
 /** ffprobe's arguments for the first video stream's size, rate and the duration, as JSON. */
 export function probeArgs(path: string): string[] {
   return [
     '-v', 'error',
-    '-protocol_whitelist', 'file',
+    ...whitelistArgs(),
     '-select_streams', 'v:0',
     '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate:format=duration',
     '-of', 'json',
