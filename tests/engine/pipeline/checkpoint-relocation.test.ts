@@ -44,10 +44,18 @@ async function frames(path: string): Promise<Buffer> {
   return stdout;
 }
 
+/** Runs the job in `workDir`: the sections it sampled and the stage notes it gave. */
 async function resume(workDir: string) {
   const sampled = new Set<number>();
-  const result = await engine.run({ imagePath: image, workDir, options, signal: never, onEvent: (e) => { if (e.type === 'step') sampled.add(e.section); } });
-  return { result, sampled: [...sampled] };
+  const details: string[] = [];
+  const result = await engine.run({
+    imagePath: image, workDir, options, signal: never,
+    onEvent: (e) => {
+      if (e.type === 'step') sampled.add(e.section);
+      if (e.type === 'stage' && e.detail) details.push(e.detail);
+    },
+  });
+  return { result, sampled: [...sampled], details };
 }
 
 describe('a moved resume checkpoint', () => {
@@ -112,18 +120,10 @@ describe('a moved resume checkpoint', () => {
       await mkdir(dir);
       await writeFile(join(dir, CHECKPOINT_FILE), withVideos(await readFile(join(cleanDir, CHECKPOINT_FILE)), videos));
       if (link) await symlink(theirs, join(dir, link));
-      const details: string[] = [];
-      const sampled = new Set<number>();
-      const result = await engine.run({
-        imagePath: image, workDir: dir, options, signal: never,
-        onEvent: (e) => {
-          if (e.type === 'stage' && e.detail) details.push(e.detail);
-          if (e.type === 'step') sampled.add(e.section);
-        },
-      });
+      const { result, sampled, details } = await resume(dir);
       expect(details.some((d) => d.includes('outside the job')), name).toBe(true);
       expect(result.resumed, name).toBe(false);
-      expect([...sampled], name).toEqual([1, 2]); // started over
+      expect(sampled, name).toEqual([1, 2]); // started over
       expect((await frames(result.videoPath)).equals(expected), name).toBe(true);
     }
   });
@@ -142,17 +142,9 @@ describe('a checkpoint that cannot be read', () => {
       const dir = join(root, `unreadable-${name}`);
       await mkdir(dir);
       await writeFile(join(dir, CHECKPOINT_FILE), bytes);
-      const details: string[] = [];
-      const sampled = new Set<number>();
-      const result = await engine.run({
-        imagePath: image, workDir: dir, options, signal: never,
-        onEvent: (e) => {
-          if (e.type === 'stage' && e.detail) details.push(e.detail);
-          if (e.type === 'step') sampled.add(e.section);
-        },
-      });
+      const { result, sampled, details } = await resume(dir);
       expect(details.some((d) => /saved progress was not used \(it could not be read/.test(d)), name).toBe(true);
-      expect([...sampled], name).toEqual([1, 2]);
+      expect(sampled, name).toEqual([1, 2]);
       expect((await frames(result.videoPath)).equals(expected), name).toBe(true);
     }
   });
