@@ -9,14 +9,15 @@ import { Redis } from 'ioredis';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { artifactKeys } from '../../src/queue/artifacts/artifact-store.ts';
 import { readActive, writeActive } from '../../src/queue/bullmq/admission.ts';
-import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
-import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
+import { createBullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
+import type { GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
 import { redisKeys } from '../../src/queue/bullmq/protocol.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { directoryBytes, jobDir } from '../../src/queue/job-files.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
-import { baseConfig, EventLog, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';
+import { baseConfig, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';
+import { startBotQueue, startTestGpuWorker, type BotQueueConfig } from './bullmq-harness.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
 
 let redis: RedisServer;
@@ -34,32 +35,8 @@ beforeEach(async () => {
 });
 afterEach(runCleanups);
 
-async function botQueue(over: Partial<ReturnType<typeof baseConfig>> = {}): Promise<{ queue: BullJobQueue; events: EventLog; dataDir: string }> {
-  const dataDir = over.dataDir ?? (await tempDataDir());
-  const store = await openJobStore({ dataDir, redisUrl: redis.url });
-  const artifacts = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb: 16 });
-  const queue = createBullJobQueue({ redisUrl: redis.url, store, artifacts, config: baseConfig(dataDir, over), refreshMs: 200 });
-  const events = new EventLog(queue);
-  onCleanup(async () => {
-    await queue.close();
-    await store.close();
-    await artifacts.close();
-  });
-  await queue.start();
-  return { queue, events, dataDir };
-}
-
-async function gpuWorker(engine: FakeEngine, name: string, lockMs = 2_000, maxMb = 16): Promise<GpuWorker> {
-  const dataDir = await tempDataDir();
-  const artifacts = new RedisArtifactStore({ redisUrl: redis.url, ttlHours: 1, maxMb });
-  const worker = await startGpuWorker({ redisUrl: redis.url, dataDir, engine, artifacts, name, lockMs, stalledIntervalMs: 500 });
-  onCleanup(async () => {
-    await engine.close();
-    await worker.close();
-    await artifacts.close();
-  });
-  return worker;
-}
+const botQueue = (over: BotQueueConfig = {}) => startBotQueue(redis.url, over);
+const gpuWorker = (engine: FakeEngine, name: string, lockMs = 2_000, maxMb = 16): Promise<GpuWorker> => startTestGpuWorker(redis.url, engine, name, lockMs, maxMb);
 
 describe('BullMQ backend', () => {
   it('a job submitted by the bots runs on a GPU worker; events, section and final videos come back as local files', async () => {
