@@ -1,7 +1,7 @@
 // Scale-out backend against a real redis-server on loopback: the bots' BullJobQueue and GPU workers
 // (BullMQ Worker + FakeEngine) talk only through Redis — job records, fairness, cancel, drain and
 // hand-over from the checkpoint in the artifact store.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,22 +17,10 @@ import { directoryBytes, jobDir } from '../../src/queue/job-files.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { baseConfig, onCleanup, request, runCleanups, tempDataDir, until } from './helpers.ts';
-import { startBotQueue, startTestGpuWorker, type BotQueueConfig } from './bullmq-harness.ts';
-import { startRedis, type RedisServer } from './redis-server.ts';
+import { startBotQueue, startTestGpuWorker, useRedisServer, type BotQueueConfig } from './bullmq-harness.ts';
+import { startRedis } from './redis-server.ts';
 
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-beforeEach(async () => {
-  const client = new Redis(redis.url);
-  await client.flushall();
-  await client.quit();
-});
+const redis = useRedisServer();
 afterEach(runCleanups);
 
 const botQueue = (over: BotQueueConfig = {}) => startBotQueue(redis.url, over);

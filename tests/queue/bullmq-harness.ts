@@ -1,11 +1,35 @@
 // The scale-out backend's moving parts for tests: a bots-side BullJobQueue and GPU workers (BullMQ
 // Worker + FakeEngine) on one redis-server, each closed after the test.
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { Redis } from 'ioredis';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { createBullJobQueue, type BullJobQueue } from '../../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker, type GpuWorker } from '../../src/queue/bullmq/gpu-worker.ts';
 import { openJobStore } from '../../src/queue/store.ts';
 import type { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { baseConfig, EventLog, onCleanup, tempDataDir } from './helpers.ts';
+import { startRedis, type RedisServer } from './redis-server.ts';
+
+/** One redis-server for the test file, emptied before each test; read `.url` inside tests. */
+export function useRedisServer(): { readonly url: string } {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    const client = new Redis(server!.url);
+    await client.flushall();
+    await client.quit();
+  });
+  return {
+    get url() {
+      return server!.url;
+    },
+  };
+}
 
 export type BotQueueConfig = Partial<ReturnType<typeof baseConfig>>;
 

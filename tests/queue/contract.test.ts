@@ -1,14 +1,12 @@
 // The queue contract, run against both backends: the embedded queue (one machine, p-queue) and
 // BullMQ (the bots' queue and a GPU worker talking only through Redis) must admit, refuse, order,
 // place and cancel alike. A behaviour one backend has and the other lacks fails here.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
-import { startBotQueue, startTestGpuWorker, type BotQueueConfig } from './bullmq-harness.ts';
+import { startBotQueue, startTestGpuWorker, useRedisServer, type BotQueueConfig } from './bullmq-harness.ts';
 import { type EventLog, request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
-import { startRedis, type RedisServer } from './redis-server.ts';
 
 interface Started {
   queue: JobQueue;
@@ -21,18 +19,7 @@ interface Backend {
   start(engine: FakeEngine, config?: BotQueueConfig): Promise<Started>;
 }
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-beforeEach(async () => {
-  const client = new Redis(redis.url);
-  await client.flushall();
-  await client.quit();
-});
+const redis = useRedisServer();
 afterEach(runCleanups);
 
 const backends: Backend[] = [
