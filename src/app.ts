@@ -21,9 +21,8 @@ import { ignoreClientErrors } from './queue/store.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';
 import { createDiscordBot } from './bots/discord/index.ts';
 import { createTelegramBot } from './bots/telegram/index.ts';
-import { ensureModelSet, StartupError } from './startup.ts';
+import { ensureModelSet, plannedMemoryBudget, StartupError } from './startup.ts';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.ts';
-import { planMemoryBudget, readMemoryFacts } from './engine/memory-plan.ts';
 
 export { ensureModelSet, StartupError } from './startup.ts';
 
@@ -94,7 +93,7 @@ async function startLocked(config: Config, log: Logger, options: StartAppOptions
     log.info({ backend: 'bullmq' }, 'jobs go to BullMQ on Redis; GPU workers run them');
   } else {
     const modelDir = await ensureModelSet(config, log);
-    const memory = planMemoryBudget(config.MEMORY_BUDGET_GB, config.EXECUTION_PROVIDER, readMemoryFacts(config.EXECUTION_PROVIDER, config.GPU_DEVICE_ID));
+    const memory = plannedMemoryBudget(config, config.EXECUTION_PROVIDER);
     log.info({ memoryBudgetGb: memory.budgetGb, from: memory.source }, 'memory plan');
     // The engine lives in its own process: onnxruntime blocks the thread it runs on for seconds at a
     // time, and this process must keep answering Discord and Telegram.

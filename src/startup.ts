@@ -1,11 +1,13 @@
 // What every process start needs before it runs anything: the error that stops it with one sentence,
-// and the model set folder (the tiny set is built on first use). The bots' app and a GPU worker
-// (`recurvid worker`) both start through these.
+// the model set folder (the tiny set is built on first use) and the memory budget. The bots' app, a
+// GPU worker (`recurvid worker`) and `recurvid animate` all start through these.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { makeTinyModelSet } from './engine/conversion/tiny.ts';
+import { planMemoryBudget, readMemoryFacts, type MemoryPlan } from './engine/memory-plan.ts';
+import type { ExecutionProvider } from './engine/runtime/session.ts';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -24,4 +26,9 @@ export async function ensureModelSet(config: Config, log: Logger): Promise<strin
   log.info({ dir }, 'building the tiny model set (first use; seeded random weights, the video will be noise)');
   await makeTinyModelSet(dir);
   return dir;
+}
+
+/** MEMORY_BUDGET_GB, or a plan from what this machine has for `provider` (see engine/memory-plan.ts). */
+export function plannedMemoryBudget(config: Pick<Config, 'MEMORY_BUDGET_GB' | 'GPU_DEVICE_ID'>, provider: ExecutionProvider): MemoryPlan {
+  return planMemoryBudget(config.MEMORY_BUDGET_GB, provider, readMemoryFacts(provider, config.GPU_DEVICE_ID));
 }

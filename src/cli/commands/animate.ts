@@ -15,7 +15,7 @@ import {
   type CacheMode, type EngineEvent, type ModelVariant,
 } from '../../engine/types.ts';
 import { directionFor } from '../../engine/direction/index.ts';
-import { planMemoryBudget, readMemoryFacts } from '../../engine/memory-plan.ts';
+import { plannedMemoryBudget } from '../../startup.ts';
 
 interface AnimateFlags {
   prompt: string;
@@ -88,7 +88,7 @@ export function register(program: Command): void {
       if (endImage && !existsSync(endImage)) throw new Error(`No end image at ${endImage}.`);
       if (endImage && flags.model === 'f1') throw new Error('--end-image works only with --model original: F1 samples forward and has no end frame.');
       const provider = flags.provider ?? config.EXECUTION_PROVIDER;
-      const memory = planMemoryBudget(config.MEMORY_BUDGET_GB, provider, readMemoryFacts(provider, config.GPU_DEVICE_ID));
+      const memory = plannedMemoryBudget(config, provider);
       process.stdout.write(`Memory budget ${memory.budgetGb} GB: ${memory.source}.\n`);
       const engine = await createFramePackEngine({
         modelDir: flags.models, provider,

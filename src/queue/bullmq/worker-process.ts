@@ -4,12 +4,11 @@
 import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
-import { ensureModelSet, StartupError } from '../../startup.ts';
+import { ensureModelSet, plannedMemoryBudget, StartupError } from '../../startup.ts';
 import { RedisArtifactStore } from '../artifacts/redis.ts';
 import { framePackSpec } from '../engine-process/framepack-factory.ts';
 import { startProcessEngine, type EngineSpec } from '../engine-process/process-engine.ts';
 import { startGpuWorker, type GpuWorker } from './gpu-worker.ts';
-import { planMemoryBudget, readMemoryFacts } from '../../engine/memory-plan.ts';
 
 export interface RunningWorker {
   worker: GpuWorker;
@@ -20,14 +19,7 @@ export interface RunningWorker {
 
 export async function startWorkerProcess(config: Config, log: Logger, options: { engineSpec?: EngineSpec } = {}): Promise<RunningWorker> {
   if (!config.REDIS_URL) throw new StartupError('`recurvid worker` needs REDIS_URL: the Redis server the bots submit jobs to.');
-  const memory = planMemoryBudget(config.MEMORY_BUDGET_GB, config.EXECUTION_PROVIDER, readMemoryFacts(config.EXECUTION_PROVIDER, config.GPU_DEVICE_ID));
-  if (!options.engineSpec) log.info({ memoryBudgetGb: memory.budgetGb, from: memory.source }, 'memory plan');
-  const spec = options.engineSpec ?? framePackSpec({
-    modelDir: await ensureModelSet(config, log),
-    provider: config.EXECUTION_PROVIDER,
-    memoryBudgetGb: memory.budgetGb,
-    ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
-  });
+  const spec = options.engineSpec ?? (await framePackWorkerSpec(config, log));
   // The engine's log lines carry this worker's name as well as the job id.
   const name = config.WORKER_NAME ?? `${os.hostname()}-${process.pid}`;
   const engine = await startProcessEngine({
@@ -63,4 +55,16 @@ export async function startWorkerProcess(config: Config, log: Logger, options: {
     await artifacts.close();
   };
   return { worker, drain: () => shutdown('drain'), stop: () => shutdown('close') };
+}
+
+/** The FramePack engine this worker runs: its model set, provider, planned memory budget and threads. */
+async function framePackWorkerSpec(config: Config, log: Logger): Promise<EngineSpec> {
+  const memory = plannedMemoryBudget(config, config.EXECUTION_PROVIDER);
+  log.info({ memoryBudgetGb: memory.budgetGb, from: memory.source }, 'memory plan');
+  return framePackSpec({
+    modelDir: await ensureModelSet(config, log),
+    provider: config.EXECUTION_PROVIDER,
+    memoryBudgetGb: memory.budgetGb,
+    ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
+  });
 }
