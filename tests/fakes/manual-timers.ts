@@ -1,8 +1,8 @@
 // Timers that only move when a test says so: the throttle's schedule is checked exactly, however
 // busy the machine is.
-import type { ThrottleTimers } from '../../src/bots/common/throttle.ts';
+import type { Timers } from '../../src/util/timers.ts';
 
-export class ManualTimers implements ThrottleTimers {
+export class ManualTimers implements Timers {
   private current = 0;
   private nextId = 1;
   private readonly due = new Map<number, { at: number; fn: () => void }>();

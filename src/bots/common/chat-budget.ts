@@ -4,7 +4,7 @@
 // let 50 queued jobs in one group send 1176 edits. Waiting calls are served by priority (a job's
 // last status and its video before progress), then in arrival order. The latest-wins throttles in
 // front of it coalesce what waits, so a slow chat gets fewer, newer edits rather than a backlog.
-import { realTimers, type ThrottleTimers } from './throttle.ts';
+import { realTimers, type Timers } from '../../util/timers.ts';
 
 export interface BudgetRule {
   /** Calls that may go out back to back after a quiet period. */
@@ -46,7 +46,7 @@ export class ChatBudget {
 
   constructor(
     private readonly ruleFor: (chat: string) => BudgetRule,
-    private readonly timers: ThrottleTimers = realTimers,
+    private readonly timers: Timers = realTimers,
   ) {}
 
   /** Resolves when the chat may make one call (true if it had to wait for it); the call is counted then. */

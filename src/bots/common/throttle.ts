@@ -3,6 +3,7 @@
 // `delay` pushes the next send back, e.g. to honor a platform's 429 retry_after.
 // Time comes from injected timers (the real ones by default), so the policy is tested without
 // waiting and without depending on how busy the machine is.
+import { realTimers, type Timers } from '../../util/timers.ts';
 
 interface KeyState<T> {
   pending: { value: T } | undefined;
@@ -14,29 +15,16 @@ interface KeyState<T> {
   blockedUntil: number;
 }
 
-/** The clock and timers the throttle schedules with. */
-export interface ThrottleTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: ThrottleTimers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 export interface ThrottleOptions {
   intervalMs: number;
   onError?: (err: unknown) => void;
-  timers?: ThrottleTimers;
+  timers?: Timers;
 }
 
 export class LatestWinsThrottle<T> {
   private readonly keys = new Map<string, KeyState<T>>();
   private closed = false;
-  private readonly timers: ThrottleTimers;
+  private readonly timers: Timers;
 
   constructor(
     private readonly send: (key: string, value: T) => Promise<void>,

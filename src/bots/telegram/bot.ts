@@ -27,7 +27,7 @@ import { cacheDefault } from '../common/options.ts';
 import { PromptLimiter, promptLimitsFrom } from '../common/prompt-limit.ts';
 import type { ModelVariant } from '../../engine/types.ts';
 import { ChatBudget, TELEGRAM_BUDGET, type BudgetRule } from '../common/chat-budget.ts';
-import type { ThrottleTimers } from '../common/throttle.ts';
+import type { Timers } from '../../util/timers.ts';
 
 export type TelegramBotConfig = Pick<
   Config,
@@ -73,7 +73,7 @@ export interface TelegramBotOptions {
   /** Per-chat call budgets (default: Telegram's limits, TELEGRAM_BUDGET). */
   chatBudget?: Partial<Record<'private' | 'group', BudgetRule>>;
   /** Timers of the chat budgets and edit throttles (real ones when omitted). */
-  timers?: ThrottleTimers;
+  timers?: Timers;
 }
 
 export interface TelegramBot {

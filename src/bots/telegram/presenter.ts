@@ -9,7 +9,8 @@ import type { InlineKeyboardMarkup } from 'telegraf/types';
 import type { Logger } from '../../log.ts';
 import type { JobQueue, JobRecord, QueueEvent } from '../../queue/types.ts';
 import { systemClock, type Clock } from '../../queue/clock.ts';
-import { LatestWinsThrottle, type ThrottleTimers } from '../common/throttle.ts';
+import { LatestWinsThrottle } from '../common/throttle.ts';
+import type { Timers } from '../../util/timers.ts';
 import { PRIORITY } from '../common/chat-budget.ts';
 import { describeSettings, formatSeconds, sectionOrderNote, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
@@ -68,7 +69,7 @@ export interface PresenterDeps {
   /** Longest time one attempt of the final upload may take. */
   uploadTimeoutMs?: number;
   /** Timers of the per-message edit throttles (tests move them by hand). */
-  timers?: ThrottleTimers;
+  timers?: Timers;
 }
 
 export class JobPresenter {

@@ -14,6 +14,7 @@ import type { Logger } from '../../log.ts';
 import type { EngineSpec, FromWorker, ToWorker } from './protocol.ts';
 import { engineEnvironment } from './child-env.ts';
 import { RespawnBackoff, type RespawnBackoffOptions } from './respawn-backoff.ts';
+import { realTimers, type Timers } from '../../util/timers.ts';
 
 export type { EngineSpec } from './protocol.ts';
 
@@ -40,20 +41,8 @@ export interface ProcessEngineOptions {
   /** Delays between restarts of an engine process that died while idle (doubling, capped). */
   respawn?: RespawnBackoffOptions;
   /** The clock and timers of those restarts (tests move them by hand). */
-  timers?: RespawnTimers;
+  timers?: Timers;
 }
-
-export interface RespawnTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: RespawnTimers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /** The worker process died while it ran a job. */
 export class EngineCrashedError extends Error {
@@ -93,7 +82,7 @@ export class ProcessEngine implements Engine {
   private closing = false;
   /** How many times the worker process was restarted after dying. */
   restarts = 0;
-  private readonly timers: RespawnTimers;
+  private readonly timers: Timers;
   private readonly backoff: RespawnBackoff;
   private respawnTimer: unknown;
   private spawned = 0;
