@@ -5,6 +5,7 @@
 // last status and its video before progress), then in arrival order. The latest-wins throttles in
 // front of it coalesce what waits, so a slow chat gets fewer, newer edits rather than a backlog.
 import { realTimers, type Timers } from '../../util/timers.ts';
+import { msUntilToken, refill, type Bucket } from './token-bucket.ts';
 
 export interface BudgetRule {
   /** Calls that may go out back to back after a quiet period. */
@@ -32,9 +33,7 @@ interface Waiter {
   resolve: () => void;
 }
 
-interface ChatState {
-  tokens: number;
-  at: number;
+interface ChatState extends Bucket {
   waiters: Waiter[];
   timer: unknown;
 }
@@ -102,9 +101,7 @@ export class ChatBudget {
 
   private refill(chat: string, state: ChatState): void {
     const rule = this.ruleFor(chat);
-    const now = this.timers.now();
-    state.tokens = Math.min(rule.burst, state.tokens + (now - state.at) / rule.refillMs);
-    state.at = now;
+    refill(state, rule.burst, 1, rule.refillMs, this.timers.now()); // one token per refillMs
   }
 
   private pump(chat: string, state: ChatState): void {
@@ -119,7 +116,7 @@ export class ChatBudget {
       if (state.tokens >= this.ruleFor(chat).burst) this.chats.delete(chat); // full and idle: forget it
       return;
     }
-    const wait = Math.ceil((1 - state.tokens) * this.ruleFor(chat).refillMs);
+    const wait = msUntilToken(state, 1, this.ruleFor(chat).refillMs);
     state.timer = this.timers.setTimeout(() => {
       state.timer = undefined;
       this.pump(chat, state);

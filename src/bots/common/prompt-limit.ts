@@ -2,6 +2,7 @@
 // LLM request, so each user and each chat or server has a token bucket. A bucket holds `perWindow`
 // requests and refills at that many per window, so bursts are allowed and the long-run rate is
 // capped. Pure: the clock is passed in, nothing here waits.
+import { msUntilToken, refill, type Bucket } from './token-bucket.ts';
 
 export interface PromptLimitConfig {
   /** Requests one user may make per window (0: no per-user limit). */
@@ -14,11 +15,6 @@ export interface PromptLimitConfig {
 export const DEFAULT_PROMPT_LIMITS: PromptLimitConfig = { perUser: 5, perPlace: 20, windowMs: 10 * 60_000 };
 
 export type PromptLimitDecision = { ok: true } | { ok: false; who: 'user' | 'place'; retryInMs: number };
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
 
 /** Buckets idle this long are full again and can be forgotten, which keeps the maps small. */
 const SWEEP_EVERY = 500;
@@ -49,14 +45,13 @@ export class PromptLimiter {
   /** The bucket refilled up to now. */
   private bucket(map: Map<string, Bucket>, key: string, size: number, now: number): Bucket {
     const b = map.get(key) ?? { tokens: size, at: now };
-    b.tokens = Math.min(size, b.tokens + ((now - b.at) * size) / this.config.windowMs);
-    b.at = now;
+    refill(b, size, size, this.config.windowMs, now);
     map.set(key, b);
     return b;
   }
 
   private waitMs(b: Bucket, size: number): number {
-    return Math.ceil(((1 - b.tokens) * this.config.windowMs) / size);
+    return msUntilToken(b, size, this.config.windowMs);
   }
 
   private sweep(now: number): void {
