@@ -47,24 +47,26 @@ export async function downloadLimited(url: string, maxBytes: number, opts: Downl
     throw tooLarge();
   }
   if (!response.body) return Buffer.alloc(0);
-
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  const reader = response.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      received += value.byteLength;
-      if (received > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
+    return await collectCapped(response.body, maxBytes, tooLarge);
   } catch (err) {
     if (err instanceof DownloadError) throw err;
     throw fail(err);
+  }
+}
+
+/**
+ * Reads a stream to the end into one Buffer, or throws `tooLarge()` as soon as more than `maxBytes`
+ * arrived (leaving the loop cancels the stream, so the rest is never read). Downloads and a local
+ * Bot API server's files share it.
+ */
+export async function collectCapped(source: AsyncIterable<Uint8Array>, maxBytes: number, tooLarge: () => DownloadError): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for await (const chunk of source) {
+    received += chunk.byteLength;
+    if (received > maxBytes) throw tooLarge();
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks, received);
 }

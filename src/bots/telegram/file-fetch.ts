@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, posix } from 'node:path';
 import type { Telegram } from 'telegraf';
-import { downloadLimited, DownloadError, timedOut } from '../common/download.ts';
+import { collectCapped, downloadLimited, DownloadError, timedOut } from '../common/download.ts';
 import { formatMB } from './limits.ts';
 import type { ImageRef } from './media.ts';
 
@@ -63,19 +63,11 @@ export async function readLocalLimited(path: string, maxBytes: number, timeoutMs
     throw new DownloadError('network', 'The file the Bot API server reported cannot be read here (check TELEGRAM_LOCAL_FILES_MAP).');
   }
   if (size > maxBytes) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let received = 0;
   try {
-    for await (const chunk of createReadStream(path, { signal, end: maxBytes })) {
-      const buf = chunk as Buffer;
-      received += buf.length;
-      if (received > maxBytes) throw tooLarge();
-      chunks.push(buf);
-    }
+    return await collectCapped(createReadStream(path, { signal, end: maxBytes }), maxBytes, tooLarge);
   } catch (err) {
     if (err instanceof DownloadError) throw err;
     if (signal?.aborted) throw timedOut(timeoutMs!);
     throw new DownloadError('network', 'The file the Bot API server reported cannot be read here (check TELEGRAM_LOCAL_FILES_MAP).');
   }
-  return Buffer.concat(chunks, received);
 }
