@@ -34,7 +34,7 @@ import {
   type SubmitResult,
 } from './types.ts';
 import { QueueListeners } from './listeners.ts';
-import { newJobRecord } from './new-job.ts';
+import { markRunStarted, newJobRecord } from './new-job.ts';
 
 export interface JobQueueConfig {
   dataDir: string;
@@ -209,13 +209,7 @@ class FairJobQueue implements JobQueue {
     this.scheduler.markRunning(job);
     const { record } = job;
     try {
-      record.state = 'running';
-      record.startedAt = this.clock.now();
-      record.firstStartedAt ??= record.startedAt;
-      record.progress = {};
-      const estimate = this.scheduler.timings.estimate(job.timingKey);
-      if (estimate) record.estimate = estimate;
-      else delete record.estimate;
+      markRunStarted(record, this.clock.now(), this.scheduler.timings.estimate(job.timingKey));
       // Not awaited: writes stay in order, and a crash before it lands still leaves the job
       // 'queued', which resumes the same way.
       void this.ledger.putQuietly(record);

@@ -49,7 +49,7 @@ import {
 import { currentRound, nextSeq, raiseRound, readActive, removeActive, withAdmissionLock, writeActive } from './admission.ts';
 import { CANCELLED_PREFIX, QUEUE_NAME, redisKeys, type ActiveEntry, type GpuJobData, type GpuProgress, type GpuResult } from './protocol.ts';
 import { QueueListeners } from '../listeners.ts';
-import { newJobRecord } from '../new-job.ts';
+import { markRunStarted, newJobRecord } from '../new-job.ts';
 
 export interface BullJobQueueOptions {
   redisUrl: string;
@@ -291,17 +291,11 @@ export class BullJobQueue implements JobQueue {
     if (!record || record.state === 'done' || record.state === 'failed' || record.state === 'cancelled') return;
     const job = await this.queue.getJob(jobId);
     const handedOn = record.state === 'running' || (job?.attemptsStarted ?? 1) > 1;
-    record.state = 'running';
-    record.startedAt = this.clock.now();
-    record.firstStartedAt ??= record.startedAt;
-    record.progress = {};
+    const entry = this.active.get(jobId) ?? (await readActive(this.redis)).get(jobId);
+    markRunStarted(record, this.clock.now(), entry ? this.timings.estimate(entry.timingKey) : null);
     if (handedOn) record.resumes += 1;
     this.timers.set(jobId, new RunTimer(this.clock.now()));
     if (handedOn) this.resumedRuns.add(jobId);
-    const entry = this.active.get(jobId) ?? (await readActive(this.redis)).get(jobId);
-    const estimate = entry ? this.timings.estimate(entry.timingKey) : null;
-    if (estimate) record.estimate = estimate;
-    else delete record.estimate;
     if (entry) {
       Object.assign(entry, { state: 'running', startedAt: record.startedAt });
       this.active.set(jobId, entry);
