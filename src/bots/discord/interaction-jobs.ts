@@ -6,7 +6,8 @@ import type { AnimateOptions } from '../../engine/types.ts';
 import type { JobRecord } from '../../queue/types.ts';
 import type { BotContext } from './context.ts';
 import { loadImage, precheckAttachment, type AttachmentInfo, type ImageInput } from './image-input.ts';
-import { admissionRefusal, submitJob } from './submit.ts';
+import { admissionRefusal } from '../common/admission.ts';
+import { submitJob } from './submit.ts';
 import { combinationErrors } from '../common/options.ts';
 import { DEFAULT_UPLOAD_LIMIT } from './settings.ts';
 import type { StatusTarget } from './status-messenger.ts';
@@ -53,7 +54,7 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
   };
 
   // Limits before the downloads: a refused request costs no fetch or decode.
-  const refused = await admissionRefusal(ctx, interaction.user.id);
+  const refused = await admissionRefusal(ctx.queue, 'discord', interaction.user.id);
   if (refused) return fail(refused);
 
   let image: ImageInput;

@@ -8,7 +8,8 @@ import { parseAnimateText } from '../common/options.ts';
 import { optionBase, optionCaps, type BotContext } from './context.ts';
 import { loadImage, pickAttachment, type AttachmentInfo } from './image-input.ts';
 import { isAllowedPlace, DEFAULT_UPLOAD_LIMIT } from './settings.ts';
-import { admissionRefusal, submitJob } from './submit.ts';
+import { admissionRefusal } from '../common/admission.ts';
+import { submitJob } from './submit.ts';
 
 const NO_IMAGE_IN_REPLY =
   "I can't see an image in the message you replied to. If it has one, use the **Animate image** app command on it (right-click → Apps), which always shows me the image.";
@@ -51,7 +52,7 @@ export async function handleMention(ctx: BotContext, message: Message, botId: st
   const status = await say('Getting your image…');
   const edit = (content: string) => status.edit({ content, allowedMentions: { parse: [] } });
   // Limits before the download: a refused request costs no fetch or decode.
-  const refused = await admissionRefusal(ctx, message.author.id);
+  const refused = await admissionRefusal(ctx.queue, 'discord', message.author.id);
   if (refused) {
     await edit(refused);
     return;

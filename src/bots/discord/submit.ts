@@ -6,6 +6,7 @@ import type { AnimateOptions } from '../../engine/types.ts';
 import type { BotContext } from './context.ts';
 import type { ImageInput } from './image-input.ts';
 import { replyFromTarget, type StatusTarget } from './status-messenger.ts';
+import { admissionRefusal } from '../common/admission.ts';
 
 export interface NewJob {
   userId: string;
@@ -22,23 +23,9 @@ export interface NewJob {
 
 export type SubmitOutcome = { ok: true; job: JobRecord } | { ok: false; message: string };
 
-/**
- * The queue's refusal sentence when it would not take a job from this user now, else undefined.
- * Asked before downloads and the prompt helper, so a refused request costs neither.
- */
-export async function admissionRefusal(ctx: BotContext, userId: string): Promise<string | undefined> {
-  try {
-    await ctx.queue.checkAdmission('discord', userId);
-    return undefined;
-  } catch (err) {
-    if (err instanceof QueueRefusal) return err.message;
-    throw err;
-  }
-}
-
 export async function submitJob(ctx: BotContext, req: NewJob): Promise<SubmitOutcome> {
   // Before the prompt helper; submit checks again below (another job may land meanwhile).
-  const refused = await admissionRefusal(ctx, req.userId);
+  const refused = await admissionRefusal(ctx.queue, 'discord', req.userId);
   if (refused) return { ok: false, message: refused };
   const resolved =
     req.promptSource && req.options.prompt.trim()

@@ -16,6 +16,7 @@ import { fetchTelegramFile, type LocalFilesMap } from './file-fetch.ts';
 import type { ImageRef } from './media.ts';
 import type { JobPresenter } from './presenter.ts';
 import { writeReplyTarget, type ChatKind } from './reply-target.ts';
+import { admissionRefusal } from '../common/admission.ts';
 
 export interface AnimateRequest {
   chatId: number;
@@ -75,7 +76,10 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
   };
 
   // Limits first: a user at their limit (or a full queue) costs no download, decode or helper call.
-  const admission = await admissionRefusal(deps, req.user.id);
+  const admission = await admissionRefusal(deps.queue, 'telegram', req.user.id).catch((err: unknown) => {
+    deps.log.error({ err: describeApiError(err) }, 'queue admission check failed');
+    return 'Sorry, I could not queue that job (internal error). Please try again later.';
+  });
   if (admission) return await refuse(admission);
 
   let bytes: Buffer;
@@ -142,17 +146,6 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
   }
 }
 
-/** The queue's refusal sentence when it would not take a job from this user now, else undefined. */
-async function admissionRefusal(deps: SubmitDeps, userId: string): Promise<string | undefined> {
-  try {
-    await deps.queue.checkAdmission('telegram', userId);
-    return undefined;
-  } catch (err) {
-    if (err instanceof QueueRefusal) return err.message;
-    deps.log.error({ err: describeApiError(err) }, 'queue admission check failed');
-    return 'Sorry, I could not queue that job (internal error). Please try again later.';
-  }
-}
 
 async function reply(deps: SubmitDeps, req: AnimateRequest, text: string): Promise<void> {
   await deps.caller.call(req.chatId, 'sendMessage', () =>
@@ -160,8 +153,7 @@ async function reply(deps: SubmitDeps, req: AnimateRequest, text: string): Promi
   );
 }
 
-// Moved to file-fetch.ts (local Bot API paths, timeout); re-exported for existing importers.
-export { fetchTelegramFile };
+
 
 function downloadMessage(err: unknown, maxBytes: number): string {
   if (err instanceof DownloadError) return err.message;
