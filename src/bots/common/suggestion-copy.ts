@@ -4,6 +4,8 @@
 import sharp from 'sharp';
 
 export const SUGGESTION_MAX_SIDE = 1024;
+/** Total bytes of the copies all waiting suggestions of one bot hold; the oldest go first past it. */
+export const SUGGESTION_STORE_BYTES = 32 * 1024 * 1024;
 
 export interface SuggestionCopy {
   bytes: Buffer;

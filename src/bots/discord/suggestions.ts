@@ -4,7 +4,7 @@
 // bytes, oldest dropped first, so waiting suggestions cannot fill the memory.
 import { randomBytes } from 'node:crypto';
 import { ByteCappedStore } from '../common/byte-capped-store.ts';
-import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
+import { SUGGESTION_STORE_BYTES, suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
 import type { ImageInput } from './image-input.ts';
 
 export interface Suggestion {
@@ -13,9 +13,6 @@ export interface Suggestion {
   prompt: string;
   createdAt: number;
 }
-
-/** Total bytes of the images all waiting suggestions hold. */
-export const SUGGESTION_STORE_BYTES = 32 * 1024 * 1024;
 
 export class SuggestionStore {
   private readonly items: ByteCappedStore<Suggestion>;

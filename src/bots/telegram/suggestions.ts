@@ -8,7 +8,7 @@ import { DEFAULT_MOTION_PROMPT, PromptHelperError, type PromptHelper } from '../
 import { ByteCappedStore } from '../common/byte-capped-store.ts';
 import { promptLimitMessage, type PromptLimiter } from '../common/prompt-limit.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
-import { suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
+import { SUGGESTION_STORE_BYTES, suggestionCopy, suggestionCopyName } from '../common/suggestion-copy.ts';
 import { type ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import type { CallbackSigner } from './callback-data.ts';
 import type { ImageRef } from './media.ts';
@@ -31,8 +31,6 @@ export interface Suggestion {
 }
 
 const MAX_SUGGESTIONS = 200;
-/** Total bytes of the images all waiting suggestions hold; the oldest go first past it. */
-export const SUGGESTION_STORE_BYTES = 32 * 1024 * 1024;
 const SUGGESTION_TTL_MS = 60 * 60 * 1000;
 
 export interface SuggestDeps {
