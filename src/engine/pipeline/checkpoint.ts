@@ -72,7 +72,7 @@ export async function saveCheckpoint(workDir: string, cp: CheckpointData): Promi
  * the final video is copied from and then posted to chat: whoever can write the checkpoint (Redis in
  * scale-out mode, DATA_DIR) must not be able to make the bot post a file of theirs.
  */
-export function isInsideDir(dir: string, path: string): boolean {
+function isInsideDir(dir: string, path: string): boolean {
   const rel = relative(realpathSync(dir), realpathSync(path));
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
