@@ -115,10 +115,17 @@ export type EngineEvent =
       type: 'section';
       section: number;
       sections: number;
-      /** A playable mp4 of everything generated so far. */
+      /**
+       * A playable mp4 for the chat: the whole video so far, or (past WHOLE_VIDEO_FRAMES, between
+       * doublings) only the newest section's frames; `shows` says which.
+       */
       videoPath: string;
+      shows: 'whole' | 'newest';
+      /** Frames and seconds of the whole video so far (not of the clip when it shows the newest). */
       frames: number;
       seconds: number;
+      /** The video segment this section finished, which a resume elsewhere needs (stored before the checkpoint). */
+      segmentPath?: string;
     }
   | {
       type: 'done';
@@ -152,6 +159,10 @@ export interface EngineResult {
   timings: Record<string, number>;
   /** True when the job continued from a checkpoint instead of starting over. */
   resumed: boolean;
+  /** Bytes this run wrote (segments, preview videos, checkpoints, the final video). */
+  bytesWritten?: number;
+  /** The largest checkpoint this run wrote, in bytes. */
+  checkpointBytes?: number;
 }
 
 /** Thrown (or rejected with) when a job's AbortSignal fires. */

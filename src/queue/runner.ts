@@ -53,7 +53,7 @@ export class JobRunner {
         onEvent: (event) => {
           if (settled) return;
           if (event.type === 'section') {
-            space.storeSection(event.videoPath, (error) => {
+            space.storeSection(event, (error) => {
               storeError ??= error;
               controller.abort(error);
             });

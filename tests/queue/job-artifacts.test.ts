@@ -41,7 +41,7 @@ describe('embedded queue and the artifact store', () => {
     expect(await store.get(artifactKeys.input(job.id, 'photo.png'))).toEqual(await testImage());
     expect(store.localPath(artifactKeys.final(job.id))).toBe(done.job.result!.videoPath);
     expect((await store.get(artifactKeys.final(job.id)))?.toString()).toBe('fake mp4: 2 sections\n');
-    expect(JSON.parse((await store.get(artifactKeys.sections(job.id)))!.toString())).toEqual(['section-1.mp4', 'section-2.mp4']);
+    expect(JSON.parse((await store.get(artifactKeys.sections(job.id)))!.toString())).toEqual(['segment-0001.mp4', 'segment-0002.mp4']);
     expect(JSON.parse((await store.get(artifactKeys.checkpoint(job.id)))!.toString())).toEqual({ sectionsDone: 2 });
     // The engine read and wrote exactly those files.
     expect(engine.calls[0]).toMatchObject({ imagePath: job.imagePath, workDir: job.workDir });
@@ -72,7 +72,7 @@ describe('embedded queue and the artifact store', () => {
 describe('EngineWorkspace', () => {
   const options = defaultAnimateOptions({ prompt: 'p', seconds: 2, steps: 2 });
 
-  it('resumes on another machine from the stored checkpoint and fetches only the last section video', async () => {
+  it('resumes on another machine from the stored checkpoint and fetches its segments, not the progress videos', async () => {
     const artifacts = openRedisStore();
     const files = { jobId: 'move-me', imageName: 'in.png' };
     await storeJobInputs(artifacts, files, await testImage());
@@ -86,27 +86,28 @@ describe('EngineWorkspace', () => {
       imagePath: a.imagePath, workDir: a.workDir, options, signal: stop.signal,
       onEvent: (e) => {
         if (e.type !== 'section') return;
-        a.storeSection(e.videoPath, (error) => { throw error; });
+        a.storeSection(e, (error) => { throw error; });
         if (e.section === 2) stop.abort();
       },
     })).rejects.toBeInstanceOf(EngineCancelledError);
     await a.flush();
 
-    // Machine B: another data dir; the workspace brings the checkpoint and the video it needs.
+    // Machine B: another data dir; the workspace brings the checkpoint and the segments it builds on.
     const bDir = path.join(await tempDataDir(), 'job');
     const b = await EngineWorkspace.open(artifacts, files, bDir);
     expect(b.resuming).toBe(true);
     expect(b.workDir.startsWith(bDir)).toBe(true);
-    expect(await readFile(path.join(b.workDir, 'section-2.mp4'), 'utf8')).toMatch(/sections 1-2 of 3/);
-    await expect(readFile(path.join(b.workDir, 'section-1.mp4'))).rejects.toThrow();
+    expect(await readFile(path.join(b.workDir, 'segment-0001.mp4'), 'utf8')).toBe('fake segment 1\n');
+    expect(await readFile(path.join(b.workDir, 'segment-0002.mp4'), 'utf8')).toBe('fake segment 2\n');
+    await expect(readFile(path.join(b.workDir, 'section-2.mp4'))).rejects.toThrow(); // progress videos stay behind
     const result = await engine.run({
       imagePath: b.imagePath, workDir: b.workDir, options, signal: new AbortController().signal,
-      onEvent: (e) => { if (e.type === 'section') b.storeSection(e.videoPath, (error) => { throw error; }); },
+      onEvent: (e) => { if (e.type === 'section') b.storeSection(e, (error) => { throw error; }); },
     });
     expect(engine.calls.map((c) => c.startSection)).toEqual([0, 2]);
     const final = await b.storeFinal(result.videoPath);
     expect((await artifacts.get(final.key))?.toString()).toBe('fake mp4: 3 sections\n');
-    expect(JSON.parse((await artifacts.get(artifactKeys.sections('move-me')))!.toString())).toEqual(['section-1.mp4', 'section-2.mp4', 'section-3.mp4']);
+    expect(JSON.parse((await artifacts.get(artifactKeys.sections('move-me')))!.toString())).toEqual(['segment-0001.mp4', 'segment-0002.mp4', 'segment-0003.mp4']);
   });
 
   it('says which input is missing from the store', async () => {

@@ -28,10 +28,10 @@ describe('timing arithmetic', () => {
     // setup 400, then per section: 2 steps of 100 ms and 50 ms of decode.
     timer.observe({ type: 'step', section: 1, sections: 2, step: 1, steps: 2, elapsedMs: 100, stepMs: 100 }, 1_500);
     timer.observe({ type: 'step', section: 1, sections: 2, step: 2, steps: 2, elapsedMs: 200, stepMs: 100 }, 1_600);
-    timer.observe({ type: 'section', section: 1, sections: 2, videoPath: 'a', frames: 33, seconds: 1.1 }, 1_650);
+    timer.observe({ type: 'section', section: 1, sections: 2, videoPath: 'a', shows: 'whole', frames: 33, seconds: 1.1 }, 1_650);
     timer.observe({ type: 'step', section: 2, sections: 2, step: 1, steps: 2, elapsedMs: 370, stepMs: 120 }, 1_770);
     timer.observe({ type: 'step', section: 2, sections: 2, step: 2, steps: 2, elapsedMs: 450, stepMs: 80 }, 1_850);
-    timer.observe({ type: 'section', section: 2, sections: 2, videoPath: 'b', frames: 66, seconds: 2.2 }, 1_900);
+    timer.observe({ type: 'section', section: 2, sections: 2, videoPath: 'b', shows: 'whole', frames: 66, seconds: 2.2 }, 1_900);
     const sample = timer.finish(1_930)!;
     expect(sample).toEqual({ stepMs: 100, sectionOverheadMs: 50, setupMs: 430, sections: 2, at: 1_930 });
 

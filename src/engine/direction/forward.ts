@@ -59,6 +59,13 @@ export const forwardDirection: SamplingDirection = {
     return { latents: concatTime([history.latents, generated]), generated: history.generated + generated.dims[2]! };
   },
 
+  boundHistory(history, windowSize) {
+    // The next context is the last 1 + 2 + 16 frames; a decode window the last 2·window.
+    const keep = Math.max(HISTORY_CONTEXT_FRAMES, 2 * windowSize);
+    const t = history.latents.dims[2]!;
+    return t <= keep ? history : { latents: sliceTime(history.latents, t - keep, t), generated: history.generated };
+  },
+
   decodeWindow(history, _section, windowSize, first) {
     const t = history.latents.dims[2]!;
     return sliceTime(history.latents, t - (first ? history.generated : windowSize * 2), t);

@@ -54,6 +54,13 @@ export const invertedDirection: SamplingDirection = {
     return { latents: concatTime([added, history.latents]), generated: history.generated + added.dims[2]! };
   },
 
+  boundHistory(history, windowSize) {
+    // The next context is the first 1 + 2 + 16 frames; a decode window the first 2·window + 1.
+    const keep = Math.max(HISTORY_CONTEXT_FRAMES, 2 * windowSize + 1);
+    const t = history.latents.dims[2]!;
+    return t <= keep ? history : { latents: sliceTime(history.latents, 0, keep), generated: history.generated };
+  },
+
   decodeWindow(history, section, windowSize, first) {
     return sliceTime(history.latents, 0, first ? history.generated : framesAdded(section, windowSize) + windowSize);
   },

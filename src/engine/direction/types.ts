@@ -68,6 +68,12 @@ export interface SamplingDirection {
   packContext(history: LatentHistory, startLatent: Tensor): PackedContext;
   /** Adds a section's generated latents ([1,C,window,h,w]) to the history. */
   commit(history: LatentHistory, generated: Tensor, section: DirectionSection, startLatent: Tensor): LatentHistory;
+  /**
+   * The history cut to the frames any later section reads (its packed context and its decode
+   * window), so memory and checkpoints stay the same size however long the video grows.
+   * `generated` still counts every frame made; realHistory() needs the uncut history.
+   */
+  boundHistory(history: LatentHistory, windowSize: number): LatentHistory;
   /** The latents to decode after a section (`first`: nothing decoded yet). */
   decodeWindow(history: LatentHistory, section: DirectionSection, windowSize: number, first: boolean): Tensor;
   /** Joins decoded pixels to the video so far, cross-fading `windowSize·4 − 3` frames after the first. */

@@ -1,10 +1,13 @@
 // One FramePack job, following demo_gradio.py's worker: conditioning, start (and end) image, then
 // sections in the model's sampling direction (inverted for the original model, forward for F1), each
-// sampled with UniPC, decoded, soft-appended and written as a growing mp4, with a resume checkpoint
-// after every section.
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+// sampled with UniPC, decoded and soft-appended. Unlike the reference, memory and I/O stay bounded
+// per section however long the video: the latent history is cut to what later sections read, the
+// frames a section makes final are encoded once into a video segment and leave memory, the chat's
+// progress video is joined from segments by stream copy, and the resume checkpoint is O(1) in the
+// video's length.
+import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cropOrPadYieldMask, sigmasForLatent, type Tensor } from '../functions/index.ts';
+import { sigmasForLatent } from '../functions/index.ts';
 import { directionFor, type DirectionSection, type LatentHistory, type PackedContext, type SamplingDirection } from '../direction/index.ts';
 import {
   bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type MagCacheParams, type UniPCVariant,
@@ -13,12 +16,15 @@ import {
   END_FRAME_STRENGTH, EngineCancelledError, cacheModeOf, modelOf, type AnimateOptions, type EngineJob, type EngineResult, type EngineStage, type ModelVariant,
 } from '../types.ts';
 import { PixelHistory } from '../video/history.ts';
-import { writeMp4 } from '../video/mp4.ts';
 import { latentPreviewPng } from '../video/preview.ts';
-import { jobHash, loadCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint.ts';
+import { progressVideoKind, type ProgressVideoKind } from '../video/progress-video.ts';
+import { SegmentedVideo, type SegmentEncoding } from '../video/segments.ts';
+import { CHECKPOINT_FILE, jobHash, loadCheckpoint, saveCheckpoint, type CheckpointData } from './checkpoint.ts';
 import type { ComponentPool, TransformerLike } from './components.ts';
-import { imageToPixels, prepareStartImage } from './image.ts';
+import { encodeConditioning, type Conditioning } from './conditioning.ts';
 import { NoiseGenerator } from './prng.ts';
+
+export { TEXT_TOKENS, type Conditioning } from './conditioning.ts';
 
 /**
  * Latent previews are rendered at most this often (plus each section's first and last step): chats
@@ -27,9 +33,6 @@ import { NoiseGenerator } from './prng.ts';
 export const PREVIEW_INTERVAL_MS = 2000;
 
 export const FPS = 30;
-/** FramePack pads / crops the LLaMA vector to this many tokens, with a mask. */
-export const TEXT_TOKENS = 512;
-
 export interface PipelineSettings {
   /** Identifies the model set in the resume hash (a different set never resumes a checkpoint). */
   modelIdentity: string;
@@ -45,21 +48,20 @@ export interface PipelineSettings {
   tiledDecode?: boolean;
 }
 
-export interface Conditioning {
-  llamaVec: Tensor; llamaMask: Uint8Array; clipPooled: Tensor;
-  llamaVecN: Tensor; llamaMaskN: Uint8Array; clipPooledN: Tensor;
-  imageEmbeddings: Tensor; startLatent: Tensor;
-  /** VAE latent of the end image (original model only), before its strength is applied. */
-  endLatent?: Tensor;
-}
-
 class Timings {
   readonly ms: Record<string, number> = {};
   add(stage: string, ms: number): void { this.ms[stage] = (this.ms[stage] ?? 0) + Math.round(ms); }
 }
 
-function zerosLike(t: Tensor): Tensor {
-  return { data: new Float32Array(t.data.length), dims: [...t.dims] };
+/** Bytes a run writes, for the result and the long-video benchmark. */
+class WriteCounter {
+  bytes = 0;
+  largestCheckpoint = 0;
+  async count(path: string): Promise<number> {
+    const n = (await stat(path)).size;
+    this.bytes += n;
+    return n;
+  }
 }
 
 function throwIfCancelled(signal: AbortSignal): void {
@@ -76,6 +78,7 @@ interface JobRun {
   workDir: string;
   t0: number;
   timings: Timings;
+  written: WriteCounter;
   /** The pool outlives jobs (and may keep sessions warm): this job's loading is what it adds. */
   loadMsAtStart: number;
   direction: SamplingDirection;
@@ -90,26 +93,32 @@ interface JobRun {
 /** What grows section by section, and what a checkpoint saves of it. */
 interface SectionState {
   cond: Conditioning;
+  /** The latent history, cut to what later sections read. */
   history: LatentHistory;
+  /** The float frames the next section blends (the final ones are in `video`). */
   pixels: PixelHistory;
+  video: SegmentedVideo;
   rng: NoiseGenerator;
   sectionsDone: number;
-  videos: string[];
+  /** Video length when the chat was last shown the whole video. */
+  lastWholeFrames: number;
+  /** The last section's whole video (the final video), once made in this run. */
+  wholeVideo?: string;
   /** Set when the run resumed from a checkpoint. */
   resumed: boolean;
 }
 
 export async function runFramePackJob(job: EngineJob, pool: ComponentPool, settings: PipelineSettings): Promise<EngineResult> {
   const run = await startRun(job, pool, settings);
-  const state = await resumeOrEncode(run);
-  throwIfCancelled(run.signal);
   try {
+    const state = await resumeOrEncode(run);
+    throwIfCancelled(run.signal);
     for (let k = state.sectionsDone; k < run.plans.length; k++) await runSection(run, state, k);
+    return await finishRun(run, state);
   } finally {
     await pool.release(run.transformerKind);
     await pool.release('vae');
   }
-  return finishRun(run, state);
 }
 
 /** The refusals (before any saved progress is read, so a job that cannot run says why), then the plan. */
@@ -135,7 +144,7 @@ async function startRun(job: EngineJob, pool: ComponentPool, settings: PipelineS
   }
   const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
   return {
-    job, pool, settings, o, signal, workDir, t0, timings, loadMsAtStart: pool.loadMs, direction,
+    job, pool, settings, o, signal, workDir, t0, timings, written: new WriteCounter(), loadMsAtStart: pool.loadMs, direction,
     transformerKind: model === 'f1' ? 'transformerF1' : 'transformer',
     plans: direction.planSections(o.seconds, o.windowSize), hash, emitStage, timed,
   };
@@ -144,35 +153,57 @@ async function startRun(job: EngineJob, pool: ComponentPool, settings: PipelineS
 /** The state of a usable checkpoint, or a fresh start: conditioning encoded, history seeded. */
 async function resumeOrEncode(run: JobRun): Promise<SectionState> {
   const { job, o, direction, emitStage } = run;
-  const checkpoint = await loadCheckpoint(run.workDir, run.hash, (reason) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`));
-  const floatAtEnd = direction.name === 'forward';
+  const notUsed = (reason: string) => emitStage('loading', `the saved progress was not used (${reason}); starting from the first section`);
+  const checkpoint = await loadCheckpoint(run.workDir, run.hash, notUsed);
+  const growsAtEnd = direction.name === 'forward';
   if (checkpoint) {
-    const t = checkpoint.tensors;
-    const b = checkpoint.bytes;
-    return {
-      cond: {
-        llamaVec: t.llamaVec!, llamaMask: b.llamaMask!.data, clipPooled: t.clipPooled!,
-        llamaVecN: t.llamaVecN!, llamaMaskN: b.llamaMaskN!.data, clipPooledN: t.clipPooledN!,
-        imageEmbeddings: t.imageEmbeddings!, startLatent: t.startLatent!,
-      },
-      history: { latents: t.history!, generated: checkpoint.totalGeneratedLatentFrames },
-      pixels: new PixelHistory(t.pixelFloat!, b.pixelBytes!.data, floatAtEnd),
-      rng: new NoiseGenerator(checkpoint.prng),
-      sectionsDone: checkpoint.sectionsDone,
-      videos: [...checkpoint.videos],
-      resumed: true,
-    };
+    const resumed = await resumeFrom(run, checkpoint);
+    if (resumed) return resumed;
+    notUsed('its video segments do not add up to its sections');
   }
   const cond = await encodeConditioning(job, run.pool, run.settings, emitStage, run.timed);
   const endFrame = cond.endLatent ? { latent: cond.endLatent, strength: o.endFrameStrength ?? END_FRAME_STRENGTH.default } : undefined;
   return {
     cond,
     history: direction.initialHistory(cond.startLatent, endFrame),
-    pixels: PixelHistory.empty(floatAtEnd),
+    pixels: PixelHistory.empty(growsAtEnd),
+    video: new SegmentedVideo(run.workDir, growsAtEnd),
     rng: new NoiseGenerator(o.seed),
     sectionsDone: 0,
-    videos: [],
+    lastWholeFrames: 0,
     resumed: false,
+  };
+}
+
+/**
+ * A run continuing after a checkpoint's last section. The float frames the next section blends are
+ * not saved: they are the first (inverted) or last (forward) frames of that section's decode, so the
+ * same decode of the same latents makes them again. Undefined when the segments and the section
+ * count disagree (the checkpoint is then not used).
+ */
+async function resumeFrom(run: JobRun, cp: CheckpointData): Promise<SectionState | undefined> {
+  const { direction, o, plans } = run;
+  if (cp.sectionsDone > plans.length) return undefined;
+  const growsAtEnd = direction.name === 'forward';
+  const video = new SegmentedVideo(run.workDir, growsAtEnd, [...cp.segments]);
+  const history: LatentHistory = { latents: cp.history, generated: cp.totalGeneratedLatentFrames };
+  let pixels: PixelHistory;
+  if (cp.sectionsDone < plans.length) {
+    run.emitStage('decoding', `section ${cp.sectionsDone}/${plans.length} again, to continue after it`);
+    const vae = await run.pool.get('vae');
+    const decoded = await run.timed('decoding', () =>
+      vae.decode(direction.decodeWindow(history, plans[cp.sectionsDone - 1]!, o.windowSize, cp.sectionsDone === 1), { tiled: run.settings.tiledDecode ?? false }));
+    await run.pool.release('vae');
+    const scratch = PixelHistory.empty(growsAtEnd);
+    direction.mergePixels(scratch, decoded, o.windowSize, true);
+    pixels = new PixelHistory(scratch.float, video.frames, growsAtEnd);
+  } else {
+    pixels = new PixelHistory({ data: new Float32Array(0), dims: [1, 3, 0, 0, 0] }, video.frames, growsAtEnd);
+  }
+  if (pixels.frames !== direction.framesAfterSections(plans, o.windowSize, cp.sectionsDone)) return undefined;
+  return {
+    cond: cp.cond, history, pixels, video, rng: new NoiseGenerator(cp.prng), sectionsDone: cp.sectionsDone,
+    lastWholeFrames: cp.lastWholeFrames, resumed: true,
   };
 }
 
@@ -187,28 +218,63 @@ async function runSection(run: JobRun, state: SectionState, k: number): Promise<
   emitStage('sampling', `section ${sectionNo}/${plans.length}`);
   const generated = await sampleWithEvents(run, state, plan, sectionNo);
   const first = state.pixels.frames === 0;
-  state.history = direction.commit(state.history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, state.cond.startLatent);
-  // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
+  const committed = direction.commit(state.history, { data: generated, dims: [1, channels, window, lh, lw] }, plan, state.cond.startLatent);
   throwIfCancelled(signal);
 
   emitStage('decoding', `section ${sectionNo}/${plans.length}`);
+  // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
   const vae = await run.pool.get('vae');
   await timed('decoding', async () => {
-    const decoded = await vae.decode(direction.decodeWindow(state.history, plan, window, first), { tiled: run.settings.tiledDecode ?? false });
+    const decoded = await vae.decode(direction.decodeWindow(committed, plan, window, first), { tiled: run.settings.tiledDecode ?? false });
     direction.mergePixels(state.pixels, decoded, window, first);
   });
   await run.pool.release('vae');
+  state.history = direction.boundHistory(committed, window);
   throwIfCancelled(signal);
 
   emitStage('writing', `section ${sectionNo}/${plans.length}`);
-  const { pixels } = state;
+  const { shows, videoPath, segmentPath } = await timed('writing', () => writeSection(run, state, plan.isLastSection, sectionNo)).catch((err: unknown) => {
+    if (signal.aborted) throw new EngineCancelledError();
+    throw err;
+  });
+  state.sectionsDone = sectionNo;
+  await timed('writing', async () => {
+    await saveCheckpoint(run.workDir, checkpointOf(run, state));
+    run.written.largestCheckpoint = Math.max(run.written.largestCheckpoint, await run.written.count(join(run.workDir, CHECKPOINT_FILE)));
+  });
+  const frames = state.pixels.frames;
+  run.job.onEvent({
+    type: 'section', section: sectionNo, sections: plans.length, videoPath, shows, frames, seconds: frames / FPS,
+    ...(segmentPath !== undefined && { segmentPath }),
+  });
+}
+
+/**
+ * The section's final frames become a segment; then the chat's progress video: the whole video so
+ * far or the newest section (progress-video.ts), joined by stream copy with a clip of the float head.
+ * The last section finishes every frame, so its whole video is the final one.
+ */
+async function writeSection(run: JobRun, state: SectionState, isLast: boolean, sectionNo: number): Promise<{ shows: ProgressVideoKind; videoPath: string; segmentPath?: string }> {
+  const { pixels, video } = state;
+  const size = { width: pixels.width, height: pixels.height };
+  const enc: SegmentEncoding = { fps: FPS, crf: run.o.crf, signal: run.signal };
+  const segment = await video.add(isLast ? pixels.finishAll() : pixels.takeFinal(), size, enc);
+  if (segment) await run.written.count(join(run.workDir, segment.file));
   const frames = pixels.frames;
-  const videoPath = join(run.workDir, `section-${String(sectionNo).padStart(3, '0')}-${frames}f.mp4`);
-  await timed('writing', () => writeMp4(videoPath, pixels.rgbFrames(), frames, pixels.width, pixels.height, { fps: FPS, crf: o.crf, signal }))
-    .catch((err: unknown) => { if (signal.aborted) throw new EngineCancelledError(); throw err; });
-  state.videos.push(videoPath);
-  await timed('writing', () => saveCheckpoint(run.workDir, checkpointOf(run, state, k + 1)));
-  run.job.onEvent({ type: 'section', section: sectionNo, sections: plans.length, videoPath, frames, seconds: frames / FPS });
+  const shows = isLast ? 'whole' : progressVideoKind(frames, state.lastWholeFrames);
+  const tag = String(sectionNo).padStart(3, '0');
+  const videoPath = join(run.workDir, `section-${tag}-${shows === 'whole' ? `${frames}f` : 'newest'}.mp4`);
+  const headPath = await video.writeHead(pixels.headRgb(), size, enc, `head-${tag}.mp4`);
+  try {
+    if (shows === 'whole') await video.assembleAll(videoPath, headPath, run.signal);
+    else await video.assembleNewest(videoPath, headPath, run.signal);
+  } finally {
+    if (headPath) await rm(headPath, { force: true });
+  }
+  await run.written.count(videoPath);
+  if (shows === 'whole') state.lastWholeFrames = frames;
+  if (isLast) state.wholeVideo = videoPath;
+  return { shows, videoPath, ...(segment && { segmentPath: join(run.workDir, segment.file) }) };
 }
 
 /** UniPC over one section, with a step event (and a latent preview at most every PREVIEW_INTERVAL_MS) per step. */
@@ -242,80 +308,35 @@ async function sampleWithEvents(run: JobRun, state: SectionState, plan: Directio
   });
 }
 
-function checkpointOf(run: JobRun, state: SectionState, sectionsDone: number): CheckpointData {
-  const { cond, history, pixels } = state;
+function checkpointOf(run: JobRun, state: SectionState): CheckpointData {
+  const { cond, history } = state;
+  const { endLatent: _end, ...saved } = cond; // the end latent is already in the history
   return {
-    optionsHash: run.hash, sectionsDone, prng: state.rng.state(), totalGeneratedLatentFrames: history.generated, videos: state.videos,
-    tensors: {
-      llamaVec: cond.llamaVec, clipPooled: cond.clipPooled, llamaVecN: cond.llamaVecN, clipPooledN: cond.clipPooledN,
-      imageEmbeddings: cond.imageEmbeddings, startLatent: cond.startLatent, history: history.latents, pixelFloat: pixels.float,
-    },
-    bytes: {
-      llamaMask: { data: cond.llamaMask, dims: [cond.llamaMask.length] },
-      llamaMaskN: { data: cond.llamaMaskN, dims: [cond.llamaMaskN.length] },
-      pixelBytes: { data: pixels.bytes, dims: [pixels.bytes.length] },
-    },
+    optionsHash: run.hash, sectionsDone: state.sectionsDone, prng: state.rng.state(), totalGeneratedLatentFrames: history.generated,
+    segments: state.video.segments, lastWholeFrames: state.lastWholeFrames, cond: saved, history: history.latents,
   };
 }
 
-/** The last section's video becomes final.mp4 (atomically); timings and the done event. */
+/** The last section's whole video becomes final.mp4 (atomically); timings and the done event. */
 async function finishRun(run: JobRun, state: SectionState): Promise<EngineResult> {
-  const { pixels } = state;
   const finalPath = join(run.workDir, 'final.mp4');
-  const last = state.videos[state.videos.length - 1];
-  if (last) await copyFile(last, `${finalPath}.partial`);
-  // Resumed after the last section where its video is not (another machine): the checkpoint's
-  // pixel history holds every frame, the same bytes the section video was written from.
-  else if (state.resumed) await writeMp4(`${finalPath}.partial`, pixels.rgbFrames(), pixels.frames, pixels.width, pixels.height, { fps: FPS, crf: run.o.crf, signal: run.signal });
+  const partial = `${finalPath}.partial`;
+  if (state.wholeVideo) await copyFile(state.wholeVideo, partial);
+  // Resumed after the last section (its video may be on another machine): the segments are the video.
+  else if (state.resumed && state.video.segments.length) await state.video.assembleAll(partial, undefined, run.signal);
   else throw new Error('No section video was produced.');
   await rm(finalPath, { force: true });
-  await copyFile(`${finalPath}.partial`, finalPath);
-  await rm(`${finalPath}.partial`, { force: true });
+  await copyFile(partial, finalPath);
+  await rm(partial, { force: true });
+  await run.written.count(finalPath);
   run.timings.add('loading', run.pool.loadMs - run.loadMsAtStart);
   run.timings.add('total', performance.now() - run.t0);
-  const frames = pixels.frames;
+  const frames = state.pixels.frames;
   run.emitStage('done');
   run.job.onEvent({ type: 'done', videoPath: finalPath, frames, seconds: frames / FPS, timings: run.timings.ms });
-  return { videoPath: finalPath, frames, seconds: frames / FPS, timings: run.timings.ms, resumed: state.resumed };
-}
-
-async function encodeConditioning(
-  job: EngineJob, pool: ComponentPool, settings: PipelineSettings,
-  emitStage: (s: EngineStage, d?: string) => void, timed: <T>(stage: string, fn: () => Promise<T>) => Promise<T>,
-): Promise<Conditioning> {
-  const o = job.options;
-  emitStage('loading', 'text encoders');
-  emitStage('encoding_text');
-  const text = await pool.get('text');
-  const { pos, neg } = await timed('encoding_text', async () => {
-    const p = await text.encode(o.prompt);
-    // With cfg = 1 the negative branch is never evaluated; FramePack passes zeros.
-    const n = o.cfg === 1 ? { llamaVec: zerosLike(p.llamaVec), clipPooled: zerosLike(p.clipPooled) } : await text.encode(o.negativePrompt);
-    return { pos: p, neg: n };
-  });
-  await pool.release('text');
-  throwIfCancelled(job.signal);
-  const padded = cropOrPadYieldMask(pos.llamaVec, TEXT_TOKENS);
-  const paddedN = cropOrPadYieldMask(neg.llamaVec, TEXT_TOKENS);
-
-  emitStage('encoding_image');
-  const img = await timed('encoding_image', () => prepareStartImage(job.imagePath, settings.resolution));
-  const vae = await pool.get('vae');
-  const startLatent = await timed('encoding_image', () => vae.encode(imageToPixels(img)));
-  // The end image: resized to the start image's bucket and VAE-encoded; never CLIP-encoded (the model
-  // gets the start image's embeddings only, as FramePack-Studio's "Original with Endframe").
-  const endLatent = job.endImagePath
-    ? await timed('encoding_image', async () => vae.encode(imageToPixels(await prepareStartImage(job.endImagePath!, settings.resolution, { width: img.width, height: img.height }))))
-    : undefined;
-  await pool.release('vae');
-  throwIfCancelled(job.signal);
-  const siglip = await pool.get('image');
-  const imageEmbeddings = await timed('encoding_image', () => siglip.encode(img.rgb, img.width, img.height));
-  await pool.release('image');
   return {
-    llamaVec: padded.y, llamaMask: padded.mask, clipPooled: pos.clipPooled,
-    llamaVecN: paddedN.y, llamaMaskN: paddedN.mask, clipPooledN: neg.clipPooled,
-    imageEmbeddings, startLatent, ...(endLatent ? { endLatent } : {}),
+    videoPath: finalPath, frames, seconds: frames / FPS, timings: run.timings.ms, resumed: state.resumed,
+    bytesWritten: run.written.bytes, checkpointBytes: run.written.largestCheckpoint,
   };
 }
 

@@ -15,6 +15,12 @@ export interface Mp4Options {
   signal?: AbortSignal;
   /** Kills ffmpeg past this (MP4_TIMEOUT_MS by default). */
   timeoutMs?: number;
+  /**
+   * No B-frames: for pieces that are joined by stream copy. With B-frames each mp4 carries an edit
+   * list that shifts its presentation times; joined by the concat demuxer, the shifted times of
+   * neighbouring pieces collide and decoders drop frames (measured: 14 frames in, 12 out).
+   */
+  joinable?: boolean;
 }
 
 export async function writeMp4(path: string, frames: Uint8Array, count: number, width: number, height: number, opts: Mp4Options = {}): Promise<void> {
@@ -24,7 +30,7 @@ export async function writeMp4(path: string, frames: Uint8Array, count: number, 
   const args = [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(opts.fps ?? 30), '-i', 'pipe:0',
-    '-c:v', 'libx264', '-preset', 'medium', '-crf', String(opts.crf ?? 16), '-pix_fmt', 'yuv420p',
+    '-c:v', 'libx264', '-preset', 'medium', '-crf', String(opts.crf ?? 16), ...(opts.joinable ? ['-bf', '0'] : []), '-pix_fmt', 'yuv420p',
     '-movflags', '+faststart', '-threads', '2', tmp,
   ];
   try {

@@ -1,12 +1,14 @@
 // The artifacts of one job, one code path for every store: the embedded runner (local store) and
 // the scale-out GPU worker (Redis store) both open an EngineWorkspace, which puts the input image,
-// the end image and any resume checkpoint (with the last section video it names) where the engine
-// reads them, and stores each finished section (video, then the list of sections, then the
-// checkpoint) and the final video under their keys. With the local store the keys are the engine's
+// the end image and any resume checkpoint (with the video segments it names) where the engine
+// reads them, and stores each finished section (its new segment, its progress video, then the list
+// of segments, then the checkpoint) and the final video under their keys. Every artifact is one
+// section's worth or one checkpoint (O(1) in the video's length), so each fits the store's size cap. With the local store the keys are the engine's
 // own files, so all of that is a check and nothing is copied; with Redis the bytes travel.
 import { linkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CHECKPOINT_FILE } from '../../engine/pipeline/checkpoint.ts';
+import { isPlainSegmentName } from '../../engine/video/segments.ts';
 import { artifactKeys, type ArtifactStore } from './artifact-store.ts';
 
 export interface JobFiles {
@@ -47,6 +49,7 @@ export class EngineWorkspace {
   readonly workDir: string;
   /** A checkpoint was found: the engine resumes after its last section. */
   readonly resuming: boolean;
+  /** Segment names the stored checkpoint builds on, in generation order. */
   private readonly sectionNames: string[];
   private uploads: Promise<void> = Promise.resolve();
   private uploadError: unknown;
@@ -84,25 +87,26 @@ export class EngineWorkspace {
     const resuming = await artifacts.fetchFile(artifactKeys.checkpoint(jobId), path.join(workDir, CHECKPOINT_FILE));
     let sectionNames: string[] = [];
     if (resuming) {
-      // The checkpoint names its section videos relative to the work dir; the last one is the
-      // video so far (each section video holds every frame before it), so only that one travels.
+      // The segments the checkpoint builds on, by their names in the work dir. One that is missing
+      // here makes the engine start over (it checks each segment's hash), so it is not an error.
       const listed = await artifacts.get(artifactKeys.sections(jobId));
-      sectionNames = listed ? (JSON.parse(listed.toString('utf8')) as string[]) : [];
-      const last = sectionNames.at(-1);
-      if (last !== undefined) await artifacts.fetchFile(artifactKeys.work(jobId, last), path.join(workDir, last));
+      const names = listed ? (JSON.parse(listed.toString('utf8')) as unknown) : [];
+      sectionNames = Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string' && isPlainSegmentName(n)) : [];
+      for (const name of sectionNames) await artifacts.fetchFile(artifactKeys.work(jobId, name), path.join(workDir, name));
     }
     return new EngineWorkspace(artifacts, files, { imagePath, endImagePath, workDir, resuming, sectionNames });
   }
 
   /**
-   * Stores a finished section in the background, in order: the video first, then the list of
-   * sections, then the checkpoint, so a stored checkpoint always finds its video. Returns the
-   * video's key. `onError` hears the first failure (the job cannot resume elsewhere without it).
+   * Stores a finished section in the background, in order: its new segment, its progress video, the
+   * list of segments, then the checkpoint, so a stored checkpoint always finds what it builds on.
+   * Returns the progress video's key. `onError` hears the first failure (the job cannot resume
+   * elsewhere without it).
    */
-  storeSection(videoPath: string, onError: (error: unknown) => void): string {
-    const name = path.basename(videoPath);
-    const key = artifactKeys.work(this.files.jobId, name);
+  storeSection(section: { videoPath: string; segmentPath?: string | undefined }, onError: (error: unknown) => void): string {
     const { jobId } = this.files;
+    const key = artifactKeys.work(jobId, path.basename(section.videoPath));
+    const segmentName = section.segmentPath === undefined ? undefined : path.basename(section.segmentPath);
     const checkpointKey = artifactKeys.checkpoint(jobId);
     const checkpointFile = path.join(this.workDir, CHECKPOINT_FILE);
     // The engine goes on to the next section while this uploads, and replaces the checkpoint file
@@ -120,8 +124,11 @@ export class EngineWorkspace {
     this.uploads = this.uploads
       .then(async () => {
         if (this.uploadError !== undefined) return;
-        await this.artifacts.putFile(key, videoPath);
-        this.sectionNames.push(name);
+        if (segmentName !== undefined && section.segmentPath !== undefined) {
+          await this.artifacts.putFile(artifactKeys.work(jobId, segmentName), section.segmentPath);
+          this.sectionNames.push(segmentName);
+        }
+        await this.artifacts.putFile(key, section.videoPath);
         await this.artifacts.put(artifactKeys.sections(jobId), Buffer.from(JSON.stringify(this.sectionNames)));
         await this.artifacts.putFile(checkpointKey, snapshot);
       })

@@ -187,8 +187,8 @@ class ProgressRelay {
       const { previewPng, ...rest } = event;
       this.publish({ ...rest, ...(previewPng && { previewPngBase64: previewPng.toString('base64') }) });
     } else if (event.type === 'section') {
-      const { videoPath, ...rest } = event;
-      const videoKey = this.workspace.storeSection(videoPath, (error) => {
+      const { videoPath: _local, segmentPath: _segment, ...rest } = event;
+      const videoKey = this.workspace.storeSection(event, (error) => {
         this.uploadError ??= error;
         this.stop.abort(error);
       });

@@ -55,7 +55,7 @@ export interface ActiveEntry {
 export type WireEngineEvent =
   | Exclude<EngineEvent, { type: 'step' | 'section' }>
   | (Omit<Extract<EngineEvent, { type: 'step' }>, 'previewPng'> & { previewPngBase64?: string })
-  | (Omit<Extract<EngineEvent, { type: 'section' }>, 'videoPath'> & { videoKey: string });
+  | (Omit<Extract<EngineEvent, { type: 'section' }>, 'videoPath' | 'segmentPath'> & { videoKey: string });
 
 export interface GpuProgress {
   /** Increases with every message of one run, so a late duplicate is recognisable. */

@@ -168,7 +168,7 @@ describe('status reducer (queue event → status state, shared by both bots)', (
       [engine({ type: 'step', section: 1, sections: 2, step: 8, steps: 8, elapsedMs: 0, stepMs: 1000 }), T0 + 11_000],
       [engine({ type: 'stage', stage: 'decoding', detail: 'section 1/2' }), T0 + 11_500],
       [engine({ type: 'stage', stage: 'writing', detail: 'section 1/2' }), T0 + 12_000],
-      [engine({ type: 'section', section: 1, sections: 2, videoPath: '/v1.mp4', frames: 33, seconds: 1.1 }), T0 + 12_500],
+      [engine({ type: 'section', section: 1, sections: 2, videoPath: '/v1.mp4', shows: 'whole', frames: 33, seconds: 1.1 }), T0 + 12_500],
       [engine({ type: 'stage', stage: 'sampling', detail: 'section 2/2' }), T0 + 13_000],
       [engine({ type: 'stage', stage: 'done' }), T0 + 30_000],
     ]);

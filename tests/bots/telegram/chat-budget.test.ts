@@ -133,7 +133,7 @@ describe('50 queued jobs in one Telegram group', () => {
       for (const later of jobs.slice(k + 1)) presenter.handle({ type: 'position', job: later, position: jobs.indexOf(later) - k, etaMs: 60_000 });
       for (const section of [1, 2]) {
         for (const step of [1, 2]) await emit({ type: 'engine', job, event: { type: 'step', section, sections: 2, step, steps: 2, elapsedMs: 1000 * step, stepMs: 1000 } });
-        await emit({ type: 'engine', job, event: { type: 'section', section, sections: 2, videoPath, frames: 33, seconds: 1.1 } });
+        await emit({ type: 'engine', job, event: { type: 'section', section, sections: 2, videoPath, shows: 'whole', frames: 33, seconds: 1.1 } });
       }
       await emit({ type: 'done', job: { ...job, state: 'done', finishedAt: timers.now(), result: { videoPath, frames: 66, seconds: 2.2, sectionPaths: [] } } });
     }

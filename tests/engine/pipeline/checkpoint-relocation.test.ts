@@ -1,6 +1,7 @@
 // A resume checkpoint is location-independent: moved to another directory (another machine's work
-// dir in scale-out mode), after a middle section or after the last one, with or without the section
-// videos next to it, it resumes to the same frames as an uninterrupted run. Tiny model set, real code.
+// dir in scale-out mode) with the video segments it names, after a middle section or after the last
+// one, it resumes to the same frames as an uninterrupted run; without its segments, or naming files
+// that are not its own, it is not used and the job starts over. Tiny model set, real code.
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,47 +82,56 @@ describe('a moved resume checkpoint', () => {
     expect(middle.sampled).toEqual([2]);
     expect((await frames(middle.result.videoPath)).equals(expected)).toBe(true);
 
-    // After the last section: only the checkpoint reaches the new machine (no section video).
+    // After the last section: the checkpoint and its segments reach the new machine (what a GPU
+    // worker fetches), no section video: nothing is sampled, the segments are joined as they are.
     const lastOnly = join(root, 'machine-c');
     await mkdir(lastOnly);
-    await copyFile(join(fullDir, CHECKPOINT_FILE), join(lastOnly, CHECKPOINT_FILE));
+    const segments = (await readdir(fullDir)).filter((f) => f.startsWith('segment-'));
+    // Section 1's frames all stay float (the next section blends them), so section 2 makes the one segment.
+    expect(segments).toEqual(['segment-0001.mp4']);
+    for (const f of [CHECKPOINT_FILE, ...segments]) await copyFile(join(fullDir, f), join(lastOnly, f));
     const end = await resume(lastOnly);
     expect(end.result.resumed).toBe(true);
     expect(end.sampled).toEqual([]); // nothing sampled again
     expect(end.result.frames).toBe(full.frames);
     expect((await frames(end.result.videoPath)).equals(expected)).toBe(true);
 
-    // After the last section with its video alongside (the GPU worker fetches it), the original
-    // gone: the checkpoint finds the video by its relative name, nothing is sampled or re-encoded.
-    const withVideo = join(root, 'machine-d');
-    await rename(fullDir, withVideo);
-    expect((await readdir(withVideo)).filter((f) => f.startsWith('section-'))).toHaveLength(2);
-    const copied = await resume(withVideo);
-    expect(copied.sampled).toEqual([]);
-    expect((await frames(copied.result.videoPath)).equals(expected)).toBe(true);
+    // The checkpoint alone: its first segment is missing, so it is not used (the job starts over).
+    const bare = join(root, 'machine-d');
+    await mkdir(bare);
+    await copyFile(join(fullDir, CHECKPOINT_FILE), join(bare, CHECKPOINT_FILE));
+    const over = await resume(bare);
+    expect(over.details.some((d) => d.includes('segment-0001.mp4 is missing'))).toBe(true);
+    expect(over.result.resumed).toBe(false);
+    expect(over.sampled).toEqual([1, 2]);
+    expect((await frames(over.result.videoPath)).equals(expected)).toBe(true);
   });
 
-  it('refuses a checkpoint that names a video outside its work directory (a path, or a symlink out): the job starts over and posts its own video', async () => {
+  it('refuses a checkpoint that names a segment outside its work directory (a path, a symlink out) or one that changed: the job starts over and posts its own video', async () => {
     const cleanDir = join(root, 'clean');
     const clean = await engine.run({ imagePath: image, workDir: cleanDir, options, signal: never, onEvent: () => undefined });
     const expected = await frames(clean.videoPath);
-    // "Someone else's file": a real video, but not this job's (only its first section).
+    const checkpoint = await readFile(join(cleanDir, CHECKPOINT_FILE));
+    const listed = JSON.parse(metadataOf(checkpoint).segments!) as Array<{ file: string; sha256: string }>;
+    expect(listed.map((s) => s.file)).toEqual(['segment-0001.mp4']);
+    // "Someone else's file": a real video, but not this job's.
     const theirs = join(root, 'theirs.mp4');
-    const firstSection = (await readdir(cleanDir)).filter((f) => f.startsWith('section-')).sort()[0]!;
-    await copyFile(join(cleanDir, firstSection), theirs);
-    expect((await frames(theirs)).equals(expected)).toBe(false);
+    await copyFile(join(cleanDir, 'segment-0001.mp4'), theirs);
 
-    for (const [name, videos, link] of [
-      ['absolute', [theirs], undefined],
-      ['dot-dot', ['../theirs.mp4'], undefined],
-      ['symlink', ['section-9.mp4'], 'section-9.mp4'],
+    for (const [name, file, link, why] of [
+      ['absolute', theirs, undefined, 'outside the job'],
+      ['dot-dot', '../theirs.mp4', undefined, 'outside the job'],
+      ['symlink', 'segment-0001.mp4', theirs, 'outside the job'],
+      ['changed', 'segment-0001.mp4', 'changed', 'has changed'],
     ] as const) {
       const dir = join(root, `tampered-${name}`);
       await mkdir(dir);
-      await writeFile(join(dir, CHECKPOINT_FILE), withVideos(await readFile(join(cleanDir, CHECKPOINT_FILE)), videos));
-      if (link) await symlink(theirs, join(dir, link));
+      const segments = listed.map((s, i) => (i === 0 ? { ...s, file } : s));
+      await writeFile(join(dir, CHECKPOINT_FILE), withMetadata(checkpoint, { segments: JSON.stringify(segments) }));
+      if (link === 'changed') await writeFile(join(dir, 'segment-0001.mp4'), Buffer.concat([await readFile(theirs), Buffer.from([0])]));
+      else if (link) await symlink(link, join(dir, 'segment-0001.mp4'));
       const { result, sampled, details } = await resume(dir);
-      expect(details.some((d) => d.includes('outside the job')), name).toBe(true);
+      expect(details.some((d) => d.includes(why)), name).toBe(true);
       expect(result.resumed, name).toBe(false);
       expect(sampled, name).toEqual([1, 2]); // started over
       expect((await frames(result.videoPath)).equals(expected), name).toBe(true);
@@ -160,11 +170,16 @@ describe('refusals before saved progress', () => {
   });
 });
 
-/** The same safetensors file with its `videos` metadata replaced (the header is length-prefixed JSON). */
-function withVideos(file: Buffer, videos: readonly string[]): Buffer {
+function metadataOf(file: Buffer): Record<string, string> {
+  const headerLength = Number(file.readBigUInt64LE(0));
+  return (JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as { __metadata__: Record<string, string> }).__metadata__;
+}
+
+/** The same safetensors file with metadata entries replaced (the header is length-prefixed JSON). */
+function withMetadata(file: Buffer, entries: Record<string, string>): Buffer {
   const headerLength = Number(file.readBigUInt64LE(0));
   const header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8')) as { __metadata__: Record<string, string> };
-  header.__metadata__.videos = JSON.stringify(videos);
+  Object.assign(header.__metadata__, entries);
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);
   const length = Buffer.alloc(8);

@@ -84,22 +84,45 @@ describe('latent preview', () => {
 });
 
 describe('pixel history', () => {
-  it('equals the reference chain of float soft appends converted to uint8 at the end', () => {
-    const clip = (t: number, seed: number): Tensor => {
-      const g = new NoiseGenerator(seed);
-      return { data: g.normals(3 * t * 2 * 2).map((v) => v * 0.7), dims: [1, 3, t, 2, 2] };
-    };
+  const clip = (t: number, seed: number): Tensor => {
+    const g = new NoiseGenerator(seed);
+    return { data: g.normals(3 * t * 2 * 2).map((v) => v * 0.7), dims: [1, 3, t, 2, 2] };
+  };
+  const join = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p)));
+
+  it('prepending equals the reference chain of float soft appends converted to uint8, handing out final frames as it goes', () => {
     const overlap = 5;
     const first = clip(5, 1), second = clip(13, 2), third = clip(17, 3);
     let reference = first;
     reference = softAppendBcthw(second, reference, overlap);
     reference = softAppendBcthw(third, reference, overlap);
     const h = PixelHistory.empty();
-    h.prepend(first, 0, overlap);
-    h.prepend(second, overlap, overlap);
-    h.prepend(third, overlap, overlap);
+    const taken: Uint8Array[] = [];
+    for (const [i, c] of [first, second, third].entries()) {
+      h.prepend(c, i === 0 ? 0 : overlap, overlap);
+      expect(h.headFrames).toBeLessThanOrEqual(overlap); // memory: only the frames still to blend
+      taken.unshift(h.takeFinal()); // later takes are earlier in the video
+    }
     expect(h.frames).toBe(reference.dims[2]);
-    expect(Buffer.from(h.rgbFrames()).equals(Buffer.from(framesToUint8(reference)))).toBe(true);
+    taken.unshift(h.finishAll());
+    expect(h.headFrames).toBe(0);
+    expect(join(taken).equals(Buffer.from(framesToUint8(reference)))).toBe(true);
+  });
+
+  it('appending (F1 order) equals soft_append_bcthw(history, current) chains', () => {
+    const overlap = 5;
+    const first = clip(9, 4), second = clip(13, 5), third = clip(13, 6);
+    let reference = first;
+    reference = softAppendBcthw(reference, second, overlap);
+    reference = softAppendBcthw(reference, third, overlap);
+    const h = PixelHistory.empty(true);
+    const taken: Uint8Array[] = [];
+    for (const [i, c] of [first, second, third].entries()) {
+      h.append(c, i === 0 ? 0 : overlap, overlap);
+      taken.push(h.takeFinal());
+    }
+    taken.push(h.finishAll());
+    expect(join(taken).equals(Buffer.from(framesToUint8(reference)))).toBe(true);
   });
 });
 
@@ -207,7 +230,10 @@ describe('engine memory budget', () => {
   it('logs the transformer plan at startup and streams every block under a tiny budget, with the same video as resident', async () => {
     const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
     const log = { info: (obj: Record<string, unknown>, msg: string) => lines.push({ obj, msg }), warn: () => {}, error: () => {}, debug: () => {} };
-    const o = opts({ seconds: 0.4 });
+    // Lossless video (crf 0): streamed and resident blocks sum in different orders, so a pixel may
+    // round to the next level; H.264 at crf 16 turns such a one-level change in noise into
+    // different encoder decisions, which would hide whether the frames really agree.
+    const o = opts({ seconds: 0.4, crf: 0 });
     const resident = await createFramePackEngine({ modelDir: models, provider: 'cpu', resolution: RESOLUTION });
     const a = await resident.run({ imagePath: image, workDir: join(root, 'budget-a'), options: o, signal: new AbortController().signal, onEvent: () => {} });
     await resident.close();
@@ -227,6 +253,10 @@ describe('engine memory budget', () => {
     // Streamed weights cross every computed step; the video is the resident one's, frame for frame.
     expect(steps.some((w) => w > 0)).toBe(true);
     expect(b.frames).toBe(a.frames);
-    expect(Buffer.compare(await decodeFrames(a.videoPath), await decodeFrames(b.videoPath))).toBe(0);
+    const [va, vb] = [await decodeFrames(a.videoPath), await decodeFrames(b.videoPath)];
+    expect(vb.length).toBe(va.length);
+    let worst = 0;
+    for (let i = 0; i < va.length; i++) worst = Math.max(worst, Math.abs(va[i]! - vb[i]!));
+    expect(worst).toBeLessThanOrEqual(2); // one rgb level, through the yuv420p conversion
   });
 });

@@ -177,10 +177,13 @@ export class FakeEngine implements Engine {
         emit({ type: 'stage', stage: 'writing' });
         const videoPath = path.join(workDir, `section-${section}.mp4`);
         await writeFile(videoPath, `fake mp4: sections 1-${section} of ${sections}\n`);
+        // Like the real engine: each section leaves one segment, which its checkpoint builds on.
+        const segmentPath = path.join(workDir, segmentName(section));
+        await writeFile(segmentPath, `fake segment ${section}\n`);
         await writeFile(path.join(workDir, CHECKPOINT), JSON.stringify({ sectionsDone: section }));
         sectionPaths.push(videoPath);
         const frames = framesFor(section, options.windowSize);
-        emit({ type: 'section', section, sections, videoPath, frames, seconds: frames / 30 });
+        emit({ type: 'section', section, sections, videoPath, shows: 'whole', frames, seconds: frames / 30, segmentPath });
       }
       const videoPath = path.join(workDir, 'final.mp4');
       await writeFile(videoPath, `fake mp4: ${sections} sections\n`);
@@ -230,10 +233,17 @@ function framesFor(sections: number, windowSize: number): number {
   return sections * (windowSize * 4 - 3);
 }
 
+function segmentName(section: number): string {
+  return `segment-${String(section).padStart(4, '0')}.mp4`;
+}
+
+/** Sections the checkpoint says are done, if every segment it builds on is here (else 0: start over). */
 async function readCheckpoint(workDir: string): Promise<number> {
   try {
     const parsed = JSON.parse(await readFile(path.join(workDir, CHECKPOINT), 'utf8')) as { sectionsDone?: unknown };
-    return typeof parsed.sectionsDone === 'number' ? parsed.sectionsDone : 0;
+    const done = typeof parsed.sectionsDone === 'number' ? parsed.sectionsDone : 0;
+    for (let s = 1; s <= done; s++) await readFile(path.join(workDir, segmentName(s)));
+    return done;
   } catch {
     return 0;
   }

@@ -58,7 +58,7 @@ export class GatedEngine implements Engine {
       }
       videoPath = join(job.workDir, `section_${section}.mp4`);
       await copyFile(this.opts.videoPath, videoPath);
-      job.onEvent({ type: 'section', section, sections, videoPath, frames: 30 * section, seconds: section });
+      job.onEvent({ type: 'section', section, sections, videoPath, shows: 'whole', frames: 30 * section, seconds: section });
     }
     const finalPath = join(job.workDir, 'final.mp4');
     await copyFile(videoPath, finalPath);
