@@ -150,7 +150,7 @@ export class JobTracker {
       }
     } else if (e.type === 'section' && e.section < e.sections) {
       // The last section's video is the final video: attaching it as progress too would upload it twice.
-      v.sectionVideo = { path: e.videoPath, bytes: 0 };
+      v.sectionVideo = { path: e.videoPath, bytes: 0, shows: e.shows, section: e.section, sections: e.sections };
     }
   }
 

@@ -2,6 +2,7 @@
 // Pure: no I/O, so the rendering is easy to test and the sender can diff it against what was sent.
 import { ButtonBuilder, ButtonStyle, ActionRowBuilder, escapeMarkdown } from 'discord.js';
 import type { AnimateOptions } from '../../engine/types.ts';
+import { progressVideoFileName, progressVideoLabel, type ProgressVideoShows } from '../common/progress-video.ts';
 import { renderJobStatus, type StatusState } from '../common/status.ts';
 import { DISCORD_CONTENT_LIMIT, fitPart } from '../common/text-limit.ts';
 import { encodeCustomId } from './custom-ids.ts';
@@ -20,8 +21,8 @@ export interface JobView {
   /** How the prompt was chosen, as said when the job was submitted (already escaped). */
   notice?: string;
   startedAt?: number;
-  /** The growing mp4 after the latest finished section. */
-  sectionVideo?: { path: string; bytes: number };
+  /** The latest finished section's progress video: the whole video so far, or the newest section's clip. */
+  sectionVideo?: { path: string; bytes: number; shows: ProgressVideoShows; section: number; sections: number };
   /** The latest latent preview chosen for display (not every step's). */
   preview?: { seq: number; png: Buffer };
   /** The final video, already fitted to the upload limit. */
@@ -52,6 +53,8 @@ export function renderStatus(view: JobView): RenderedStatus {
     else if (view.promptSource === 'helper') lines.push('The prompt was suggested by the prompt helper.');
     else if (view.promptSource === 'default') lines.push('No prompt was given, so the default motion prompt is used.');
     lines.push(...view.notes);
+    const sv = view.sectionVideo;
+    if (sv && view.status.phase !== 'done') lines.push(`Attached: ${progressVideoLabel(sv.shows, sv.section, sv.sections)}.`);
     return lines.join('\n');
   };
   // A long (or heavily escaped) prompt is shortened first, so the notes after it stay readable.
@@ -67,7 +70,7 @@ function filesFor(view: JobView): DesiredFile[] {
   }
   const files: DesiredFile[] = [];
   if (view.sectionVideo) {
-    files.push({ name: 'progress.mp4', key: `video:${view.sectionVideo.path}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
+    files.push({ name: progressVideoFileName(view.sectionVideo.shows), key: `video:${view.sectionVideo.path}`, contentType: 'video/mp4', source: { path: view.sectionVideo.path } });
   }
   if (view.preview && view.status.phase === 'running') {
     files.push({ name: 'preview.png', key: `preview:${view.preview.seq}`, contentType: 'image/png', source: { data: view.preview.png } });

@@ -13,6 +13,7 @@ import { LatestWinsThrottle } from '../common/throttle.ts';
 import type { Timers } from '../../util/timers.ts';
 import { PRIORITY } from '../common/chat-budget.ts';
 import { describeSettings, formatSeconds, sectionOrderNote, initialStatus, isTerminal, reduceStatus, renderJobStatus, type StatusState } from '../common/status.ts';
+import { progressVideoLabel, type ProgressVideoShows } from '../common/progress-video.ts';
 import { DEFAULT_RETRY_DELAYS_MS, withRetries } from '../common/retry.ts';
 import { fitPart, fitText, TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT } from '../common/text-limit.ts';
 import { type ChatCaller, describeApiError, isTransient, multipartReplyParameters, NOT_MODIFIED, SKIPPED } from './api.ts';
@@ -99,7 +100,7 @@ export class JobPresenter {
       const e = event.event;
       // The last section's video is the final video, which follows at once: posting it as a
       // preview too would show the same video twice (always so for a one-section job).
-      if (e.section < e.sections) this.enqueue(view, () => this.sendPreview(view, e.videoPath, e.section, e.sections));
+      if (e.section < e.sections) this.enqueue(view, () => this.sendPreview(view, e.videoPath, e.shows, e.section, e.sections));
     }
     if (isTerminal(view.state)) {
       view.finished = true;
@@ -221,11 +222,11 @@ export class JobPresenter {
 
   // ---- videos -------------------------------------------------------------------------------
 
-  private async sendPreview(view: JobView, videoPath: string, section: number, sections: number): Promise<void> {
+  private async sendPreview(view: JobView, videoPath: string, shows: ProgressVideoShows, section: number, sections: number): Promise<void> {
     const size = (await stat(videoPath)).size;
     if (size > this.deps.maxUploadBytes) return; // previews are a courtesy; only the final video is fitted
     const note = view.videoMessageId === undefined && sections > 1 ? `\n${sectionOrderNote(view.state.options)}` : '';
-    const caption = fitText(`Job #${view.state.jobSeq}: preview after section ${section}/${sections}.${note}`, TELEGRAM_CAPTION_LIMIT);
+    const caption = fitText(`Job #${view.state.jobSeq}: ${progressVideoLabel(shows, section, sections)}.${note}`, TELEGRAM_CAPTION_LIMIT);
     await this.putVideo(view, videoPath, caption);
   }
 

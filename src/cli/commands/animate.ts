@@ -132,6 +132,7 @@ export function register(program: Command): void {
         process.stdout.write(
           `Wrote ${finalPath}: ${result.frames} frames, ${result.seconds.toFixed(2)} s at 30 fps` +
             ` (total ${((t.total ?? 0) / 1000).toFixed(1)} s; sampling ${((t.sampling ?? 0) / 1000).toFixed(1)} s, decoding ${((t.decoding ?? 0) / 1000).toFixed(1)} s).\n` +
+            (result.bytesWritten !== undefined ? `Wrote ${(result.bytesWritten / 2 ** 20).toFixed(1)} MiB in the work folder; the largest checkpoint was ${((result.checkpointBytes ?? 0) / 2 ** 20).toFixed(2)} MiB.\n` : '') +
             `Section videos and previews: ${join(flags.out, `${stamp}_section*`)}.\n` +
             (manifest.tiny ? 'Reminder: tiny models produce noise.\n' : ''),
         );

@@ -168,7 +168,7 @@ describe('telegram delivery', () => {
       await h.api.waitFor(() => /is done/.test(statusText(h, DM_ALICE.id, status)), 20_000, 'done text');
       const first = h.api.calls.find((c) => c.seq >= mark && c.method === 'sendVideo')!;
       expect(first.ok).toBe(false);
-      expect(String(first.params.caption)).toContain('preview after section 1/2');
+      expect(String(first.params.caption)).toContain('the video so far, after section 1/2');
       expect(h.logs.some((l) => l.includes('preview upload failed') && l.includes('"method":"sendVideo"'))).toBe(true);
     } finally {
       await h.close();
@@ -184,7 +184,7 @@ describe('telegram section order', () => {
         const { mark, status } = await submit(h, DM_ALICE, `/animate the sea steps=2 seconds=1 model=${model}`);
         await h.api.waitFor(() => /is done/.test(statusText(h, DM_ALICE.id, status)), 20_000, 'done text');
         const first = h.api.calls.find((c) => c.seq >= mark && c.method === 'sendVideo')!;
-        expect(String(first.params.caption)).toContain('preview after section 1/2');
+        expect(String(first.params.caption)).toContain('the video so far, after section 1/2');
         expect(String(first.params.caption)).toContain(expected);
         expect(String(first.params.caption)).not.toContain(wrong);
       }
