@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { resolveFfmpeg } from '../../util/ffmpeg.ts';
 import { runTool } from '../../util/run-tool.ts';
 import { writeMp4, MP4_TIMEOUT_MS, type Mp4Options } from './mp4.ts';
@@ -107,8 +107,9 @@ export async function concatMp4(parts: readonly string[], out: string, signal?: 
   const ff = await resolveFfmpeg();
   const list = `${out}.parts.txt`;
   const tmp = `${out}.partial.mp4`;
-  // The list names files by absolute path; quote marks in a name are escaped as the demuxer wants.
-  await writeFile(list, parts.map((p) => `file '${p.replaceAll("'", "'\\''")}'\n`).join(''));
+  // The demuxer reads names relative to the list's own folder, so the list names files by absolute
+  // path; quote marks in a name are escaped as the demuxer wants.
+  await writeFile(list, parts.map((p) => `file '${resolve(p).replaceAll("'", "'\\''")}'\n`).join(''));
   try {
     await runTool(ff.path, [
       '-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list,

@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatMp4, isPlainSegmentName, SegmentedVideo, sha256File } from '../../../src/engine/video/segments.ts';
@@ -66,6 +66,15 @@ describe('SegmentedVideo', () => {
       expect(Buffer.compare(await decode(newest), Buffer.concat(newestInOrder))).toBe(0);
     });
   }
+
+  it('joins a video whose work directory is given relative to the current directory (as the CLI does)', async () => {
+    const work = relative(process.cwd(), await mkdtemp(join(dir, 'rel-')));
+    const video = new SegmentedVideo(work, false);
+    await video.add(frames(3, 4), size, enc);
+    const head = await video.writeHead(frames(1, 5), size, enc, 'head.mp4');
+    await video.assembleAll(join(work, 'whole.mp4'), head);
+    expect((await decode(join(work, 'whole.mp4'))).length).toBe(4 * plane);
+  });
 
   it('writes nothing for an empty batch of final frames', async () => {
     const video = new SegmentedVideo(await mkdtemp(join(dir, 'empty-')), false);
