@@ -13,4 +13,5 @@ export const benchmarkSuites: Array<() => Promise<Benchmark[]>> = [
   () => import('./discord.ts').then((m) => m.suites()),
   () => import('./queue.ts').then((m) => m.suites()),
   () => import('./scale-out.ts').then((m) => m.suites()),
+  () => import('./long-video.ts').then((m) => m.suites()),
 ];

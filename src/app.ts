@@ -103,6 +103,7 @@ async function startLocked(config: Config, log: Logger, options: StartAppOptions
         provider: config.EXECUTION_PROVIDER,
         memoryBudgetGb: memory.budgetGb,
         ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
+        ...(config.BUCKET_RESOLUTION !== undefined && { resolution: config.BUCKET_RESOLUTION }),
       }),
       log,
       logLevel: config.LOG_LEVEL,

@@ -70,6 +70,8 @@ export const configSchema = z.object({
   MODEL_SET: z.string().min(1).default('tiny'),
   EXECUTION_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
   MEMORY_BUDGET_GB: z.coerce.number().positive().optional(),
+  /** Bucket resolution of every job (FramePack's 640; the tiny set defaults to 128). Unset: the model set's default. */
+  BUCKET_RESOLUTION: int(64, 1024).optional(),
   ORT_THREADS: int(1, 1024).optional(),
   FFMPEG_PATH: z.string().min(1).optional(),
 

@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .option('--models <dir>', 'model set folder', 'models/tiny')
     .option('--out <dir>', 'output folder', 'out')
     .addOption(new Option('--provider <name>', 'execution provider (default: EXECUTION_PROVIDER, else cpu)').choices(['cpu', 'cuda', 'webgpu']))
-    .option('--resolution <n>', 'bucket resolution (default 640; 128 for the tiny set)', (v) => Number.parseInt(v, 10))
+    .option('--resolution <n>', 'bucket resolution (default BUCKET_RESOLUTION, else 640; 128 for the tiny set)', (v) => Number.parseInt(v, 10))
     .action(async (imageArg: string, flags: AnimateFlags) => {
       const config = loadConfig(); // validated defaults (EXECUTION_PROVIDER, MEMORY_BUDGET_GB)
       const image = resolve(imageArg);
@@ -93,7 +93,7 @@ export function register(program: Command): void {
       const engine = await createFramePackEngine({
         modelDir: flags.models, provider,
         memoryBudgetGb: memory.budgetGb,
-        ...(flags.resolution ? { resolution: flags.resolution } : {}),
+        ...(flags.resolution ? { resolution: flags.resolution } : config.BUCKET_RESOLUTION !== undefined ? { resolution: config.BUCKET_RESOLUTION } : {}),
       });
       process.stdout.write(`${engine.describe()}\n`);
       const stamp = timestamp();

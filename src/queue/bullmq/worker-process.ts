@@ -66,5 +66,6 @@ async function framePackWorkerSpec(config: Config, log: Logger): Promise<EngineS
     provider: config.EXECUTION_PROVIDER,
     memoryBudgetGb: memory.budgetGb,
     ...(config.ORT_THREADS !== undefined && { threads: config.ORT_THREADS }),
+    ...(config.BUCKET_RESOLUTION !== undefined && { resolution: config.BUCKET_RESOLUTION }),
   });
 }

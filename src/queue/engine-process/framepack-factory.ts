@@ -12,6 +12,7 @@ export interface FramePackFactoryOptions {
   memoryBudgetGb?: number;
   /** ORT_THREADS: intra-op threads of every session (they live in this process, so it is set here). */
   threads?: number;
+  /** BUCKET_RESOLUTION: undefined = the model set's default (640; the tiny set's 128). */
   resolution?: number;
 }
 
