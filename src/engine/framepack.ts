@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PackedTransformer, type TransformerDescription } from './transformer/runtime.ts';
 import { formatBytes } from './transformer/traffic.ts';
-import { lowMemoryForBudget } from './memory-budget.ts';
+import { planDecodeTiling } from './memory-budget.ts';
 import { ComponentPool, type ComponentLoaders, type KeepPolicy } from './pipeline/components.ts';
 import { runFramePackJob, type PipelineSettings } from './pipeline/run.ts';
 import type { ExecutionProvider } from './runtime/session.ts';
@@ -115,8 +115,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
     models: manifest.components.transformer_f1 ? ['original', 'f1'] : ['original'],
     modelIdentity: `${manifest.name}@${manifest.createdAt}`,
     resolution: opts.resolution ?? (manifest.tiny ? TINY_RESOLUTION : 640),
-    // As FramePack: below its high-VRAM threshold the VAE decodes in tiles.
-    tiledDecode: lowMemoryForBudget(opts.memoryBudgetGb),
+    tiledDecode: false, // planned below, from the budget and the decoder's computed peak
     ...(opts.teacacheThreshold !== undefined ? { teacacheThreshold: opts.teacacheThreshold } : {}),
     ...(opts.magcache ? { magcache: opts.magcache } : {}),
   };
@@ -128,6 +127,8 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
   const transformerBytes = Math.max(sizes.transformer ?? 0, sizes.transformer_f1 ?? 0);
   const others = Object.entries(sizes).filter(([k]) => k !== 'transformer' && k !== 'transformer_f1').reduce((a, [, b]) => a + b, 0);
   const budget = opts.memoryBudgetGb !== undefined ? opts.memoryBudgetGb * 2 ** 30 : undefined;
+  const decode = planDecodeTiling(manifest.components.vae?.config, settings.resolution, opts.memoryBudgetGb, others + transformerBytes);
+  settings.tiledDecode = decode.tiled;
   const allFit = budget === undefined || budget >= others + transformerBytes;
   const keep: KeepPolicy = opts.keepWarm ? true : (kind) => kind === 'transformer' || kind === 'transformerF1' || allFit;
   const loaderOpts: OnnxLoaderOptions = {
@@ -140,7 +141,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
   let running: Promise<unknown> = Promise.resolve();
   const description =
     `FramePack ${manifest.tiny ? 'tiny model set (random weights: the video is noise)' : 'model set'} "${manifest.name}" on ${opts.provider}` +
-    `, ${settings.resolution}-bucket${manifest.components.transformer_f1 ? ', original + F1 transformers' : ''}`;
+    `, ${settings.resolution}-bucket${manifest.components.transformer_f1 ? ', original + F1 transformers' : ''}, ${decode.why}`;
   return {
     describe: () => description,
     run(job: EngineJob): Promise<EngineResult> {

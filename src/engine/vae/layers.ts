@@ -68,27 +68,50 @@ export function resnetBlock(w: WeightBinder, x: string, prefix: string, groups: 
 }
 
 /**
- * Frame-causal additive bias [1, 1, L, L] for L = T·H·W tokens in (t, h, w) order: a token may
- * attend to every token of its own frame and of earlier frames (diffusers' prepare_causal_attention_mask).
+ * Frame-causal attention (diffusers' prepare_causal_attention_mask: a token attends to every token
+ * of its own frame and of earlier frames) without the L×L bias. The reference materialises an
+ * additive [L, L] mask for L = T·H·W tokens and with it [L, L] scores: at the 640 bucket, 5 latent
+ * frames of 76×80 give L = 30 400 and ≈ 3.7 GB per L×L float32 tensor, three of them alive (bias,
+ * scores, probabilities), whatever the VAE's width (measured: a decoder call's peak RSS grows by
+ * 3.3–3.4 × L²·4 bytes).
+ *
+ * Here the query frames are the batch: frame t's queries see every key, and the mask rides on one
+ * extra channel, q' = [q, 1] and k' = [k, m], with m = 0 for keys of frames ≤ t and MASKED after,
+ * so q'·k' = q·k + m is exactly the reference's biased score. With no bias input, onnxruntime's
+ * MultiHeadAttention takes its memory-efficient path (scores in blocks, never L×L). v gets a zero
+ * channel so q, k and v share one head size; it is dropped from the output.
  */
-export function causalFrameBias(g: GraphBuilder, x: string): string {
+function frameCausalAttention(g: GraphBuilder, q: string, k: string, v: string, x: string, channels: number): string {
   const shape = g.op('Shape', [x]);
   const dim = (i: number) => g.op('Gather', [shape, g.i64([i])], { axis: 0 });
+  const frames = dim(2); // [1]
   const hw = g.op('Mul', [dim(3), dim(4)]);
-  const len = g.op('Mul', [dim(2), hw]);
-  const idx = g.op('Range', [g.i64(0), g.op('Squeeze', [len, g.i64([0])]), g.i64(1)]);
-  const frame = g.op('Div', [idx, hw]);
-  const queryFrame = g.op('Unsqueeze', [frame, g.i64([1])]); // [L, 1]
-  const keyFrame = g.op('Unsqueeze', [frame, g.i64([0])]); // [1, L]
-  const allowed = g.op('LessOrEqual', [keyFrame, queryFrame]);
-  const bias = g.op('Where', [allowed, g.fc(0), g.fc(g.compute === 'float32' ? MASKED : g.lowest)], {}, undefined, 'causal_bias');
-  return g.op('Unsqueeze', [bias, g.i64([0, 1])]);
+  const tokens = g.op('Mul', [frames, hw]);
+  const zero = g.i64([0]);
+  // [1, L, C] → queries per frame [T, HW, C]; keys and values repeated for every query frame [T, L, C].
+  const queries = g.op('Reshape', [q, g.op('Concat', [frames, hw, g.i64([channels])], { axis: 0 })]);
+  const perFrame = g.op('Concat', [frames, tokens, g.i64([channels])], { axis: 0 });
+  const keys = g.op('Expand', [k, perFrame]);
+  const values = g.op('Expand', [v, perFrame]);
+  // m[t, l] = 0 where frame(l) ≤ t, MASKED after: [T, L, 1].
+  const keyFrame = g.op('Unsqueeze', [g.op('Div', [g.op('Range', [g.i64(0), g.op('Squeeze', [tokens, zero]), g.i64(1)]), hw]), zero]); // [1, L]
+  const queryFrame = g.op('Unsqueeze', [g.op('Range', [g.i64(0), g.op('Squeeze', [frames, zero]), g.i64(1)]), g.i64([1])]); // [T, 1]
+  const mask = g.op('Where', [g.op('LessOrEqual', [keyFrame, queryFrame]), g.fc(0), g.fc(g.compute === 'float32' ? MASKED : g.lowest)], {}, undefined, 'causal_mask');
+  const withChannel = (t: string, extra: string) => g.op('Concat', [t, extra], { axis: 2 });
+  const ones = g.op('Expand', [g.fc(1, [1, 1, 1]), g.op('Concat', [frames, hw, g.i64([1])], { axis: 0 })]);
+  const zeros = g.op('Expand', [g.fc(0, [1, 1, 1]), g.op('Concat', [frames, tokens, g.i64([1])], { axis: 0 })]);
+  const out = attention(g, withChannel(queries, ones), withChannel(keys, g.op('Unsqueeze', [mask, g.i64([2])])), withChannel(values, zeros), {
+    numHeads: 1, scale: 1 / Math.sqrt(channels),
+  });
+  // [T, HW, C+1] → [1, L, C]
+  const dropped = g.op('Slice', [out, g.i64([0]), g.i64([channels]), g.i64([2])]);
+  return g.op('Reshape', [dropped, g.i64([1, -1, channels])]);
 }
 
 /**
  * The mid-block Attention (single head of width C, GroupNorm in front, residual) over all T·H·W
- * positions with the frame-causal bias. GroupNorm over the 5-D tensor equals the reference's
- * GroupNorm over the flattened [B, C, L] view.
+ * positions, frame-causal. GroupNorm over the 5-D tensor equals the reference's GroupNorm over the
+ * flattened [B, C, L] view.
  */
 export function midAttention(w: WeightBinder, x: string, prefix: string, groups: number): string {
   const g = w.g;
@@ -99,7 +122,7 @@ export function midAttention(w: WeightBinder, x: string, prefix: string, groups:
   const q = linear(w, normed, `${prefix}.to_q`);
   const k = linear(w, normed, `${prefix}.to_k`);
   const v = linear(w, normed, `${prefix}.to_v`);
-  const attn = attention(g, q, k, v, { numHeads: 1, scale: 1 / Math.sqrt(channels), attentionBias: causalFrameBias(g, x) });
+  const attn = frameCausalAttention(g, q, k, v, x, channels);
   const out = g.op('Add', [linear(w, attn, `${prefix}.to_out.0`), residual]);
   return g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1] }), g.op('Shape', [x])], {}, undefined, prefix);
 }
