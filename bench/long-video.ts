@@ -26,6 +26,8 @@ export const CONTENDER_COMMIT = 'f18dd39';
 interface JobFigures {
   seconds: number; frames: number; sections: number; wallMs: number; firstSectionMs: number; lastSectionMs: number;
   bytesWritten: number; largestCheckpoint: number; peakRssBytes: number;
+  /** The pipeline's stage timings (ms); decoding_network is the decoder's own part of decoding. */
+  timings: Record<string, number>;
 }
 
 const MB = 2 ** 20;
@@ -66,7 +68,19 @@ function lines(design: string, f: JobFigures, note: string): BenchResult[] {
     { name: `${at}: largest checkpoint`, value: f.largestCheckpoint / MB, unit: 'MiB', note, ...(design === 'ours' ? { target: { value: 16, better: 'lower' as const } } : {}) },
     { name: `${at}: first section`, value: f.firstSectionMs / 1000, unit: 's', note },
     { name: `${at}: last section`, value: f.lastSectionMs / 1000, unit: 's', note: `${f.sections} sections, job ${(f.wallMs / 1000).toFixed(0)} s` },
+    ...hostShare(at, f.timings),
   ];
+}
+
+/** Our own work in decoding (tiling, blending, conversions) against the decoder network's time. */
+function hostShare(at: string, t: Record<string, number>): BenchResult[] {
+  const network = t.decoding_network;
+  if (network === undefined || !t.decoding) return []; // the contender does not measure it
+  return [{
+    name: `${at}: decode host work / decoder time`, value: Math.round(((t.decoding - network) / network) * 1000) / 10, unit: '%',
+    note: `decoding ${(t.decoding / 1000).toFixed(1)} s, of which the decoder ${(network / 1000).toFixed(1)} s; sampling ${((t.sampling ?? 0) / 1000).toFixed(1)} s, writing ${((t.writing ?? 0) / 1000).toFixed(1)} s`,
+    target: { value: 10, better: 'lower' },
+  }];
 }
 
 const longVideo: Benchmark = {

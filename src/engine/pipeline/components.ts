@@ -15,6 +15,8 @@ export interface ImageEncoderLike extends Closable {
 export interface VaeLike extends Closable {
   encode(pixels: Tensor): Promise<Tensor>;
   decode(latents: Tensor, opts?: { tiled?: boolean }): Promise<Tensor>;
+  /** Milliseconds inside the network since the last call; the rest of a decode is host work. */
+  takeNetworkMs?(): number;
 }
 export type TransformerLike = StagedTransformer<EmbedLike> &
   Closable & {

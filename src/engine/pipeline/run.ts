@@ -224,10 +224,14 @@ async function runSection(run: JobRun, state: SectionState, k: number): Promise<
   emitStage('decoding', `section ${sectionNo}/${plans.length}`);
   // The pool keeps the transformer across sections and jobs; the VAE only while the budget has room.
   const vae = await run.pool.get('vae');
+  vae.takeNetworkMs?.();
   await timed('decoding', async () => {
     const decoded = await vae.decode(direction.decodeWindow(committed, plan, window, first), { tiled: run.settings.tiledDecode ?? false });
     direction.mergePixels(state.pixels, decoded, window, first);
   });
+  // The decoder's own share of 'decoding'; the rest (tiling, blending, conversions) is ours.
+  const decoderMs = vae.takeNetworkMs?.();
+  if (decoderMs !== undefined) run.timings.add('decoding_network', decoderMs);
   await run.pool.release('vae');
   state.history = direction.boundHistory(committed, window);
   throwIfCancelled(signal);

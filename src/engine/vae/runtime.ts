@@ -38,6 +38,8 @@ export interface LatentDistribution {
 export class HunyuanVae {
   /** Network calls made so far (tiling makes several per encode / decode). */
   readonly calls = { encoder: 0, decoder: 0 };
+  /** Milliseconds spent inside onnxruntime since the last takeNetworkMs(): the rest of a decode is ours. */
+  private networkMs = 0;
 
   private constructor(
     readonly config: VaeConfig,
@@ -102,6 +104,13 @@ export class HunyuanVae {
     return sample!;
   }
 
+  /** The networks' own time since the last call (so a caller can tell its host work from theirs). */
+  takeNetworkMs(): number {
+    const ms = this.networkMs;
+    this.networkMs = 0;
+    return ms;
+  }
+
   async close(): Promise<void> {
     await this.encoder.release();
     await this.decoder.release();
@@ -116,13 +125,17 @@ export class HunyuanVae {
 
   private async runEncoder(x: Tensor): Promise<Tensor[]> {
     this.calls.encoder++;
+    const start = performance.now();
     const out = await this.encoder.run({ pixels: new ort.Tensor('float32', x.data, x.dims) });
+    this.networkMs += performance.now() - start;
     return [fromOrt(out.mean!), fromOrt(out.logvar!)];
   }
 
   private async runDecoder(z: Tensor): Promise<Tensor[]> {
     this.calls.decoder++;
+    const start = performance.now();
     const out = await this.decoder.run({ latents: new ort.Tensor('float32', z.data, z.dims) });
+    this.networkMs += performance.now() - start;
     return [fromOrt(out.sample!)];
   }
 }
