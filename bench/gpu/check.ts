@@ -13,6 +13,7 @@ import { PackedTransformer, type TransformerInputs } from '../../src/engine/tran
 import { formatBytes } from '../../src/engine/transformer/traffic.ts';
 import { availableProviders, ort, type ExecutionProvider } from '../../src/engine/runtime/session.ts';
 import { writeRandomTransformerSet } from './random-set.ts';
+import { formatSection, runSection, writeSectionVae, type SectionReport } from './section.ts';
 
 type Precision = 'fp16' | 'int4' | 'fp32';
 type Layout = 'resident' | 'streaming';
@@ -26,6 +27,8 @@ interface Options {
   steps: number;
   work: string;
   deadlineS: number;
+  /** One section end to end (transformer, VAE encode/decode, H.264) on the first provider that runs. */
+  section: boolean;
 }
 
 const SMALL_CONFIG = { ...OFFICIAL_CONFIG, num_attention_heads: 4, attention_head_dim: 32, num_refiner_layers: 1, rope_axes_dim: [8, 12, 12] };
@@ -47,6 +50,7 @@ function parseArgs(argv: string[]): Options {
     steps: Number(get('steps', '2')),
     work: resolve(get('work', join(process.cwd(), 'gpu-check-work'))),
     deadlineS: Number(get('deadline-s', '540')),
+    section: !argv.includes('--no-section'),
   };
 }
 
@@ -155,6 +159,13 @@ async function main(): Promise<void> {
     await child(process.argv[3]!, process.argv[4] as ExecutionProvider, process.argv[5] as Layout, process.argv[6]!, Number(process.argv[7]));
     return;
   }
+  if (process.argv[2] === '--section-child') {
+    const [setDir, provider, size, steps, work] = process.argv.slice(3) as [string, ExecutionProvider, 'full' | 'small', string, string];
+    const vaeDir = await writeSectionVae(join(work, `vae-${provider}`), size, provider);
+    const shape = size === 'small' ? SMALL_SHAPE : BUCKET_640;
+    process.stdout.write(`\n${JSON.stringify(await runSection(setDir, vaeDir, provider, shape, Number(steps), stepInputs, work))}\n`);
+    return;
+  }
   const o = parseArgs(process.argv.slice(2));
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
@@ -177,6 +188,7 @@ async function main(): Promise<void> {
     sets.set(p, dir);
   }
   console.log('provider  precision layout     s/step   load s  GPU mem peak  host RSS   host→device/step  device→host/step  (weights streamed)');
+  const ran: Array<{ provider: ExecutionProvider; precision: Precision }> = [];
   for (const provider of o.providers) {
     const why = await probeProvider(provider);
     if (why) {
@@ -212,6 +224,7 @@ async function main(): Promise<void> {
           continue;
         }
         const j = JSON.parse(last) as { sPerStep: number; loadS: number; toDevice: number; toHost: number; weights: number; maxRssMiB: number };
+        ran.push({ provider, precision: p });
         console.log(
           `${label} ${j.sPerStep.toFixed(3).padStart(7)}  ${j.loadS.toFixed(1).padStart(6)}  ${(gpuMiB === undefined ? 'n/a' : `${gpuMiB} MiB`).padStart(12)}  ` +
             `${`${j.maxRssMiB} MiB`.padStart(9)}  ${formatBytes(j.toDevice).padStart(16)}  ${formatBytes(j.toHost).padStart(16)}  (${formatBytes(j.weights)})`,
@@ -219,7 +232,34 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (o.section) await sectionLine(o, sets, ran, elapsed);
   console.log(`done in ${elapsed().toFixed(0)} s`);
+}
+
+/** The section line: on the first provider and precision whose step ran, in a process of its own. */
+async function sectionLine(o: Options, sets: Map<Precision, string>, ran: Array<{ provider: ExecutionProvider; precision: Precision }>, elapsed: () => number): Promise<void> {
+  const first = ran.find((c) => c.provider === 'cuda') ?? ran[0]; // the GPU the check is for, when it ran
+  const label = `${(first?.provider ?? '-').padEnd(9)} ${(first?.precision ?? '-').padEnd(9)}`;
+  if (!first) return void console.log(`${label} section skipped: no configuration ran`);
+  if (elapsed() > o.deadlineS) return void console.log(`${label} section skipped: past the ${o.deadlineS} s deadline`);
+  const r = await new Promise<{ code: number | null; out: string; err: string }>((res) => {
+    const c = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--section-child', sets.get(first.precision)!, first.provider, o.size, String(o.steps), o.work], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => c.kill('SIGKILL'), Math.max(10, o.deadlineS + 30 - elapsed()) * 1000);
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, out, err: code === null ? `killed at the ${o.deadlineS} s deadline\n${err}` : err });
+    });
+  });
+  const last = r.out.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !last.startsWith('{')) {
+    const reason = (r.err.split('\n').find((l) => /error|fail/i.test(l)) ?? r.err.trim().split('\n').pop() ?? `exit ${r.code}`).slice(0, 200);
+    return void console.log(`${label} section FAILED: ${reason}`);
+  }
+  console.log(formatSection(label, JSON.parse(last) as SectionReport));
 }
 
 await main();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PackedTransformer, type TransformerDescription } from './transformer/runtime.ts';
 import { formatBytes } from './transformer/traffic.ts';
 import { planDecodeTiling } from './memory-budget.ts';
+import { parseVaeConfig } from './vae/config.ts';
 import { ComponentPool, type ComponentLoaders, type KeepPolicy } from './pipeline/components.ts';
 import { runFramePackJob, type PipelineSettings } from './pipeline/run.ts';
 import type { ExecutionProvider } from './runtime/session.ts';
@@ -127,7 +128,7 @@ export async function createFramePackEngine(opts: FramePackEngineOptions): Promi
   const transformerBytes = Math.max(sizes.transformer ?? 0, sizes.transformer_f1 ?? 0);
   const others = Object.entries(sizes).filter(([k]) => k !== 'transformer' && k !== 'transformer_f1').reduce((a, [, b]) => a + b, 0);
   const budget = opts.memoryBudgetGb !== undefined ? opts.memoryBudgetGb * 2 ** 30 : undefined;
-  const decode = planDecodeTiling(manifest.components.vae?.config, settings.resolution, opts.memoryBudgetGb, others + transformerBytes);
+  const decode = planDecodeTiling(manifest.components.vae ? parseVaeConfig(manifest.components.vae.config) : undefined, settings.resolution, opts.memoryBudgetGb, others + transformerBytes);
   settings.tiledDecode = decode.tiled;
   const allFit = budget === undefined || budget >= others + transformerBytes;
   const keep: KeepPolicy = opts.keepWarm ? true : (kind) => kind === 'transformer' || kind === 'transformerF1' || allFit;

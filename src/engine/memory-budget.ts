@@ -2,7 +2,7 @@
 // in tiles) below 60 GB of free GPU memory; MEMORY_BUDGET_GB plays that role here. Above it the VAE
 // still tiles when an untiled decode would not fit next to the weights: its peak is computed from
 // the VAE's config at the bucket (vae/decode-peak.ts), not found out by the OOM killer.
-import { parseVaeConfig } from './vae/config.ts';
+import type { VaeConfig } from './vae/config.ts';
 import { untiledDecodePeakBytes } from './vae/decode-peak.ts';
 
 export const LOW_MEMORY_BELOW_GB = 60;
@@ -26,8 +26,8 @@ const gb = (bytes: number) => `${(bytes / GB).toFixed(1)} GB`;
  * `weightBytes`: every network's weights (the plan's worst case: all of them resident at once).
  * No budget means "everything resident, untiled" (tests, and operators who say so).
  */
-export function planDecodeTiling(vaeConfig: unknown, resolution: number, budgetGb: number | undefined, weightBytes: number): DecodeTilingPlan {
-  const peak = vaeConfig === undefined ? undefined : untiledDecodePeakBytes(parseVaeConfig(vaeConfig), resolution);
+export function planDecodeTiling(vaeConfig: VaeConfig | undefined, resolution: number, budgetGb: number | undefined, weightBytes: number): DecodeTilingPlan {
+  const peak = vaeConfig === undefined ? undefined : untiledDecodePeakBytes(vaeConfig, resolution);
   const at = peak === undefined ? '' : ` (an untiled decode at ${resolution} peaks at ≈${gb(peak)})`;
   if (budgetGb === undefined) return { tiled: false, ...(peak !== undefined && { untiledPeakBytes: peak }), why: `VAE decoded untiled: no memory budget${at}` };
   if (lowMemoryForBudget(budgetGb)) return { tiled: true, ...(peak !== undefined && { untiledPeakBytes: peak }), why: `VAE decoded in tiles: budget ${budgetGb} GB < ${LOW_MEMORY_BELOW_GB} GB, as FramePack${at}` };

@@ -27,7 +27,8 @@ describe('VAE decode peak', () => {
 });
 
 describe('decode tiling plan', () => {
-  const official = OFFICIAL;
+  const official = parseVaeConfig(OFFICIAL);
+  const tiny = parseVaeConfig(TINY_VAE_CONFIG);
   it('tiles below FramePack’s 60 GB, as FramePack does, and says why', () => {
     const plan = planDecodeTiling(official, 640, 18, 1 * GB);
     expect(plan.tiled).toBe(true);
@@ -42,7 +43,7 @@ describe('decode tiling plan', () => {
     // A 141 GB device: 105.8 GB budget leaves ≈70 GB.
     expect(planDecodeTiling(official, 640, 105.8, 36 * GB).tiled).toBe(false);
     // The tiny widths at 640 fit anywhere above the threshold.
-    expect(planDecodeTiling(TINY_VAE_CONFIG, 640, 60, 0.1 * GB).tiled).toBe(false);
+    expect(planDecodeTiling(tiny, 640, 60, 0.1 * GB).tiled).toBe(false);
   });
 
   it('decodes untiled without a budget (everything resident, as asked)', () => {
