@@ -4,6 +4,11 @@
 // peak RSS, bytes written, the largest checkpoint, wall time of the first and the last section.
 // Each job runs in its own process (bench/long-video/job.ts), so each peak RSS is that job's alone.
 //
+// Then one decode with the official VAE width (random weights, bench/long-video/official-vae.ts):
+// LONG_VIDEO_VAE_LATENT_FRAMES latent frames (default 1: one frame of 608×640; on this 2-core CPU
+// one tiled 640 frame takes minutes, a 37-frame section hours, which the GPU check runs instead),
+// its peak RSS next to the computed peak of a decoder call. LONG_VIDEO_OFFICIAL_VAE=0 skips it.
+//
 // Durations: LONG_VIDEO_SECONDS (default 5,30,60,120). The contender runs only up to
 // LONG_VIDEO_CONTENDER_MAX_S (default 30): past that its checkpoint (every frame as rgb24 plus the
 // whole latent history, rewritten after each section) passes Node's 4 GiB Buffer limit near 70 s,
@@ -83,6 +88,22 @@ function hostShare(at: string, t: Record<string, number>): BenchResult[] {
   }];
 }
 
+async function officialVae(work: string, note: string): Promise<BenchResult[]> {
+  const tsx = resolve('node_modules/.bin/tsx');
+  const script = resolve('bench/long-video/official-vae.ts');
+  await run(tsx, [script, 'build', work], { maxBuffer: 1 << 20, env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const { stdout } = await run(tsx, [script, 'decode', work], { maxBuffer: 1 << 20, env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 6 * 3600_000 });
+  const r = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+    decodeS: number; frames: number; height: number; width: number; calls: number; tiled: boolean; peakRssBytes: number; computedCallPeakBytes: number; why: string;
+  };
+  const at = `official VAE width, ${r.frames} frame(s) of ${r.height}×${r.width}`;
+  const how = `${r.tiled ? 'tiled' : 'untiled'}, ${r.calls} decoder calls; ${r.why}`;
+  return [
+    { name: `${at}: decode`, value: Math.round(r.decodeS * 10) / 10, unit: 's', note: `${note}; ${how}` },
+    { name: `${at}: peak RSS`, value: Math.round(r.peakRssBytes / MB), unit: 'MiB', note: `whole process (encoder + decoder weights 0.94 GB fp32 on disk); computed peak of one decoder call ${(r.computedCallPeakBytes / MB).toFixed(0)} MiB` },
+  ];
+}
+
 const longVideo: Benchmark = {
   name: 'long-video',
   description: '640 bucket, tiny weights, 1 step: peak RSS, bytes written, checkpoint size and section time by duration, ours vs the contender',
@@ -114,6 +135,7 @@ const longVideo: Benchmark = {
           await rm(join(dir, `contender-${seconds}`), { recursive: true, force: true });
         }
       }
+      if (process.env.LONG_VIDEO_OFFICIAL_VAE !== '0') out.push(...(await officialVae(join(dir, 'official-vae'), note)));
     } finally {
       await contender.cleanup();
       await rm(dir, { recursive: true, force: true });
