@@ -3,23 +3,20 @@
 // (544×704 → 17 226 packed tokens × 3 072 wide) with a no-op transformer, so only the cache's work
 // is timed; (2) the skip rate each reaches on the tiny model set with the default settings.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { sigmasForLatent } from '../src/engine/functions/index.ts';
 import {
   bindVelocityModel, MAGCACHE_DEFAULTS, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type EmbedLike, type StagedTransformer,
 } from '../src/engine/sampler/index.ts';
-import { defaultAnimateOptions } from '../src/engine/types.ts';
+import { jobOptions } from '../src/options/job-options.ts';
 import type { Benchmark, BenchResult } from './types.ts';
 import { HIDDEN, LATENT, noOpTransformer, TOKENS, zeros } from './no-op-transformer.ts';
+import { machineDescription } from './machine.ts';
 
 const STEPS = 25;
 
-function machine(): string {
-  const c = cpus();
-  return `${c[0]?.model ?? 'cpu'} ×${c.length}, Node ${process.versions.node}`;
-}
 
 const context = () => ({
   latentDims: [1, 16, LATENT.t, LATENT.h, LATENT.w] as [number, number, number, number, number],
@@ -64,7 +61,7 @@ const bookkeeping: Benchmark = {
       }
     }
     const base = results.get('none')!;
-    const note = (skipped: number) => `${machine()}; no-op transformer; ${skipped}/${STEPS} calls skipped; best of 3 interleaved rounds, minus the no-cache run`;
+    const note = (skipped: number) => `${machineDescription()}; no-op transformer; ${skipped}/${STEPS} calls skipped; best of 3 interleaved rounds, minus the no-cache run`;
     const lines: BenchResult[] = [];
     for (const name of ['teacache', 'magcache']) {
       const r = results.get(name)!;
@@ -110,11 +107,11 @@ const tinySkipRate: Benchmark = {
         const t0 = performance.now();
         const r = await engine.run({
           imagePath: image, workDir: join(dir, cache), signal: new AbortController().signal, onEvent: () => undefined,
-          options: defaultAnimateOptions({ seconds: 2, cache, previews: false }),
+          options: jobOptions({ seconds: 2, cache, previews: false }),
         });
         const seconds = (performance.now() - t0) / 1000;
         const skipped = counts.calls - counts.blocks;
-        const note = `${machine()}; tiny set (random weights), ${TINY_RESOLUTION}-bucket, ${r.frames} frames, ${counts.calls} calls, ${skipped} skipped; job ${seconds.toFixed(1)} s`;
+        const note = `${machineDescription()}; tiny set (random weights), ${TINY_RESOLUTION}-bucket, ${r.frames} frames, ${counts.calls} calls, ${skipped} skipped; job ${seconds.toFixed(1)} s`;
         lines.push({ name: `${cache} skip rate (tiny set, defaults)`, value: (100 * skipped) / counts.calls, unit: '%', note });
       }
       await engine.close();

@@ -20,7 +20,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { machineDescription } from '../src/cli/commands/bench.ts';
+import { machineDescription } from './machine.ts';
 import type { Benchmark, BenchResult } from './types.ts';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
 // (544×704 → latent 68×88, window 9) with the transformer replaced by a no-op, split into UniPC +
 // packing, TeaCache metric, and preview; (2) the tiny model set's end-to-end seconds per frame.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { invertedDirection } from '../src/engine/direction/index.ts';
@@ -10,9 +10,10 @@ import type { Conditioning } from '../src/engine/pipeline/run.ts';
 import { PREVIEW_INTERVAL_MS, sampleSection } from '../src/engine/pipeline/run.ts';
 import { NoiseGenerator } from '../src/engine/pipeline/prng.ts';
 import { latentPreviewPng } from '../src/engine/video/preview.ts';
-import { defaultAnimateOptions } from '../src/engine/types.ts';
+import { jobOptions } from '../src/options/job-options.ts';
 import type { Benchmark, BenchResult } from './types.ts';
 import { HIDDEN, LATENT, noOpTransformer, TOKENS, zeros } from './no-op-transformer.ts';
+import { machineDescription } from './machine.ts';
 
 function conditioning(): Conditioning {
   const mask = new Uint8Array(512).fill(1, 0, 40);
@@ -25,7 +26,7 @@ function conditioning(): Conditioning {
 
 /** Wall and process-CPU milliseconds per step (CPU time is the fairer number on a shared machine). */
 async function msPerStep(teacache: boolean, previews: boolean, steps = 25): Promise<{ wall: number; cpu: number }> {
-  const options = defaultAnimateOptions({ steps, teacache, previews, windowSize: LATENT.t, seconds: 5 });
+  const options = jobOptions({ steps, cache: teacache ? 'teacache' : 'none', previews, windowSize: LATENT.t, seconds: 5 });
   const plan = invertedDirection.planSections(options.seconds, options.windowSize)[0]!;
   const transformer = noOpTransformer(teacache);
   const cond = conditioning();
@@ -74,10 +75,6 @@ async function previewMs(runs = 10): Promise<{ wall: number; cpu: number }> {
   return { wall: (performance.now() - t0) / runs, cpu: (c.user + c.system) / 1000 / runs };
 }
 
-function machine(): string {
-  const c = cpus();
-  return `${c[0]?.model ?? 'cpu'} ×${c.length}, Node ${process.versions.node}`;
-}
 
 const stepOverhead: Benchmark = {
   name: 'pipeline-step-overhead',
@@ -88,7 +85,7 @@ const stepOverhead: Benchmark = {
     const withTeaCache = await msPerStep(true, false, 8);
     const base8 = await msPerStep(false, false, 8);
     const teacache8 = (key: 'wall' | 'cpu') => withTeaCache[key] - base8[key];
-    const note = `${machine()}; no-op transformer; TeaCache on ${TOKENS} tokens × ${HIDDEN}`;
+    const note = `${machineDescription()}; no-op transformer; TeaCache on ${TOKENS} tokens × ${HIDDEN}`;
     const line = (name: string, key: 'wall' | 'cpu', value: number, target?: number): BenchResult => ({
       name: `${name} (${key})`, value, unit: 'ms', note, ...(target ? { target: { value: target, better: 'lower' as const } } : {}),
     });
@@ -130,11 +127,11 @@ const tinyEndToEnd: Benchmark = {
       const t0 = performance.now();
       const r = await engine.run({
         imagePath: image, workDir: join(dir, 'job'), signal: new AbortController().signal, onEvent: () => undefined,
-        options: defaultAnimateOptions({ seconds: 2, steps: 25, previews: true }),
+        options: jobOptions({ seconds: 2, steps: 25, previews: true }),
       });
       const seconds = (performance.now() - t0) / 1000;
       await engine.close();
-      const note = `${machine()}; ${TINY_RESOLUTION}-bucket, ${r.frames} frames; stage ms ${JSON.stringify(r.timings)}`;
+      const note = `${machineDescription()}; ${TINY_RESOLUTION}-bucket, ${r.frames} frames; stage ms ${JSON.stringify(r.timings)}`;
       return [
         { name: 'tiny s/frame', value: seconds / r.frames, unit: 's', note },
         { name: 'tiny total', value: seconds, unit: 's', note },

@@ -5,7 +5,7 @@
 // touched), peak RSS, and the time of one call (after two warm-up calls), with the ratio to fp32.
 // Reports; never asserts.
 import { execFile } from 'node:child_process';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +19,7 @@ import { OFFICIAL_CONFIG } from '../src/engine/transformer/config.ts';
 import { PackedTransformer } from '../src/engine/transformer/runtime.ts';
 import { BUCKET_640_DIV8, inputs } from './transformer.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { machineDescription } from './machine.ts';
 
 /** Wide enough that weights dominate RSS (≈ 0.4 B parameters, ≈ 1.6 GB in fp32). */
 const MID_WIDE_CONFIG = { ...OFFICIAL_CONFIG, num_attention_heads: 12, attention_head_dim: 128, num_layers: 2, num_single_layers: 2 };
@@ -49,7 +50,7 @@ const self = fileURLToPath(import.meta.url);
 
 async function measureModes(): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-prec-'));
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, CPU provider, ${intraOpThreads()} intra-op threads`;
+  const machine = `${machineDescription()}, CPU provider, ${intraOpThreads()} intra-op threads`;
   try {
     await makeTinyTransformer(join(dir, 'src'), 1, { config: MID_WIDE_CONFIG, dtype: 'bf16', shards: 2 });
     const reports: Array<[Mode, ChildReport]> = [];

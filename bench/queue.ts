@@ -6,11 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { defaultAnimateOptions, type Engine, type EngineJob, type EngineResult } from '../src/engine/types.ts';
+import type { Engine, EngineJob, EngineResult } from '../src/engine/types.ts';
+import { jobOptions } from '../src/options/job-options.ts';
 import { createJobQueue } from '../src/queue/job-queue.ts';
 import { openJobStore } from '../src/queue/store.ts';
 import type { JobQueue, JobRequest, QueueEvent } from '../src/queue/types.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { machineDescription } from './machine.ts';
 
 /** Emits `stepsPerJob` step events synchronously, no GPU, no files. */
 class NoopEngine implements Engine {
@@ -58,7 +60,7 @@ const req = (image: Buffer, i: number): JobRequest => ({
   reply: {},
   image,
   imageName: 'bench.jpg',
-  options: defaultAnimateOptions({ seconds: 1, steps: 1 }),
+  options: jobOptions({ seconds: 1, steps: 1 }),
 });
 
 function waitFor(queue: JobQueue, match: (e: QueueEvent) => boolean): Promise<QueueEvent> {
@@ -128,7 +130,7 @@ async function measure(): Promise<BenchResult[]> {
     return events / ((performance.now() - t0) / 1000);
   });
 
-  const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, load ${os.loadavg()[0]!.toFixed(1)}, Node ${process.versions.node}`;
+  const machine = `${machineDescription()}, load ${os.loadavg()[0]!.toFixed(1)}`;
   // The same histogram over an idle second: how much of the worst case is the machine, not the queue.
   const idle = monitorEventLoopDelay({ resolution: 5 });
   idle.enable();

@@ -12,7 +12,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { createFramePackEngine } from '../src/engine/framepack.ts';
 import { makeTinyModelSet } from '../src/engine/conversion/tiny.ts';
-import { defaultAnimateOptions, type Engine, type EngineJob, type EngineResult } from '../src/engine/types.ts';
+import type { Engine, EngineJob, EngineResult } from '../src/engine/types.ts';
+import { jobOptions } from '../src/options/job-options.ts';
 import { RedisArtifactStore } from '../src/queue/artifacts/redis.ts';
 import { createBullJobQueue } from '../src/queue/bullmq/bull-job-queue.ts';
 import { startGpuWorker } from '../src/queue/bullmq/gpu-worker.ts';
@@ -40,7 +41,7 @@ class NoopEngine implements Engine {
 
 const config = (dataDir: string): JobQueueConfig => ({ dataDir, queueMax: 10_000, perUser: 10_000, adminIds: [], retentionHours: 72, retentionMb: 100_000 });
 const req = (image: Buffer, i: number): JobRequest => ({
-  platform: 'cli', userId: `u${i % 7}`, reply: {}, image, imageName: 'bench.jpg', options: defaultAnimateOptions({ seconds: 1, steps: 1, previews: false }),
+  platform: 'cli', userId: `u${i % 7}`, reply: {}, image, imageName: 'bench.jpg', options: jobOptions({ seconds: 1, steps: 1, previews: false }),
 });
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
@@ -149,7 +150,7 @@ async function eventLoop(): Promise<BenchResult[]> {
     await sharp({ create: { width: 320, height: 240, channels: 3, background: '#a63' } }).png().toFile(imagePath);
     // The tiny set at a 256 bucket: onnxruntime calls long enough to matter, a job in seconds.
     const spec = { modelDir, provider: 'cpu' as const, resolution: 256 };
-    const options = defaultAnimateOptions({ seconds: 1, steps: 4, previews: true });
+    const options = jobOptions({ seconds: 1, steps: 4, previews: true });
     const runOnce = async (engine: Engine, name: string) => {
       const control = await startControl();
       const h = monitorEventLoopDelay({ resolution: 5 });

@@ -8,7 +8,7 @@
 // each (onnxruntime needs about two to reach its steady speed). Reports; never asserts.
 import { execFile } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { OFFICIAL_CONFIG, tinyRawConfig } from '../src/engine/transformer/config
 import { PackedTransformer, type Tensor, type TransformerInputs } from '../src/engine/transformer/runtime.ts';
 import { inputs, type Shape } from './transformer.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { machineDescription } from './machine.ts';
 
 const REAL_WIDTH_CONFIG = { ...OFFICIAL_CONFIG, num_layers: 1, num_single_layers: 1 };
 /** 9-frame window on a 40×32 latent (320×256 px) + clean latents, 729 SigLIP and 20 real text tokens: 4 429 tokens. */
@@ -141,7 +142,7 @@ const oneLine = (err: unknown): string => String((err as { stderr?: string }).st
 
 async function measure(label: string, config: Record<string, unknown>, shape: Shape): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-threads-'));
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}`;
+  const machine = `${machineDescription()}`;
   try {
     // The checkpoint stays for the PyTorch side: both load the same bf16 safetensors.
     await makeTinyTransformer(join(dir, 'src'), 1, { config, dtype: 'bf16', shards: 2 });

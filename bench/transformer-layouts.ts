@@ -6,7 +6,7 @@
 // on a small transformer, where re-creating sessions costs what it costs on a GPU provider.
 // Then the same byte model for the official 13B config at the 640 bucket (computed, not run).
 import { execFile } from 'node:child_process';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { formatBytes } from '../src/engine/transformer/traffic.ts';
 import { BUCKET_640_DIV8, inputs, MID_CONFIG } from './transformer.ts';
 import { writeRandomTransformerSet } from './gpu/random-set.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { machineDescription } from './machine.ts';
 
 const MODES: Record<string, PackedTransformerOptions> = {
   'resident, one session for all blocks': {},
@@ -200,7 +201,7 @@ export async function suites(): Promise<Benchmark[]> {
       description: 'resident vs grouped vs per-block vs streaming vs reload-per-call on the mid-size transformer (CPU), resident vs streaming vs reload-per-call on WebGPU and CPU (small transformer), and the byte model at the 640 bucket',
       run: async () => {
         const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-layouts-'));
-        const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, CPU provider, onnxruntime default threads`;
+        const machine = `${machineDescription()}, CPU provider, onnxruntime default threads`;
         try {
           await makeTinyTransformer(join(dir, 'src'), 1, { config: MID_CONFIG, dtype: 'bf16', shards: 1 });
           const entry = await convertTransformer(join(dir, 'src'), join(dir, 'set'), { storage: 'fp32' });

@@ -2,7 +2,7 @@
 // model and on a mid-size random config with a 640-bucket-shaped section scaled down, plus the
 // conversion's time and peak RSS. Reports; never asserts.
 import { execFile } from 'node:child_process';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { convertTransformer, makeTinyTransformer } from '../src/engine/transform
 import { OFFICIAL_CONFIG, tinyRawConfig } from '../src/engine/transformer/config.ts';
 import { PackedTransformer, type Tensor, type TransformerInputs } from '../src/engine/transformer/runtime.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { machineDescription } from './machine.ts';
 
 /** 8 heads × 64, 4 dual + 8 single blocks; the official text / pooled / image widths. */
 export const MID_CONFIG = {
@@ -69,7 +70,7 @@ export function inputs(s: Shape, textDim: number, pooledDim: number, imageDim: n
 
 async function measure(label: string, config: Record<string, unknown>, shape: Shape, repeats: number): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-tr-'));
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, CPU provider`;
+  const machine = `${machineDescription()}, CPU provider`;
   try {
     await makeTinyTransformer(join(dir, 'src'), 1, { config, dtype: 'bf16', shards: 2 });
     // Convert in a child process so its peak RSS (the kernel's high-water mark) is the conversion's own.

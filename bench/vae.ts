@@ -2,7 +2,7 @@
 // on a mid-size random HunyuanVideo VAE. Each variant decodes in its own child process, so its
 // peak RSS (the kernel's high-water mark) is its own. Reports; never asserts.
 import { execFile } from 'node:child_process';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { TINY_VAE_CONFIG, vaeConverter, writeRandomVae } from '../src/engine/vae
 import { SeededRandom } from '../src/engine/seeded-random.ts';
 import { HunyuanVae, type DecodeOptions } from '../src/engine/vae/runtime.ts';
 import type { Benchmark, BenchResult } from './types.ts';
+import { machineDescription } from './machine.ts';
 
 const MID_CONFIG = { ...TINY_VAE_CONFIG, block_out_channels: [32, 64, 64, 64], layers_per_block: 1, norm_num_groups: 8 };
 /** Latents [1, 16, 5, 8, 11] → 17 frames of 64×88 px: one short section, scaled down to run in seconds on a CPU. */
@@ -59,7 +60,7 @@ async function child(setDir: string, variant: string): Promise<void> {
 
 async function run(): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-vae-'));
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'} ×${cpus().length}, CPU provider`;
+  const machine = `${machineDescription()}, CPU provider`;
   try {
     await writeRandomVae(join(dir, 'src'), MID_CONFIG, 1);
     const [entry] = await vaeConverter.convert(join(dir, 'src'), join(dir, 'set'), { storage: 'fp32' });

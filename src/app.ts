@@ -15,7 +15,7 @@ import { RedisArtifactStore } from './queue/artifacts/redis.ts';
 import type { ArtifactStore } from './queue/artifacts/artifact-store.ts';
 import { createBullJobQueue } from './queue/bullmq/bull-job-queue.ts';
 import { readManifest } from './engine/modelset/manifest.ts';
-import type { ModelVariant } from './engine/types.ts';
+import type { ModelVariant } from './options/job-options.ts';
 import { createJobQueue, openJobStore, type JobQueue, type JobStore } from './queue/index.ts';
 import { ignoreClientErrors } from './queue/store.ts';
 import { promptHelperFromConfig } from './prompting/index.ts';

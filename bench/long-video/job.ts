@@ -22,7 +22,7 @@ const image = resolve(process.env.LONG_VIDEO_IMAGE ?? 'assets/sample.jpg');
 
 const load = (rel: string) => import(pathToFileURL(join(resolve(root), rel)).href);
 const { createFramePackEngine } = await load('src/engine/framepack.ts');
-const { defaultAnimateOptions } = await load('src/engine/types.ts');
+const { jobOptions } = await load('src/engine/types.ts');
 const { plannedMemoryBudget } = await load('src/startup.ts');
 const { loadConfig } = await load('src/config.ts');
 
@@ -49,7 +49,7 @@ const t0 = last;
 let looking = Promise.resolve();
 const result = await engine.run({
   imagePath: image, workDir, signal: new AbortController().signal,
-  options: defaultAnimateOptions({ seconds, steps, previews: false, cache: 'none' }),
+  options: jobOptions({ seconds, steps, previews: false, cache: 'none' }),
   onEvent: (e: { type: string }) => {
     if (e.type !== 'section') return;
     const now = performance.now();

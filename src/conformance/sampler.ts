@@ -37,7 +37,7 @@ export async function runSamplerCase(caseDir: string, transformer: PackedTransfo
       imageEmbeddings: await tensorOf(io, 'in.image_embeddings'),
       distilledCfg: 10,
       section: await readSectionContext(io, schedule.latentShape),
-      ...(trace ? { teacache: { numSteps: trace.num_steps, threshold: trace.rel_l1_thresh ?? TEACACHE_DEFAULT_THRESHOLD } } : {}),
+      ...(trace ? { cache: { kind: 'teacache' as const, numSteps: trace.num_steps, threshold: trace.rel_l1_thresh ?? TEACACHE_DEFAULT_THRESHOLD } } : {}),
     });
     const sampled = await sampleAgainstGolden(io, label, handle.model, schedule, ATOL);
     lines.push(sampled.timestepsLine, ...sampled.stepLines);

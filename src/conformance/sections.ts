@@ -13,7 +13,7 @@ import {
 } from '../engine/direction/index.ts';
 import { sampleSection, TEXT_TOKENS, type Conditioning } from '../engine/pipeline/run.ts';
 import type { TransformerLike } from '../engine/pipeline/components.ts';
-import { defaultAnimateOptions } from '../engine/types.ts';
+import { jobOptions } from '../options/job-options.ts';
 import { PixelHistory } from '../engine/video/history.ts';
 import { exactLine, floatLine } from './functions.ts';
 import { intsOf, tensorOf } from './golden-io.ts';
@@ -75,8 +75,8 @@ async function runSectionLoop(input: LoopInput): Promise<ConformanceLine[]> {
     llamaVecN: zerosLike(llama.y), llamaMaskN: new Uint8Array(llama.mask.length), clipPooledN: zerosLike(pooler),
     imageEmbeddings: await tensorOf(io, 'in.image_embeddings'), startLatent,
   };
-  const options = defaultAnimateOptions({
-    seconds: c.total_second_length, windowSize: window, steps: c.steps, cfg: c.cfg, distilledCfg: c.gs, cfgRescale: c.rs, seed: c.seed, teacache: false,
+  const options = jobOptions({
+    seconds: c.total_second_length, windowSize: window, steps: c.steps, cfg: c.cfg, distilledCfg: c.gs, cfgRescale: c.rs, seed: c.seed, cache: 'none',
   });
   const plans = direction.planSections(c.total_second_length, window);
   lines.push(exactLine(`${label}.section_count`, plans.length, input.sections.length));

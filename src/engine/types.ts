@@ -1,84 +1,8 @@
 // The engine's public contract. The queue drives an Engine; adapters only ever see these events
-// re-emitted by the queue. Nothing here knows about chats.
+// re-emitted by the queue. Nothing here knows about chats; the options a job carries are the one
+// option model of src/options.
 
-/** User-facing generation settings, with FramePack's UI ranges. */
-export interface AnimateOptions {
-  prompt: string;
-  /** Used only when cfg > 1. */
-  negativePrompt: string;
-  seed: number;
-  /** Total video length in seconds, 1–120. */
-  seconds: number;
-  /** Sampling steps per section, 1–100. */
-  steps: number;
-  teacache: boolean;
-  /** Distilled guidance scale, 1–32 (FramePack default 10). */
-  distilledCfg: number;
-  /** Real CFG scale, 1 = off (one transformer call per step). */
-  cfg: number;
-  /** CFG re-scale, 0–1, only with cfg > 1. */
-  cfgRescale: number;
-  /** Latent window size, FramePack default 9. */
-  windowSize: number;
-  /** H.264 CRF, 0–51, default 16. */
-  crf: number;
-  /** Produce a small PNG latent preview with each step event. */
-  previews: boolean;
-  /** Which transformer: the original model (inverted sampling, default) or F1 (forward sampling). */
-  model?: ModelVariant;
-  /**
-   * Block cache: none, TeaCache or MagCache. When absent, `teacache` decides (teacache or none), so
-   * option objects written before MagCache existed keep their meaning and their job hash.
-   */
-  cache?: CacheMode;
-  /** End image influence, 0.05–1.0 (default 1.0); only used when the job has an end image. */
-  endFrameStrength?: number;
-}
-
-export type ModelVariant = 'original' | 'f1';
-export const MODEL_VARIANTS = ['original', 'f1'] as const satisfies readonly ModelVariant[];
-export type CacheMode = 'none' | 'teacache' | 'magcache';
-export const CACHE_MODES = ['none', 'teacache', 'magcache'] as const satisfies readonly CacheMode[];
-
-/** FramePack-Studio's "End Frame Influence" slider. */
-export const END_FRAME_STRENGTH = { min: 0.05, max: 1, default: 1 } as const;
-
-export function modelOf(o: Pick<AnimateOptions, 'model'>): ModelVariant {
-  return o.model ?? 'original';
-}
-
-export function cacheModeOf(o: Pick<AnimateOptions, 'cache' | 'teacache'>): CacheMode {
-  return o.cache ?? (o.teacache ? 'teacache' : 'none');
-}
-
-export const ANIMATE_LIMITS = {
-  seconds: { min: 1, max: 120, default: 5 },
-  steps: { min: 1, max: 100, default: 25 },
-  distilledCfg: { min: 1, max: 32, default: 10 },
-  cfg: { min: 1, max: 32, default: 1 },
-  cfgRescale: { min: 0, max: 1, default: 0 },
-  windowSize: { min: 1, max: 33, default: 9 },
-  crf: { min: 0, max: 51, default: 16 },
-  seed: { min: 0, max: 2 ** 32 - 1 },
-} as const;
-
-export function defaultAnimateOptions(overrides: Partial<AnimateOptions> = {}): AnimateOptions {
-  return {
-    prompt: '',
-    negativePrompt: '',
-    seed: 31337,
-    seconds: ANIMATE_LIMITS.seconds.default,
-    steps: ANIMATE_LIMITS.steps.default,
-    teacache: true,
-    distilledCfg: ANIMATE_LIMITS.distilledCfg.default,
-    cfg: ANIMATE_LIMITS.cfg.default,
-    cfgRescale: ANIMATE_LIMITS.cfgRescale.default,
-    windowSize: ANIMATE_LIMITS.windowSize.default,
-    crf: ANIMATE_LIMITS.crf.default,
-    previews: true,
-    ...overrides,
-  };
-}
+import type { JobOptions } from '../options/job-options.ts';
 
 export type EngineStage =
   | 'loading'
@@ -141,7 +65,7 @@ export interface EngineJob {
   imagePath: string;
   /** Optional end image on disk (original model only): the video ends on it. */
   endImagePath?: string;
-  options: AnimateOptions;
+  options: JobOptions;
   /**
    * A directory owned by this job. The engine writes section videos, the final video and its
    * resume checkpoint here. Running again with the same workDir and options resumes after the

@@ -9,6 +9,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import KeyvRedis from '@keyv/redis';
 import { withScopedUser } from './identity.ts';
 import type { JobRecord } from './types.ts';
+import { storedJobOptions } from '../options/job-options.ts';
 import type { TimingTable } from './timing.ts';
 
 export interface JobIndexEntry {
@@ -64,16 +65,15 @@ class KeyvJobStore implements JobStore {
     await this.checked(this.keyv.set(INDEX_KEY, index), 'the job index');
   }
 
-  // Every read scopes a record's user (identity.ts), so jobs stored by older versions keep their owner.
   async getJob(id: string): Promise<JobRecord | undefined> {
     const row = await this.keyv.get<JobRecord>(jobKey(id));
-    return row ? withScopedUser(row) : undefined;
+    return row ? fromStored(row) : undefined;
   }
 
   async getJobs(ids: readonly string[]): Promise<Array<JobRecord | undefined>> {
     if (ids.length === 0) return [];
     const rows = await this.keyv.getMany<JobRecord>(ids.map(jobKey));
-    return rows.map((row) => (row ? withScopedUser(row) : undefined));
+    return rows.map((row) => (row ? fromStored(row) : undefined));
   }
 
   async putJob(job: JobRecord): Promise<void> {
@@ -156,4 +156,12 @@ export async function openJobStore(config: JobStoreConfig): Promise<JobStore> {
     throw new Error(`Could not open the job store (${description}): ${why}`);
   }
   return store;
+}
+
+/**
+ * A stored record as this version reads it: its user scoped (identity.ts) and its options upgraded
+ * (job-options.ts), so jobs stored by older versions keep their owner and their meaning.
+ */
+function fromStored(row: JobRecord): JobRecord {
+  return { ...withScopedUser(row), options: storedJobOptions(row.options as unknown as Record<string, unknown>) };
 }

@@ -1,7 +1,8 @@
 // Measured timings and the ETA arithmetic built on them. Samples come from real runs (per-step ms
 // from the engine's step events, section overhead and setup from the queue's clock); nothing here
 // is a constant guess, and an estimate is null until a run with the same key has finished.
-import { cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../engine/types.ts';
+import type { EngineEvent } from '../engine/types.ts';
+import type { JobOptions } from '../options/job-options.ts';
 import type { JobProgress, TimingEstimate, TimingSample } from './types.ts';
 import { totalLatentSections } from '../engine/functions/sections.ts';
 
@@ -17,14 +18,14 @@ export const MAX_SAMPLES_PER_KEY = 10;
  * TeaCache on/off keep the key format they had before MagCache and F1 existed, so learned timings
  * survive; MagCache adds `cache=magcache`, F1 adds `model=f1`.
  */
-export function timingKey(sizeKey: string, options: Pick<AnimateOptions, 'steps' | 'teacache' | 'cache' | 'model'>): string {
-  const mode = cacheModeOf(options);
+export function timingKey(sizeKey: string, options: Pick<JobOptions, 'steps' | 'cache' | 'model'>): string {
+  const mode = options.cache;
   const cache = mode === 'magcache' ? 'cache=magcache' : `teacache=${mode === 'teacache' ? 'on' : 'off'}`;
-  return `${sizeKey}|steps=${options.steps}|${cache}${modelOf(options) === 'f1' ? '|model=f1' : ''}`;
+  return `${sizeKey}|steps=${options.steps}|${cache}${options.model === 'f1' ? '|model=f1' : ''}`;
 }
 
 /** FramePack's section count (demo_gradio.py): round(seconds·30 / (window·4)), at least 1; Python rounds half to even. */
-export function sectionsFor(options: Pick<AnimateOptions, 'seconds' | 'windowSize'>): number {
+export function sectionsFor(options: Pick<JobOptions, 'seconds' | 'windowSize'>): number {
   return totalLatentSections(options.seconds, options.windowSize);
 }
 

@@ -1,6 +1,7 @@
 // The queue's public contract: adapters submit requests, subscribe to events, cancel. They never
 // touch the engine.
-import type { AnimateOptions, EngineEvent } from '../engine/types.ts';
+import type { EngineEvent } from '../engine/types.ts';
+import type { JobOptions } from '../options/job-options.ts';
 
 export type Platform = 'discord' | 'telegram' | 'cli';
 
@@ -22,7 +23,7 @@ export interface JobRequest {
   /** Optional end image (original model only): the video ends on it. Checked like the start image. */
   endImage?: Buffer;
   endImageName?: string;
-  options: AnimateOptions;
+  options: JobOptions;
   /** True when the prompt was written by the prompt helper or is the default prompt. */
   promptSource?: 'user' | 'helper' | 'default';
 }
@@ -48,7 +49,7 @@ export interface JobRecord {
   /** The saved end image, when the job has one. */
   endImagePath?: string;
   workDir: string;
-  options: AnimateOptions;
+  options: JobOptions;
   promptSource?: JobRequest['promptSource'];
   state: JobState;
   progress: JobProgress;

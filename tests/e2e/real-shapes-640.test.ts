@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { createFramePackEngine } from '../../src/engine/framepack.ts';
 import { makeTinyModelSet } from '../../src/engine/conversion/tiny.ts';
-import { defaultAnimateOptions, type Engine, type EngineEvent, type EngineJob } from '../../src/engine/types.ts';
+import type { Engine, EngineEvent, EngineJob } from '../../src/engine/types.ts';
+import { jobOptions } from '../../src/options/job-options.ts';
 import { resolveFfmpeg } from '../../src/util/ffmpeg.ts';
 import { REAL_SHAPES_RESOLUTION, realShapesMemoryBudgetGb } from './real-shapes-setup.ts';
 
@@ -81,7 +82,7 @@ describe('a 640-bucket job killed mid-job and resumed', () => {
   for (const c of cases) {
     it(`${c.name}: three sections, resumed from section 2, frames equal an uninterrupted run`, async () => {
       // Window 1 (4 frames a section) keeps three sections of 640-bucket decoding to seconds.
-      const options = defaultAnimateOptions({ seconds: 0.4, steps: 1, windowSize: 1, previews: false, cache: 'none', seed: 2020, model: c.model });
+      const options = jobOptions({ seconds: 0.4, steps: 1, windowSize: 1, previews: false, cache: 'none', seed: 2020, model: c.model });
       const job = { imagePath: start, ...(c.withEnd ? { endImagePath: end } : {}), options };
       const events = (into: EngineEvent[]) => (e: EngineEvent) => into.push(e);
 

@@ -32,7 +32,7 @@ describe('position and ETA', () => {
     const otherSteps = await queue.submit(await request('u1', { steps: 4 }));
     expect(otherSteps.etaMs).toBeNull();
     await events.waitFor('done', otherSteps.job.id);
-    const noTeacache = await queue.submit(await request('u1', { teacache: false }));
+    const noTeacache = await queue.submit(await request('u1', { cache: 'none' }));
     expect(noTeacache.etaMs).toBeNull();
     await events.waitFor('done', noTeacache.job.id);
     // Same steps and TeaCache but a longer video: more sections, same per-step cost.

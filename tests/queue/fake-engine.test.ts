@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EngineCancelledError, defaultAnimateOptions, type EngineEvent, type EngineJob } from '../../src/engine/types.ts';
+import { EngineCancelledError, type EngineEvent, type EngineJob } from '../../src/engine/types.ts';
+import { jobOptions } from '../../src/options/job-options.ts';
 import { ManualClock } from '../../src/queue/clock.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 
@@ -18,7 +19,7 @@ async function job(signal = new AbortController().signal): Promise<EngineJob & {
   return {
     imagePath: path.join(dir, 'input.png'),
     workDir: path.join(dir, 'work'),
-    options: defaultAnimateOptions({ seconds: 2, steps: 2, previews: true }),
+    options: jobOptions({ seconds: 2, steps: 2, previews: true }),
     signal,
     onEvent: (e) => events.push(e),
     events,

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { defaultAnimateOptions, type AnimateOptions } from '../../src/engine/types.ts';
+import { jobOptions, type JobOptions } from '../../src/options/job-options.ts';
 import type { Clock } from '../../src/queue/clock.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { createJobQueue, type JobQueueConfig } from '../../src/queue/job-queue.ts';
@@ -36,7 +36,7 @@ export function testImage(): Promise<Buffer> {
   return png;
 }
 
-export async function request(userId: string, options: Partial<AnimateOptions> = {}, over: Partial<JobRequest> = {}): Promise<JobRequest> {
+export async function request(userId: string, options: Partial<JobOptions> = {}, over: Partial<JobRequest> = {}): Promise<JobRequest> {
   return {
     platform: 'discord',
     userId,
@@ -45,7 +45,7 @@ export async function request(userId: string, options: Partial<AnimateOptions> =
     image: await testImage(),
     imageName: 'photo.png',
     // seconds 2 → 2 sections (FramePack's formula, window 9); 3 steps each.
-    options: defaultAnimateOptions({ prompt: 'the cat waves', seconds: 2, steps: 3, ...options }),
+    options: jobOptions({ prompt: 'the cat waves', seconds: 2, steps: 3, ...options }),
     promptSource: 'user',
     ...over,
   };

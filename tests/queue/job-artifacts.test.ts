@@ -10,7 +10,8 @@ import { LocalArtifactStore } from '../../src/queue/artifacts/local.ts';
 import { RedisArtifactStore } from '../../src/queue/artifacts/redis.ts';
 import { createJobQueue } from '../../src/queue/job-queue.ts';
 import { openJobStore } from '../../src/queue/store.ts';
-import { EngineCancelledError, defaultAnimateOptions } from '../../src/engine/types.ts';
+import { EngineCancelledError } from '../../src/engine/types.ts';
+import { jobOptions } from '../../src/options/job-options.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { EventLog, baseConfig, onCleanup, request, runCleanups, startQueue, tempDataDir, testImage } from './helpers.ts';
 import { startRedis, type RedisServer } from './redis-server.ts';
@@ -70,7 +71,7 @@ describe('embedded queue and the artifact store', () => {
 });
 
 describe('EngineWorkspace', () => {
-  const options = defaultAnimateOptions({ prompt: 'p', seconds: 2, steps: 2 });
+  const options = jobOptions({ prompt: 'p', seconds: 2, steps: 2 });
 
   it('resumes on another machine from the stored checkpoint and fetches its segments, not the progress videos', async () => {
     const artifacts = openRedisStore();

@@ -7,16 +7,18 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { timingKey } from '../../src/queue/timing.ts';
 import { request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
+import { FakeEngine } from '../fakes/engines/fake-engine.ts';
+import { openJobStore } from '../../src/queue/store.ts';
 
 afterEach(runCleanups);
 
 describe('job options: model, cache, end image', () => {
   it('timing keys separate model and cache mode, keeping the old keys for original + TeaCache on/off', () => {
-    expect(timingKey('640x608', { steps: 25, teacache: true })).toBe('640x608|steps=25|teacache=on');
-    expect(timingKey('640x608', { steps: 25, teacache: true, cache: 'none' })).toBe('640x608|steps=25|teacache=off');
-    expect(timingKey('640x608', { steps: 25, teacache: false, cache: 'magcache' })).toBe('640x608|steps=25|cache=magcache');
-    expect(timingKey('640x608', { steps: 25, teacache: true, model: 'f1' })).toBe('640x608|steps=25|teacache=on|model=f1');
-    expect(timingKey('640x608', { steps: 25, teacache: true, model: 'original' })).toBe('640x608|steps=25|teacache=on');
+    expect(timingKey('640x608', { steps: 25, cache: 'teacache', model: 'original' })).toBe('640x608|steps=25|teacache=on');
+    expect(timingKey('640x608', { steps: 25, cache: 'none', model: 'original' })).toBe('640x608|steps=25|teacache=off');
+    expect(timingKey('640x608', { steps: 25, cache: 'magcache', model: 'original' })).toBe('640x608|steps=25|cache=magcache');
+    expect(timingKey('640x608', { steps: 25, cache: 'teacache', model: 'f1' })).toBe('640x608|steps=25|teacache=on|model=f1');
+    expect(timingKey('640x608', { steps: 25, cache: 'teacache', model: 'original' })).toBe('640x608|steps=25|teacache=on');
   });
 
   it('saves the end image next to the input, passes it to the engine and keeps model/cache in the record', async () => {
@@ -42,5 +44,23 @@ describe('job options: model, cache, end image', () => {
     expect(job.endImagePath).toBeUndefined();
     expect(h.engine.calls[0]!.endImagePath).toBeUndefined();
     expect(h.engine.calls[0]!.options.model).toBe('f1');
+  });
+
+  it('a job stored before MagCache (a teacache flag, no cache mode) resumes with its cache mode, and runs as it was asked', async () => {
+    const dataDir = await tempDataDir();
+    const store1 = await openJobStore({ dataDir });
+    const first = await startQueue({ dataDir, store: store1, engine: new FakeEngine({ manual: true }), closeAfter: false });
+    const { job } = await first.queue.submit(await request('u3', { cache: 'none' }));
+    await first.engine.close();
+    await first.queue.close();
+    // What an older version wrote: the flag, and neither a cache mode nor a model.
+    const { cache: _cache, model: _model, ...older } = (await store1.getJob(job.id))!.options;
+    await store1.putJob({ ...(await store1.getJob(job.id))!, options: { ...older, teacache: false } as never });
+    await store1.close();
+
+    const h = await startQueue({ dataDir });
+    await h.events.waitFor('done', job.id);
+    expect(h.engine.calls[0]!.options).toMatchObject({ cache: 'none', model: 'original' });
+    expect(h.engine.calls[0]!.options).not.toHaveProperty('teacache');
   });
 });

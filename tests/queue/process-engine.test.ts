@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { defaultAnimateOptions, EngineCancelledError, type EngineEvent } from '../../src/engine/types.ts';
+import { EngineCancelledError, type EngineEvent } from '../../src/engine/types.ts';
+import { jobOptions } from '../../src/options/job-options.ts';
 import { type ProcessEngine, startProcessEngine } from '../../src/queue/engine-process/process-engine.ts';
 import type { FakeFactoryOptions } from '../fakes/engines/fake-engine-factory.ts';
 import { onCleanup, runCleanups, tempDataDir, testImage } from './helpers.ts';
@@ -46,7 +47,7 @@ describe('ProcessEngine', () => {
     const events: EngineEvent[] = [];
     const result = await engine.run({
       ...(await jobFiles()),
-      options: defaultAnimateOptions({ steps: 2, seconds: 2, previews: true }),
+      options: jobOptions({ steps: 2, seconds: 2, previews: true }),
       signal: new AbortController().signal,
       onEvent: (e) => events.push(e),
     });
@@ -64,7 +65,7 @@ describe('ProcessEngine', () => {
     let stepsAtCancel = 0;
     const run = engine.run({
       ...(await jobFiles()),
-      options: defaultAnimateOptions({ steps: 10, seconds: 2, previews: false }),
+      options: jobOptions({ steps: 10, seconds: 2, previews: false }),
       signal: controller.signal,
       onEvent: (e) => {
         if (e.type !== 'step') return;
@@ -86,7 +87,7 @@ describe('ProcessEngine', () => {
     const stages: string[] = [];
     const result = await engine.run({
       ...(await jobFiles()),
-      options: defaultAnimateOptions({ steps: 2, seconds: 3, previews: false }),
+      options: jobOptions({ steps: 2, seconds: 3, previews: false }),
       signal: new AbortController().signal,
       onEvent: (e) => {
         if (e.type === 'stage' && e.detail) stages.push(e.detail);
@@ -105,7 +106,7 @@ describe('ProcessEngine', () => {
     const engine = await engineWith({ stepMs: 1, sections: 1, steps: 3, killAtStep: 2 });
     const run = engine.run({
       ...(await jobFiles()),
-      options: defaultAnimateOptions({ steps: 3, seconds: 1, previews: false }),
+      options: jobOptions({ steps: 3, seconds: 1, previews: false }),
       signal: new AbortController().signal,
       onEvent: () => undefined,
     });
@@ -118,7 +119,7 @@ describe('ProcessEngine', () => {
     const timers = new ManualTimers();
     const engine = await startProcessEngine({ spec: { module: factory, options: { stepMs: 1, sections: 1, steps: 1 } }, logLevel: 'silent', timers, respawn: { baseMs: 1000, maxMs: 8000 } });
     onCleanup(() => engine.close());
-    const job = async () => engine.run({ ...(await jobFiles()), options: defaultAnimateOptions({ steps: 1, seconds: 1, previews: false }), signal: new AbortController().signal, onEvent: () => undefined });
+    const job = async () => engine.run({ ...(await jobFiles()), options: jobOptions({ steps: 1, seconds: 1, previews: false }), signal: new AbortController().signal, onEvent: () => undefined });
     const killAndWait = async () => {
       process.kill(engine.pid!, 'SIGKILL');
       await waitFor(() => engine.pid === undefined);
@@ -181,7 +182,7 @@ describe('ProcessEngine', () => {
     const workDir = path.join(dir, 'jobs', 'job-abc', 'work');
     const imagePath = path.join(dir, 'in.png');
     await writeFile(imagePath, await testImage());
-    await engine.run({ imagePath, workDir, options: defaultAnimateOptions({ steps: 1, seconds: 1 }), signal: new AbortController().signal, onEvent: () => undefined });
+    await engine.run({ imagePath, workDir, options: jobOptions({ steps: 1, seconds: 1 }), signal: new AbortController().signal, onEvent: () => undefined });
     const relayed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith('engine run starts'));
     expect(relayed).toMatchObject({ level: 40, app: 'recurvid', worker: 'gpu-7', jobId: 'job-abc', engineProcess: engine.pid, detail: { sections: 1 } });
     expect(relayed!.msg).toBe('engine run starts: token is [REDACTED]');

@@ -13,7 +13,7 @@ describe('timing arithmetic', () => {
   });
 
   it('keys by bucket, steps and TeaCache; buckets like find_nearest_bucket', async () => {
-    expect(timingKey('640x608', { steps: 25, teacache: true })).toBe('640x608|steps=25|teacache=on');
+    expect(timingKey('640x608', { steps: 25, cache: 'teacache', model: 'original' })).toBe('640x608|steps=25|teacache=on');
     const png = (width: number, height: number) =>
       sharp({ create: { width, height, channels: 3, background: '#336699' } }).png().toBuffer();
     expect(await sizeKeyOf(await png(1920, 1080))).toBe('832x480');

@@ -1,7 +1,8 @@
 // The status of a job as both chat adapters show it: one reducer turns queue events into status
 // state (so Discord and Telegram cannot drift apart) and plain-text rendering of that state.
 // Adapters escape or format the text for their platform; nothing here knows about Markdown or HTML.
-import { ANIMATE_LIMITS, END_FRAME_STRENGTH, cacheModeOf, modelOf, type AnimateOptions, type EngineEvent } from '../../engine/types.ts';
+import type { EngineEvent } from '../../engine/types.ts';
+import { DEFAULT_JOB_OPTIONS, type JobOptions } from '../../options/job-options.ts';
 import type { JobRecord, QueueEvent } from '../../queue/types.ts';
 import type { TimingEstimate } from '../../queue/types.ts';
 import { runProgress } from './run-estimate.ts';
@@ -13,8 +14,8 @@ export const START_FIRST_NOTE =
   'FramePack-F1 makes the start of the video first, so early previews show the first seconds and the video grows toward the end.';
 
 /** Which end of the video this job makes first, as the status and the first preview's caption say it. */
-export function sectionOrderNote(options: Pick<AnimateOptions, 'model'>): string {
-  return modelOf(options) === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE;
+export function sectionOrderNote(options: Pick<JobOptions, 'model'>): string {
+  return options.model === 'f1' ? START_FIRST_NOTE : END_FIRST_NOTE;
 }
 
 export interface StatusState {
@@ -35,7 +36,7 @@ export interface StatusState {
   step?: number;
   steps?: number;
   error?: string;
-  options: AnimateOptions;
+  options: JobOptions;
   /** The job came with an end image (the settings line says so, with its strength). */
   hasEndImage?: boolean;
   startedAt?: number;
@@ -220,20 +221,20 @@ export function formatSeconds(seconds: number): string {
 }
 
 /** The settings a user needs to reproduce a video. */
-export function describeSettings(options: AnimateOptions, hasEndImage = false): string {
+export function describeSettings(options: JobOptions, hasEndImage = false): string {
   const parts = [
     `seed ${options.seed}`,
     `${options.seconds} s`,
     `${options.steps} steps`,
     // Unchanged wording for TeaCache on/off (what users know); MagCache and F1 are named when chosen.
-    cacheModeOf(options) === 'magcache' ? 'MagCache' : `TeaCache ${cacheModeOf(options) === 'teacache' ? 'on' : 'off'}`,
+    options.cache === 'magcache' ? 'MagCache' : `TeaCache ${options.cache === 'teacache' ? 'on' : 'off'}`,
   ];
-  if (modelOf(options) === 'f1') parts.push('model F1');
-  if (options.distilledCfg !== ANIMATE_LIMITS.distilledCfg.default) parts.push(`cfg ${options.distilledCfg}`);
-  const strength = options.endFrameStrength ?? END_FRAME_STRENGTH.default;
+  if (options.model === 'f1') parts.push('model F1');
+  if (options.distilledCfg !== DEFAULT_JOB_OPTIONS.distilledCfg) parts.push(`cfg ${options.distilledCfg}`);
+  const strength = options.endFrameStrength;
   if (hasEndImage) parts.push(`end image (strength ${strength})`);
   // A typed or saved end_strength without an end image is accepted but does nothing: say so.
-  else if (options.endFrameStrength !== undefined) parts.push(`end_strength ${strength} has no effect without an end image`);
+  else if (strength !== DEFAULT_JOB_OPTIONS.endFrameStrength) parts.push(`end_strength ${strength} has no effect without an end image`);
   const prompt = options.prompt.trim() || '(none)';
   return `Prompt: ${prompt}\nSettings: ${parts.join(', ')}`;
 }

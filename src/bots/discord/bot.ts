@@ -8,7 +8,7 @@
 // (messageContentIntent) only if replies to other people's images in guilds must work without
 // the "Animate image" app command, since without it Discord hides other messages' attachments.
 import { Client, Events, GatewayIntentBits, Partials, type ClientOptions } from 'discord.js';
-import type { ModelVariant } from '../../engine/types.ts';
+import type { ModelVariant } from '../../options/job-options.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
@@ -112,8 +112,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       const commands = buildCommands({
         maxSeconds: opts.config.MAX_SECONDS,
         maxSteps: opts.config.MAX_STEPS,
-        defaultSeconds: opts.config.DEFAULT_SECONDS,
-        defaultSteps: opts.config.DEFAULT_STEPS,
+        defaults: { seconds: opts.config.DEFAULT_SECONDS, steps: opts.config.DEFAULT_STEPS },
         allowDms: opts.config.DISCORD_ALLOW_DMS,
         ...(opts.models ? { models: opts.models } : {}),
       });

@@ -7,10 +7,11 @@ import {
   Routes,
   SlashCommandBuilder,
   type REST,
+  type SlashCommandOptionsOnlyBuilder,
   type RESTPostAPIApplicationCommandsJSONBody,
 } from 'discord.js';
-import { ANIMATE_LIMITS } from '../../engine/types.ts';
-import { MAX_PROMPT_CHARS } from '../common/options.ts';
+import { NAMED_OPTIONS, type OptionCaps, type OptionSpec } from '../../options/fields.ts';
+import type { JobOptions, ModelVariant } from '../../options/job-options.ts';
 
 export const CommandName = {
   animate: 'animate',
@@ -24,69 +25,26 @@ export const CommandName = {
 export interface CommandCaps {
   maxSeconds: number;
   maxSteps: number;
-  defaultSeconds: number;
-  defaultSteps: number;
+  /** The server's defaults, named in the descriptions of their options. */
+  defaults: Partial<JobOptions>;
   allowDms: boolean;
-  /** The transformers the model set holds; the `model` option is registered only when F1 is among them (or unknown). */
-  models?: readonly string[];
+  /** The transformers the model set holds; a choice option with one choice left (`model` without F1) is not registered. */
+  models?: readonly ModelVariant[];
 }
 
 export function buildCommands(caps: CommandCaps): RESTPostAPIApplicationCommandsJSONBody[] {
   const contexts = caps.allowDms
     ? [InteractionContextType.Guild, InteractionContextType.BotDM]
     : [InteractionContextType.Guild];
-  const maxSeconds = Math.min(caps.maxSeconds, ANIMATE_LIMITS.seconds.max);
-  const maxSteps = Math.min(caps.maxSteps, ANIMATE_LIMITS.steps.max);
 
   const animate = new SlashCommandBuilder()
     .setName(CommandName.animate)
     .setDescription('Animate an image with FramePack')
     .setContexts(contexts)
     .addAttachmentOption((o) => o.setName('image').setDescription('The still image to animate').setRequired(true))
-    .addStringOption((o) =>
-      o.setName('prompt').setDescription('How it should move (empty: a suggested or default motion prompt)').setMaxLength(MAX_PROMPT_CHARS),
-    )
-    .addNumberOption((o) =>
-      o
-        .setName('seconds')
-        .setDescription(`Video length in seconds (default ${caps.defaultSeconds})`)
-        .setMinValue(ANIMATE_LIMITS.seconds.min)
-        .setMaxValue(maxSeconds),
-    )
-    .addIntegerOption((o) =>
-      o.setName('seed').setDescription('Random seed (default 31337, as in FramePack)').setMinValue(ANIMATE_LIMITS.seed.min).setMaxValue(ANIMATE_LIMITS.seed.max),
-    )
-    .addIntegerOption((o) =>
-      o
-        .setName('steps')
-        .setDescription(`Sampling steps per section (default ${caps.defaultSteps})`)
-        .setMinValue(ANIMATE_LIMITS.steps.min)
-        .setMaxValue(maxSteps),
-    )
-    .addBooleanOption((o) => o.setName('teacache').setDescription('TeaCache: faster, slightly worse hands and fingers (default on)'))
-    .addAttachmentOption((o) => o.setName('end_image').setDescription('Optional last frame: the video ends on this image (original model only)'))
-    .addStringOption((o) =>
-      o
-        .setName('cache')
-        .setDescription('Skip transformer steps: none, TeaCache or MagCache (overrides teacache)')
-        .addChoices({ name: 'none', value: 'none' }, { name: 'TeaCache', value: 'teacache' }, { name: 'MagCache', value: 'magcache' }),
-    );
-  if (!caps.models || caps.models.includes('f1')) {
-    animate.addStringOption((o) =>
-      o
-        .setName('model')
-        .setDescription('original (anti-drifting, default) or F1 (forward, more motion; needs the F1 transformer)')
-        .addChoices({ name: 'original', value: 'original' }, { name: 'F1', value: 'f1' }),
-    );
-  }
-  animate
-    .addNumberOption((o) =>
-      o
-        .setName('distilled_cfg')
-        .setDescription(`Distilled CFG scale (default ${ANIMATE_LIMITS.distilledCfg.default})`)
-        .setMinValue(ANIMATE_LIMITS.distilledCfg.min)
-        .setMaxValue(ANIMATE_LIMITS.distilledCfg.max),
-    );
+    .addAttachmentOption((o) => o.setName('end_image').setDescription('Optional last frame: the video ends on this image (original model only)'));
+  const optionCaps: OptionCaps = { maxSeconds: caps.maxSeconds, maxSteps: caps.maxSteps, ...(caps.models ? { models: caps.models } : {}) };
+  for (const spec of NAMED_OPTIONS) addTypedOption(animate, spec, optionCaps, caps.defaults);
 
   const prompt = new SlashCommandBuilder()
     .setName(CommandName.prompt)
@@ -121,5 +79,35 @@ export async function registerCommands(
   }
   for (const guildId of guildIds) {
     await rest.put(Routes.applicationGuildCommands(applicationId, guildId), { body: commands });
+  }
+}
+
+/** One /animate option from the option table: its type, range or choices as the caps allow them. */
+function addTypedOption(command: SlashCommandOptionsOnlyBuilder, spec: OptionSpec, caps: OptionCaps, defaults: Partial<JobOptions>): void {
+  const name = spec.name!;
+  const serverDefault = spec.kind === 'integer' || spec.kind === 'number' ? defaults[spec.field] : undefined;
+  const description = `${spec.help(caps)}${serverDefault !== undefined ? `, default ${serverDefault}` : ''}`.slice(0, 100);
+  switch (spec.kind) {
+    case 'text':
+      command.addStringOption((o) => o.setName(name).setDescription(description).setMaxLength(spec.maxLength));
+      return;
+    case 'integer':
+    case 'number': {
+      const { min, max } = spec.range(caps);
+      if (spec.kind === 'integer') command.addIntegerOption((o) => o.setName(name).setDescription(description).setMinValue(min).setMaxValue(max));
+      else command.addNumberOption((o) => o.setName(name).setDescription(description).setMinValue(min).setMaxValue(max));
+      return;
+    }
+    case 'switch':
+    case 'flag':
+      command.addBooleanOption((o) => o.setName(name).setDescription(description));
+      return;
+    case 'choice': {
+      const choices = spec.choices(caps);
+      if (choices.length < 2) return; // nothing to choose
+      command.addStringOption((o) =>
+        o.setName(name).setDescription(description).addChoices(...choices.map((value) => ({ name: spec.display?.[value] ?? value, value }))),
+      );
+    }
   }
 }

@@ -1,11 +1,11 @@
 // Everything the handlers share: the queue, the prompt helper, configuration and the clock.
 import { DM_LIMITS_KEY } from '../../config.ts';
-import { ANIMATE_LIMITS, type ModelVariant } from '../../engine/types.ts';
+import { OPTION_LIMITS, type JobOptions, type ModelVariant } from '../../options/job-options.ts';
+import type { OptionCaps } from '../../options/fields.ts';
 import type { Logger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
 import type { ImageLimits } from '../common/image.ts';
-import { cacheDefault, type OptionCaps } from '../common/options.ts';
 import type { DiscordBotConfig } from './settings.ts';
 import type { SuggestionStore } from './suggestions.ts';
 import type { PromptLimiter } from '../common/prompt-limit.ts';
@@ -33,16 +33,16 @@ export function optionCaps(config: DiscordBotConfig, guildId: string | null, mod
   const guild = config.DISCORD_GUILD_LIMITS[guildId ?? DM_LIMITS_KEY];
   return {
     ...(models ? { models } : {}),
-    maxSeconds: Math.min(config.MAX_SECONDS, guild?.maxSeconds ?? Infinity, ANIMATE_LIMITS.seconds.max),
-    maxSteps: Math.min(config.MAX_STEPS, guild?.maxSteps ?? Infinity, ANIMATE_LIMITS.steps.max),
+    maxSeconds: Math.min(config.MAX_SECONDS, guild?.maxSeconds ?? Infinity, OPTION_LIMITS.seconds.max),
+    maxSteps: Math.min(config.MAX_STEPS, guild?.maxSteps ?? Infinity, OPTION_LIMITS.steps.max),
   };
 }
 
-export function optionBase(config: DiscordBotConfig, guildId: string | null): { seconds: number; steps: number } {
+export function optionBase(config: DiscordBotConfig, guildId: string | null): Partial<JobOptions> {
   const caps = optionCaps(config, guildId);
   return {
     seconds: Math.min(config.DEFAULT_SECONDS, caps.maxSeconds),
     steps: Math.min(config.DEFAULT_STEPS, caps.maxSteps),
-    ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache'),
+    ...(config.DEFAULT_CACHE ? { cache: config.DEFAULT_CACHE } : {}),
   };
 }

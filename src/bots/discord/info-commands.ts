@@ -1,5 +1,6 @@
 // /queue (your jobs and the queue length) and /help, both private to the asker.
 import type { ChatInputCommandInteraction } from 'discord.js';
+import { NAMED_OPTIONS, optionUsage } from '../../options/fields.ts';
 import { describePosition } from '../common/status.ts';
 import { optionCaps, type BotContext } from './context.ts';
 import { replyEphemeral } from './interaction-jobs.ts';
@@ -23,10 +24,15 @@ export async function handleQueueCommand(ctx: BotContext, interaction: ChatInput
 }
 
 export function helpText(ctx: BotContext, guildId: string | null): string {
-  const { maxSeconds, maxSteps } = optionCaps(ctx.config, guildId);
+  const caps = optionCaps(ctx.config, guildId, ctx.models);
+  // Discord's typed options read "[steps 1–20]"; one whose help would be an example shows its name only.
+  const typed = NAMED_OPTIONS.filter((spec) => spec.kind !== 'text').map((spec) => {
+    const usage = optionUsage(spec.name!, caps);
+    return usage === spec.example ? `[${spec.name}]` : `[${usage.replace('=', ' ')}]`;
+  });
   return [
     '**RecurVid** turns one still image into a short video with FramePack.',
-    `• \`/animate image:<file> [prompt] [seconds 1–${maxSeconds}] [seed] [steps 1–${maxSteps}] [teacache] [end_image] [model] [cache] [distilled_cfg]\``,
+    `• \`/animate image:<file> [prompt] [end_image] ${typed.join(' ')}\``,
     '• `end_image`: the video ends on that image (original model only). `model`: original or F1 (forward, more motion). `cache`: none, TeaCache or MagCache.',
     '• Reply to a message with an image and mention me, with a prompt: `@RecurVid the girl dances gracefully` (options like `seconds=10 seed=42` work too).',
     '• Right-click a message with an image → Apps → **Animate image** or **Suggest motion prompt**.',

@@ -2,13 +2,13 @@
 // within Discord's 3 seconds by deferring, then fetch and check the image, then queue. The
 // deferred response becomes the job's status message; an error replaces it with an ephemeral one.
 import { MessageFlags, type RepliableInteraction } from 'discord.js';
-import type { AnimateOptions } from '../../engine/types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 import type { JobRecord } from '../../queue/types.ts';
 import type { BotContext } from './context.ts';
 import { loadImage, precheckAttachment, type AttachmentInfo, type ImageInput } from './image-input.ts';
 import { admissionRefusal } from '../common/admission.ts';
 import { submitJob } from './submit.ts';
-import { combinationErrors } from '../common/options.ts';
+import { combinationErrors } from '../../options/rules.ts';
 import { DEFAULT_UPLOAD_LIMIT } from './settings.ts';
 import type { StatusTarget } from './status-messenger.ts';
 
@@ -18,7 +18,7 @@ export interface InteractionJob {
   source: ImageSource;
   /** The `end_image` option: the video ends on it (original model only). */
   endSource?: ImageSource;
-  options: AnimateOptions;
+  options: JobOptions;
   promptSource?: JobRecord['promptSource'];
 }
 
@@ -38,7 +38,7 @@ export async function startJobFromInteraction(ctx: BotContext, interaction: Repl
     const early = precheckAttachment(job.endSource.info, ctx.imageLimits);
     if (early) return replyEphemeral(interaction, `End image: ${early}`);
   }
-  const combination = combinationErrors(job.options, job.endSource !== undefined);
+  const combination = combinationErrors(job.options, { endImage: job.endSource !== undefined });
   if (combination.length) return replyEphemeral(interaction, combination.join('\n'));
   const response = await interaction.deferReply({ withResponse: true });
   // The callback response names the new message; if it does not, ask for it (one extra GET).

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ButtonInteraction } from 'discord.js';
-import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import { OPTION_LIMITS } from '../../options/job-options.ts';
 import { userIdentity } from '../../queue/identity.ts';
 import type { JobRecord } from '../../queue/types.ts';
 import { optionCaps, type BotContext } from './context.ts';
@@ -66,5 +66,5 @@ async function rerun(ctx: BotContext, interaction: ButtonInteraction, job: JobRe
 }
 
 function randomSeed(): number {
-  return Math.floor(Math.random() * (ANIMATE_LIMITS.seed.max + 1));
+  return Math.floor(Math.random() * (OPTION_LIMITS.seed.max + 1));
 }

@@ -1,7 +1,7 @@
 // What one job's status message should show right now: text, buttons and which files it carries.
 // Pure: no I/O, so the rendering is easy to test and the sender can diff it against what was sent.
 import { ButtonBuilder, ButtonStyle, ActionRowBuilder, escapeMarkdown } from 'discord.js';
-import type { AnimateOptions } from '../../engine/types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 import { progressVideoFileName, progressVideoLabel, type ProgressVideoShows } from '../common/progress-video.ts';
 import { renderJobStatus, type StatusState } from '../common/status.ts';
 import { DISCORD_CONTENT_LIMIT, fitPart } from '../common/text-limit.ts';
@@ -46,7 +46,7 @@ export interface RenderedStatus {
 
 export function renderStatus(view: JobView): RenderedStatus {
   const render = (prompt: string): string => {
-    const shown: AnimateOptions = { ...view.status.options, prompt: escapeMarkdown(prompt) };
+    const shown: JobOptions = { ...view.status.options, prompt: escapeMarkdown(prompt) };
     const state: StatusState = { ...view.status, options: shown };
     const lines = [renderJobStatus(state)];
     if (view.notice) lines.push(view.notice);

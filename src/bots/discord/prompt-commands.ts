@@ -15,7 +15,7 @@ import {
   type ModalSubmitInteraction,
 } from 'discord.js';
 import { PromptHelperError } from '../../prompting/types.ts';
-import { validateOptions } from '../common/options.ts';
+import { resolveJobOptions } from '../../options/resolve.ts';
 import { promptLimitMessage } from '../common/prompt-limit.ts';
 import { optionBase, optionCaps, type BotContext } from './context.ts';
 import { encodeCustomId } from './custom-ids.ts';
@@ -115,6 +115,6 @@ async function animateWith(
   prompt: string,
   source: 'helper' | 'user',
 ): Promise<void> {
-  const { options } = validateOptions({ prompt }, optionCaps(ctx.config, interaction.guildId), optionBase(ctx.config, interaction.guildId));
+  const { options } = resolveJobOptions({ prompt }, optionCaps(ctx.config, interaction.guildId, ctx.models), optionBase(ctx.config, interaction.guildId));
   await startJobFromInteraction(ctx, interaction, { source: { kind: 'ready', image }, options, promptSource: source });
 }

@@ -2,7 +2,7 @@
 // default), and the status message's address goes along so queue events can find it later.
 import { QueueRefusal, type JobRecord } from '../../queue/types.ts';
 import { resolvePrompt } from '../../prompting/resolve.ts';
-import type { AnimateOptions } from '../../engine/types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 import type { BotContext } from './context.ts';
 import type { ImageInput } from './image-input.ts';
 import { replyFromTarget, type StatusTarget } from './status-messenger.ts';
@@ -15,7 +15,7 @@ export interface NewJob {
   /** Optional end image (original model only), checked like the start image. */
   endImage?: ImageInput;
   /** An empty prompt asks the prompt helper (or falls back to the default prompt). */
-  options: AnimateOptions;
+  options: JobOptions;
   /** Set when re-running a job whose prompt was already settled. */
   promptSource?: JobRecord['promptSource'];
   target: StatusTarget;

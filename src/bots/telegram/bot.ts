@@ -23,9 +23,8 @@ import { UserSettings } from './settings.ts';
 import { submitAnimation, type AnimateRequest } from './submit.ts';
 import { Suggestions } from './suggestions.ts';
 import { MediaGroups } from './media-group.ts';
-import { cacheDefault } from '../common/options.ts';
 import { PromptLimiter, promptLimitsFrom } from '../common/prompt-limit.ts';
-import type { ModelVariant } from '../../engine/types.ts';
+import type { ModelVariant } from '../../options/job-options.ts';
 import { ChatBudget, TELEGRAM_BUDGET, type BudgetRule } from '../common/chat-budget.ts';
 import type { Timers } from '../../util/timers.ts';
 
@@ -186,7 +185,7 @@ function telegramServices(opts: TelegramBotOptions, telegram: Telegram, log: Log
   const budget = new ChatBudget((chat) => (chat.startsWith('-') ? rules.group : rules.private), opts.timers);
   const caller = new ChatCaller(log, { now: () => clock.now(), budget, ...opts.rateLimit });
   const signer = new CallbackSigner(token);
-  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...cacheDefault(config.DEFAULT_CACHE ?? 'teacache') });
+  const settings = new UserSettings(store, { seconds: config.DEFAULT_SECONDS, steps: config.DEFAULT_STEPS, ...(config.DEFAULT_CACHE ? { cache: config.DEFAULT_CACHE } : {}) });
   const seen = new SeenUpdates(store, { now: () => clock.now() });
   const caps = { maxSeconds: config.MAX_SECONDS, maxSteps: config.MAX_STEPS, ...(opts.models ? { models: opts.models } : {}) };
   const presenter = new JobPresenter({

@@ -3,7 +3,7 @@
 // asked for the suggestion. Everyone else gets an alert and nothing happens.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { ANIMATE_LIMITS } from '../../engine/types.ts';
+import { OPTION_LIMITS } from '../../options/job-options.ts';
 import { userIdentity } from '../../queue/identity.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { CallbackSigner } from './callback-data.ts';
@@ -96,7 +96,7 @@ export async function handleButton(deps: ButtonDeps, press: ButtonPress): Promis
   if (job.endImagePath && !endImage) return { text: 'The end image is no longer stored; please send both images again.', alert: true };
   const base = { ...job.options };
   if (payload.action === 'reroll') {
-    base.seed = Math.floor(Math.random() * (ANIMATE_LIMITS.seed.max + 1));
+    base.seed = Math.floor(Math.random() * (OPTION_LIMITS.seed.max + 1));
   } else {
     const longer = Math.min(deps.maxSeconds, Math.max(base.seconds + 1, base.seconds * 2));
     if (longer <= base.seconds) return { text: `This video is already at the maximum length (${deps.maxSeconds} s).`, alert: true };

@@ -5,8 +5,10 @@ import type { Message } from 'telegraf/types';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_MOTION_PROMPT } from '../../prompting/types.ts';
 import { describePosition } from '../common/status.ts';
-import { parseAnimateText, type KnownOption, type OptionCaps } from '../common/options.ts';
-import { cacheModeOf, modelOf, type CacheMode } from '../../engine/types.ts';
+import { parseAnimateText } from '../common/options.ts';
+import { NAMED_OPTIONS, TEXT_OPTION_NAMES, optionUsage, type OptionCaps } from '../../options/fields.ts';
+import { resolveJobOptions } from '../../options/resolve.ts';
+import type { CacheMode } from '../../options/job-options.ts';
 import { parseCommand, type ParsedCommand } from './commands.ts';
 import { findImage, findStartAndEnd, type ImageLookup } from './media.ts';
 import { albumImages, groupIdOf, type MediaGroups } from './media-group.ts';
@@ -38,11 +40,12 @@ export interface CommandDeps {
   spawn: (work: () => Promise<unknown>) => void;
 }
 
-export const HELP_TEXT = [
+/** /help and /start, with the options as this server's caps allow them. */
+export const helpText = (caps: OptionCaps): string => [
   'I animate still images with FramePack.',
   '',
   '• Send a photo with the caption /animate [prompt] [options], or reply /animate to a message with a photo or image file.',
-  '• Options: seconds=5 seed=42 steps=25 teacache=off model=original|f1 cache=none|teacache|magcache end_strength=0.05–1 (also --seconds 5).',
+  `• Options: ${TEXT_OPTION_NAMES.map((name) => optionUsage(name, caps)).join(' ')} (also --seconds 5).`,
   '• End frame (original model): send an album of two photos (start, end) with the caption /animate, or reply to the start photo with the end photo captioned /animate.',
   '• /prompt (caption or reply to a photo) suggests a motion prompt.',
   '• /queue shows the queue, /settings your defaults (/settings seconds=8 steps=20 teacache=off, /settings reset).',
@@ -72,7 +75,7 @@ export async function handleMessage(deps: CommandDeps, msg: IncomingMessage): Pr
       return true;
     case 'help':
     case 'start':
-      await deps.reply(msg, HELP_TEXT);
+      await deps.reply(msg, helpText(deps.caps));
       return true;
   }
 }
@@ -132,20 +135,8 @@ async function queueText(deps: CommandDeps, userId: string): Promise<string> {
   return lines.join('\n');
 }
 
-/**
- * Every option /animate takes, with the field it is saved as. The seed is the one that is refused:
- * a saved seed would make every later video of this user the same one.
- */
-const SAVED_AS: Record<Exclude<KnownOption, 'seed'>, readonly (keyof UserDefaults)[]> = {
-  seconds: ['seconds'],
-  steps: ['steps'],
-  teacache: ['teacache', 'cache'],
-  cache: ['cache', 'teacache'],
-  model: ['model'],
-  end_strength: ['endFrameStrength'],
-  cfg: ['distilledCfg'],
-};
-const SAVABLE = Object.keys(SAVED_AS);
+/** What /settings stores: the table's savable options, and for the others the reason they are not. */
+const SAVABLE = NAMED_OPTIONS.filter((spec) => spec.saved === true).map((spec) => spec.name!);
 
 async function settingsCommand(deps: CommandDeps, userId: string, args: string): Promise<string> {
   const current = await deps.settings.get(userId);
@@ -156,32 +147,28 @@ async function settingsCommand(deps: CommandDeps, userId: string, args: string):
   }
   const parsed = parseAnimateText(args, deps.caps, await deps.settings.effective(userId));
   const errors = [...parsed.errors];
-  const named = new Set([...args.matchAll(/(?:^|\s)(?:--)?([a-z_-]+)(?==|\s|$)/gi)].map((m) => m[1]!.toLowerCase()));
-  if (named.has('seed')) errors.push(`'seed' cannot be saved as a default (only ${SAVABLE.join(', ')}): a saved seed would repeat the same video.`);
-  if (parsed.prompt) {
-    errors.push(`Settings take options only (${SAVABLE.join(', ')}); a prompt goes with /animate.`);
-  }
-  if (errors.length > 0) return `Nothing saved:\n• ${errors.join('\n• ')}`;
-  const next: Record<string, unknown> = { ...current };
-  for (const [option, fields] of Object.entries(SAVED_AS)) {
-    if (!named.has(option)) continue;
-    for (const field of fields) {
-      const value = parsed.options[field];
-      if (value === undefined) delete next[field];
-      else next[field] = value;
+  for (const spec of NAMED_OPTIONS) {
+    if (parsed.named.has(spec.name!) && typeof spec.saved === 'string') {
+      errors.push(`'${spec.name}' cannot be saved as a default (only ${SAVABLE.join(', ')}): ${spec.saved}.`);
     }
   }
-  await deps.settings.set(userId, next as UserDefaults);
+  if (parsed.prompt) errors.push(`Settings take options only (${SAVABLE.join(', ')}); a prompt goes with /animate.`);
+  if (errors.length > 0) return `Nothing saved:\n• ${errors.join('\n• ')}`;
+  const next: UserDefaults = { ...current };
+  for (const spec of NAMED_OPTIONS) {
+    if (parsed.named.has(spec.name!)) Object.assign(next, { [spec.field]: parsed.options[spec.field] });
+  }
+  await deps.settings.set(userId, next);
   return `Saved.\n${describeDefaults(deps, await deps.settings.effective(userId))}`;
 }
 
 const CACHE_LABEL: Record<CacheMode, string> = { teacache: 'TeaCache on', none: 'TeaCache off', magcache: 'MagCache on' };
 
 function describeDefaults(deps: CommandDeps, defaults: UserDefaults): string {
-  const options = parseAnimateText('', deps.caps, defaults).options;
-  const parts = [`${options.seconds} s`, `${options.steps} steps`, CACHE_LABEL[cacheModeOf(options)]];
-  if (options.model !== undefined) parts.push(`model ${modelOf(options) === 'f1' ? 'F1' : 'original'}`);
-  if (options.endFrameStrength !== undefined) parts.push(`end strength ${options.endFrameStrength}`);
+  const options = resolveJobOptions({}, deps.caps, defaults).options;
+  const parts = [`${options.seconds} s`, `${options.steps} steps`, CACHE_LABEL[options.cache]];
+  if (defaults.model !== undefined) parts.push(`model ${options.model === 'f1' ? 'F1' : 'original'}`);
+  if (defaults.endFrameStrength !== undefined) parts.push(`end strength ${options.endFrameStrength}`);
   if (defaults.distilledCfg !== undefined) parts.push(`cfg ${options.distilledCfg}`);
   return `Your defaults: ${parts.join(', ')}.`;
 }

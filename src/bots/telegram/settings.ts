@@ -1,29 +1,26 @@
-// Per-user defaults for /animate (every option a user can type except the seed), stored in keyv,
-// over the server's defaults (which may include a DEFAULT_CACHE mode).
+// Per-user defaults for /animate (every option a user can type that the option table lets
+// /settings store), kept in keyv over the server's defaults (which may include a DEFAULT_CACHE mode).
 import type Keyv from 'keyv';
-import type { AnimateOptions } from '../../engine/types.ts';
+import { upgradeStoredOptions, type JobOptions } from '../../options/job-options.ts';
 
-export type UserDefaults = Partial<Pick<AnimateOptions, 'seconds' | 'steps' | 'teacache' | 'cache' | 'model' | 'endFrameStrength' | 'distilledCfg'>>;
+export type UserDefaults = Partial<JobOptions>;
 
 export class UserSettings {
   constructor(
     private readonly store: Keyv,
-    /** The server's defaults (DEFAULT_SECONDS, DEFAULT_STEPS), under the user's own. */
+    /** The server's defaults (DEFAULT_SECONDS, DEFAULT_STEPS, DEFAULT_CACHE), under the user's own. */
     private readonly serverDefaults: UserDefaults = {},
   ) {}
 
-  /** What /animate starts from for this user. */
+  /** What /animate starts from for this user (the caps are applied when a job is made from it). */
   async effective(userId: string): Promise<UserDefaults> {
-    const own = await this.get(userId);
-    const merged = { ...this.serverDefaults, ...own };
-    // A user's saved "teacache=on/off" beats the server's cache mode.
-    if (own.teacache !== undefined && own.cache === undefined) delete merged.cache;
-    return merged;
+    return { ...this.serverDefaults, ...(await this.get(userId)) };
   }
 
+  /** The user's own saved defaults; records saved before MagCache (a `teacache` flag) are read as a cache mode. */
   async get(userId: string): Promise<UserDefaults> {
-    const value = (await this.store.get(key(userId))) as UserDefaults | undefined;
-    return value ?? {};
+    const value = (await this.store.get(key(userId))) as Record<string, unknown> | undefined;
+    return value ? upgradeStoredOptions(value) : {};
   }
 
   async set(userId: string, defaults: UserDefaults): Promise<void> {

@@ -2,13 +2,15 @@
 // message, fetch and check the image, settle the prompt, submit. Every refusal is a sentence in
 // the chat and nothing is queued.
 import type { Telegram } from 'telegraf';
-import type { AnimateOptions } from '../../engine/types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 import type { Logger } from '../../log.ts';
 import type { PromptHelper } from '../../prompting/types.ts';
 import { resolvePrompt } from '../../prompting/resolve.ts';
 import { QueueRefusal, type JobQueue } from '../../queue/types.ts';
 import { checkImage, DEFAULT_IMAGE_LIMITS } from '../common/image.ts';
-import { combinationErrors, parseAnimateText, type OptionCaps } from '../common/options.ts';
+import { parseAnimateText } from '../common/options.ts';
+import type { OptionCaps } from '../../options/fields.ts';
+import { combinationErrors } from '../../options/rules.ts';
 import { DownloadError } from '../common/download.ts';
 import { type ChatCaller, describeApiError, NOT_MODIFIED } from './api.ts';
 import { formatMB } from './limits.ts';
@@ -31,7 +33,7 @@ export interface AnimateRequest {
   /** "[prompt] [options]" as typed. */
   text: string;
   /** Settings to start from (user defaults, or a finished job's options). */
-  base: Partial<AnimateOptions>;
+  base: Partial<JobOptions>;
 }
 
 export interface SubmitDeps {
@@ -53,7 +55,7 @@ export type SubmitOutcome = { queued: true; jobId: string } | { queued: false; r
 export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Promise<SubmitOutcome> {
   const { telegram, caller } = deps;
   const parsed = parseAnimateText(req.text, deps.caps, req.base);
-  parsed.errors.push(...combinationErrors(parsed.options, req.endImage !== undefined));
+  parsed.errors.push(...combinationErrors(parsed.options, { endImage: req.endImage !== undefined }));
   if (parsed.errors.length > 0) {
     const reason = `I could not start that:\n• ${parsed.errors.join('\n• ')}\nExample: /animate the waves roll in seconds=5 steps=25 teacache=off`;
     await reply(deps, req, reason);
@@ -122,7 +124,7 @@ export async function submitAnimation(deps: SubmitDeps, req: AnimateRequest): Pr
 
   // A typed prompt wins; a re-roll or a chosen suggestion brings its prompt in `base`.
   const prompt = await resolvePrompt(parsed.prompt || (req.base.prompt ?? ''), deps.promptHelper, bytes);
-  const options: AnimateOptions = { ...parsed.options, prompt: prompt.prompt };
+  const options: JobOptions = { ...parsed.options, prompt: prompt.prompt };
 
   try {
     const submitted = await deps.queue.submit({

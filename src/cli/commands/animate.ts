@@ -10,36 +10,51 @@ import { createFramePackEngine } from '../../engine/framepack.ts';
 import { readManifest } from '../../engine/modelset/manifest.ts';
 import { makeTinyModelSet } from '../../engine/conversion/tiny.ts';
 import type { ExecutionProvider } from '../../engine/runtime/session.ts';
-import {
-  ANIMATE_LIMITS, CACHE_MODES, END_FRAME_STRENGTH, EngineCancelledError, MODEL_VARIANTS, defaultAnimateOptions,
-  type CacheMode, type EngineEvent, type ModelVariant,
-} from '../../engine/types.ts';
+import { EngineCancelledError, type EngineEvent } from '../../engine/types.ts';
+import { FRAMEPACK_CAPS, NAMED_OPTIONS, type RawValue } from '../../options/fields.ts';
+import { readNamedValues, resolveJobOptions } from '../../options/resolve.ts';
+import { combinationErrors } from '../../options/rules.ts';
 import { directionFor } from '../../engine/direction/index.ts';
 import { plannedMemoryBudget } from '../../startup.ts';
 
 interface AnimateFlags {
-  prompt: string;
-  seconds: number;
-  seed: number;
-  steps: number;
-  teacache: boolean;
-  model: ModelVariant;
-  cache?: CacheMode;
   endImage?: string;
-  endStrength?: number;
   models: string;
   out: string;
   provider?: ExecutionProvider;
   resolution?: number;
-  keepWarm?: boolean;
+  /** The job options, by the camel-cased names of the option table (`--end-strength` → endStrength). */
+  [option: string]: unknown;
 }
 
-function bounded(name: string, min: number, max: number, parse: (v: string) => number) {
-  return (v: string): number => {
-    const n = parse(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be between ${min} and ${max} (got ${v}).`);
-    return n;
-  };
+/** `end_strength` → `--end-strength` and the key commander stores it under. */
+function flagOf(name: string): { flag: string; key: string } {
+  return { flag: name.replace(/_/g, '-'), key: name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) };
+}
+
+/** Every option of the table as a flag; values are checked by the table, with the sentences the chats use. */
+function addJobOptionFlags(command: Command): Command {
+  for (const spec of NAMED_OPTIONS) {
+    const { flag } = flagOf(spec.name!);
+    const help = spec.help(FRAMEPACK_CAPS);
+    if (spec.kind === 'switch' || spec.kind === 'flag') command.option(`--${flag}`, help).option(`--no-${flag}`, `${spec.label} off`);
+    else if (spec.kind === 'choice') command.addOption(new Option(`--${flag} <value>`, help).choices([...spec.choices(FRAMEPACK_CAPS)]));
+    else command.option(`--${flag} <value>`, help);
+  }
+  return command;
+}
+
+function jobOptionsFrom(flags: AnimateFlags, hasEndImage: boolean) {
+  const given: Array<[string, RawValue]> = [];
+  for (const spec of NAMED_OPTIONS) {
+    const value = flags[flagOf(spec.name!).key];
+    if (typeof value === 'string' || typeof value === 'boolean') given.push([spec.name!, value]);
+  }
+  const read = readNamedValues(given, FRAMEPACK_CAPS);
+  const { options, errors } = resolveJobOptions(read.typed, FRAMEPACK_CAPS);
+  const refused = [...read.errors, ...errors, ...combinationErrors(options, { endImage: hasEndImage })];
+  if (refused.length > 0) throw new Error(refused.join(' '));
+  return options;
 }
 
 function timestamp(): string {
@@ -47,24 +62,16 @@ function timestamp(): string {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('animate')
     .description('animate one image into a short video with FramePack, locally')
     .argument('<image>', 'the start image (png, jpg, webp, …)')
-    .option('--prompt <text>', 'motion prompt', '')
-    .option('--seconds <n>', 'video length in seconds', bounded('seconds', ANIMATE_LIMITS.seconds.min, ANIMATE_LIMITS.seconds.max, Number), 5)
-    .option('--seed <n>', 'random seed', bounded('seed', 0, ANIMATE_LIMITS.seed.max, (v) => Number.parseInt(v, 10)), 31337)
-    .option('--steps <n>', 'sampling steps per section', bounded('steps', 1, 100, (v) => Number.parseInt(v, 10)), 25)
-    .option('--teacache', 'use TeaCache (default)', true)
-    .option('--no-teacache', 'disable TeaCache')
-    .addOption(new Option('--cache <mode>', 'block cache (overrides --teacache)').choices([...CACHE_MODES]))
-    .addOption(new Option('--model <name>', 'original (inverted sampling) or f1 (forward; needs the F1 transformer)').choices([...MODEL_VARIANTS]).default('original'))
     .option('--end-image <file>', 'the video ends on this image (original model only)')
-    .option('--end-strength <n>', 'end image influence', bounded('end-strength', END_FRAME_STRENGTH.min, END_FRAME_STRENGTH.max, Number))
     .option('--models <dir>', 'model set folder', 'models/tiny')
     .option('--out <dir>', 'output folder', 'out')
     .addOption(new Option('--provider <name>', 'execution provider (default: EXECUTION_PROVIDER, else cpu)').choices(['cpu', 'cuda', 'webgpu']))
-    .option('--resolution <n>', 'bucket resolution (default BUCKET_RESOLUTION, else 640; 128 for the tiny set)', (v) => Number.parseInt(v, 10))
+    .option('--resolution <n>', 'bucket resolution (default BUCKET_RESOLUTION, else 640; 128 for the tiny set)', (v) => Number.parseInt(v, 10));
+  addJobOptionFlags(command)
     .action(async (imageArg: string, flags: AnimateFlags) => {
       const config = loadConfig(); // validated defaults (EXECUTION_PROVIDER, MEMORY_BUDGET_GB)
       const image = resolve(imageArg);
@@ -78,15 +85,9 @@ export function register(program: Command): void {
       if (manifest.tiny) {
         process.stdout.write('Note: the tiny model set has random weights, so the video is noise. The pipeline, files and timings are the real ones.\n');
       }
-      const options = defaultAnimateOptions({
-        prompt: flags.prompt, seconds: flags.seconds, seed: flags.seed, steps: flags.steps, teacache: flags.teacache, previews: true,
-        ...(flags.model !== 'original' ? { model: flags.model } : {}),
-        ...(flags.cache ? { cache: flags.cache } : {}),
-        ...(flags.endStrength !== undefined ? { endFrameStrength: flags.endStrength } : {}),
-      });
+      const options = jobOptionsFrom(flags, flags.endImage !== undefined);
       const endImage = flags.endImage ? resolve(flags.endImage) : undefined;
       if (endImage && !existsSync(endImage)) throw new Error(`No end image at ${endImage}.`);
-      if (endImage && flags.model === 'f1') throw new Error('--end-image works only with --model original: F1 samples forward and has no end frame.');
       const provider = flags.provider ?? config.EXECUTION_PROVIDER;
       const memory = plannedMemoryBudget(config, provider);
       process.stdout.write(`Memory budget ${memory.budgetGb} GB: ${memory.source}.\n`);
@@ -99,7 +100,7 @@ export function register(program: Command): void {
       const stamp = timestamp();
       await mkdir(flags.out, { recursive: true });
       const workDir = join(flags.out, `.work-${stamp}`);
-      const sections = directionFor(flags.model).planSections(options.seconds, options.windowSize).length;
+      const sections = directionFor(options.model).planSections(options.seconds, options.windowSize).length;
       const bar = new cliProgress.SingleBar(
         { format: ' {bar} {percentage}% | {stage} | section {section}/{sections} step {step}/{steps} | {eta_formatted} left', hideCursor: true },
         cliProgress.Presets.shades_classic,

@@ -1,15 +1,11 @@
 // `recurvid bench [filter]`: runs the benchmark suites in bench/ and prints what they measured,
 // with the machine it ran on. Benchmarks report; they never pass or fail.
 import type { Command } from 'commander';
-import { cpus, totalmem, platform, arch } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { benchmarkSuites } from '../../../bench/index.ts';
 import type { BenchResult } from '../../../bench/types.ts';
+import { machineDescription } from '../../../bench/machine.ts';
 
-export function machineDescription(): string {
-  const c = cpus();
-  return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}/${arch()}, Node ${process.versions.node}`;
-}
 
 function formatResult(r: BenchResult): string {
   const value = `${r.value < 10 ? r.value.toFixed(3) : r.value.toFixed(1)} ${r.unit}`;

@@ -27,8 +27,6 @@ export function forwardSectionIndices(windowSize: number): Omit<DirectionSection
 export const forwardDirection: SamplingDirection = {
   name: 'forward',
   firstSectionMakes: 'start',
-  // demo_gradio_f1.py has no end frame; FramePack-Studio's "F1 with Endframe" branch is unreachable.
-  supportsEndFrame: false,
 
   planSections(seconds, windowSize) {
     // Same count rule as the original worker: int(max(round(seconds·30 / (window·4)), 1)), half to even.

@@ -2,7 +2,7 @@
 import { forwardDirection } from './forward.ts';
 import { invertedDirection } from './inverted.ts';
 import type { SamplingDirection } from './types.ts';
-import type { ModelVariant } from '../types.ts';
+import type { ModelVariant } from '../../options/job-options.ts';
 
 export * from './types.ts';
 export { forwardDirection, forwardSectionIndices } from './forward.ts';

@@ -18,7 +18,6 @@ function framesAdded(section: DirectionSection, windowSize: number): number {
 export const invertedDirection: SamplingDirection = {
   name: 'inverted',
   firstSectionMakes: 'end',
-  supportsEndFrame: true,
 
   planSections(seconds, windowSize) {
     return planSections(seconds, windowSize);

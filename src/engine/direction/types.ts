@@ -58,8 +58,6 @@ export interface SamplingDirection {
   readonly name: DirectionName;
   /** Which end of the video the first generated section makes (shown in the chat status). */
   readonly firstSectionMakes: 'start' | 'end';
-  /** Whether an end frame can be given with this direction. */
-  readonly supportsEndFrame: boolean;
   /** Every section the job samples, in generation order. */
   planSections(seconds: number, windowSize: number): DirectionSection[];
   /** The history before the first section. */

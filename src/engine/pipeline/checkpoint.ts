@@ -10,7 +10,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
-import type { AnimateOptions } from '../types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 import type { Tensor } from '../functions/index.ts';
 import { isPlainSegmentName, sha256File, type VideoSegment } from '../video/segments.ts';
 import type { Conditioning } from './conditioning.ts';
@@ -39,7 +39,7 @@ export interface CheckpointData {
 }
 
 /** Everything that changes the output (options, model, cache mode, start and end image); previews do not. */
-export async function jobHash(imagePath: string, options: AnimateOptions, modelIdentity: string, resolution: number, endImagePath?: string): Promise<string> {
+export async function jobHash(imagePath: string, options: JobOptions, modelIdentity: string, resolution: number, endImagePath?: string): Promise<string> {
   const { previews: _previews, ...rest } = options;
   const h = createHash('sha256');
   h.update(await readFile(imagePath));
@@ -47,7 +47,9 @@ export async function jobHash(imagePath: string, options: AnimateOptions, modelI
     h.update('\0end image\0');
     h.update(await readFile(endImagePath));
   }
-  h.update(JSON.stringify({ ...rest, modelIdentity, resolution, format: FORMAT }));
+  // Sorted keys: the hash names the option values, not the order in which some version wrote them.
+  const identity: Record<string, unknown> = { ...rest, modelIdentity, resolution, format: FORMAT };
+  h.update(JSON.stringify(Object.fromEntries(Object.keys(identity).sort().map((k) => [k, identity[k]]))));
   return h.digest('hex');
 }
 

@@ -12,9 +12,9 @@ import { directionFor, type DirectionSection, type LatentHistory, type PackedCon
 import {
   bindVelocityModel, flowMatchDenoiser, sampleUniPC, TEACACHE_DEFAULT_THRESHOLD, type BlockCacheSettings, type MagCacheParams, type UniPCVariant,
 } from '../sampler/index.ts';
-import {
-  END_FRAME_STRENGTH, EngineCancelledError, cacheModeOf, modelOf, type AnimateOptions, type EngineJob, type EngineResult, type EngineStage, type ModelVariant,
-} from '../types.ts';
+import { EngineCancelledError, type EngineJob, type EngineResult, type EngineStage } from '../types.ts';
+import type { JobOptions, ModelVariant } from '../../options/job-options.ts';
+import { combinationErrors } from '../../options/rules.ts';
 import { PixelHistory } from '../video/history.ts';
 import { latentPreviewPng } from '../video/preview.ts';
 import { progressVideoKind, type ProgressVideoKind } from '../video/progress-video.ts';
@@ -73,7 +73,7 @@ interface JobRun {
   job: EngineJob;
   pool: ComponentPool;
   settings: PipelineSettings;
-  o: AnimateOptions;
+  o: JobOptions;
   signal: AbortSignal;
   workDir: string;
   t0: number;
@@ -134,14 +134,15 @@ async function startRun(job: EngineJob, pool: ComponentPool, settings: PipelineS
   throwIfCancelled(signal);
   await mkdir(workDir, { recursive: true });
 
-  const model = modelOf(o);
+  const model = o.model;
   if (!(settings.models ?? ['original']).includes(model)) {
     throw new Error('This model set has no F1 transformer; use model original, or add F1 with `recurvid models pull --f1`.');
   }
+  // The engine's own guard: the combination rules the chats and the CLI apply. (Ranges are the
+  // entry points' business: tests and benches run the engine below FramePack's 1 s on purpose.)
+  const refused = combinationErrors(o, { endImage: job.endImagePath !== undefined });
+  if (refused.length > 0) throw new Error(refused.join(' '));
   const direction = directionFor(model);
-  if (job.endImagePath && !direction.supportsEndFrame) {
-    throw new Error('An end image works only with the original model; F1 samples forward from the start image.');
-  }
   const hash = await jobHash(job.imagePath, o, settings.modelIdentity, settings.resolution, job.endImagePath);
   return {
     job, pool, settings, o, signal, workDir, t0, timings, written: new WriteCounter(), loadMsAtStart: pool.loadMs, direction,
@@ -162,7 +163,7 @@ async function resumeOrEncode(run: JobRun): Promise<SectionState> {
     notUsed('its video segments do not add up to its sections');
   }
   const cond = await encodeConditioning(job, run.pool, run.settings, emitStage, run.timed);
-  const endFrame = cond.endLatent ? { latent: cond.endLatent, strength: o.endFrameStrength ?? END_FRAME_STRENGTH.default } : undefined;
+  const endFrame = cond.endLatent ? { latent: cond.endLatent, strength: o.endFrameStrength } : undefined;
   return {
     cond,
     history: direction.initialHistory(cond.startLatent, endFrame),
@@ -345,10 +346,10 @@ async function finishRun(run: JobRun, state: SectionState): Promise<EngineResult
 }
 
 /** The block cache a job's options ask for, with the engine's thresholds. */
-export function blockCacheSettings(o: AnimateOptions, settings: Pick<PipelineSettings, 'teacacheThreshold' | 'magcache'>): BlockCacheSettings | undefined {
-  const mode = cacheModeOf(o);
+export function blockCacheSettings(o: JobOptions, settings: Pick<PipelineSettings, 'teacacheThreshold' | 'magcache'>): BlockCacheSettings | undefined {
+  const mode = o.cache;
   if (mode === 'teacache') return { kind: 'teacache', numSteps: o.steps, threshold: settings.teacacheThreshold ?? TEACACHE_DEFAULT_THRESHOLD };
-  if (mode === 'magcache') return { kind: 'magcache', numSteps: o.steps, family: modelOf(o) === 'f1' ? 'F1' : 'Original', ...settings.magcache };
+  if (mode === 'magcache') return { kind: 'magcache', numSteps: o.steps, family: o.model === 'f1' ? 'F1' : 'Original', ...settings.magcache };
   return undefined;
 }
 
@@ -358,7 +359,7 @@ export interface SectionSamplingInput {
   /** The section's context latents, packed by the sampling direction. */
   context: PackedContext;
   plan: DirectionSection;
-  options: AnimateOptions;
+  options: JobOptions;
   /** Draws the section's initial noise (one draw per section, as the reference's shared generator). */
   rng: { normals(n: number): Float32Array };
   signal?: AbortSignal;

@@ -55,9 +55,7 @@ export interface VelocityModelOptions {
   /** Distilled guidance scale; the transformer gets it ×1000. */
   distilledCfg: number;
   section: SectionContext;
-  /** When set, TeaCache runs with one state per guidance branch (see README note on cfg > 1). */
-  teacache?: { numSteps: number; threshold: number };
-  /** Any block cache (TeaCache or MagCache), one state per guidance branch; wins over `teacache`. */
+  /** The block cache (TeaCache or MagCache), one state per guidance branch (see README note on cfg > 1). */
   cache?: BlockCacheSettings;
 }
 
@@ -76,7 +74,7 @@ export interface VelocityModelHandle {
  */
 export function bindVelocityModel<E extends EmbedLike>(transformer: StagedTransformer<E>, opts: VelocityModelOptions): VelocityModelHandle {
   const s = opts.section;
-  const settings: BlockCacheSettings | undefined = opts.cache ?? (opts.teacache ? { kind: 'teacache', ...opts.teacache } : undefined);
+  const settings = opts.cache;
   // The bucket in pixels (latents are 8× smaller): MagCache picks its ratio table by it.
   const pixelSize = { height: s.latentDims[3] * 8, width: s.latentDims[4] * 8 };
   const caches: Record<GuidanceBranch, BlockCache | undefined> = {

@@ -17,6 +17,7 @@ import type { Logger } from '../../log.ts';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { EngineWorkspace, MissingArtifactError } from '../artifacts/job-artifacts.ts';
 import { CANCELLED_PREFIX, QUEUE_NAME, redisKeys, type GpuJobData, type GpuProgress, type GpuResult, type WireEngineEvent } from './protocol.ts';
+import { storedJobOptions } from '../../options/job-options.ts';
 
 export interface GpuWorkerOptions {
   redisUrl: string;
@@ -218,7 +219,7 @@ async function runOnEngine(
 ): Promise<GpuResult> {
   const { imagePath, endImagePath, workDir } = workspace;
   const result = await engine.run({
-    imagePath, workDir, options: job.data.options, signal: stop.signal, onEvent: relay.onEvent, ...(endImagePath !== undefined && { endImagePath }),
+    imagePath, workDir, options: storedJobOptions(job.data.options as unknown as Record<string, unknown>), signal: stop.signal, onEvent: relay.onEvent, ...(endImagePath !== undefined && { endImagePath }),
   });
   await relay.settled();
   if (relay.uploadError) throw relay.uploadError;

@@ -2,7 +2,8 @@
 // data, the progress messages a worker publishes (BullMQ job progress → QueueEvents 'progress'),
 // the job's return value, and the few keys BullMQ has no mechanism for (admission lock, fairness
 // round, the active-job table that positions and per-user limits are read from, cancel requests).
-import type { AnimateOptions, EngineEvent } from '../../engine/types.ts';
+import type { EngineEvent } from '../../engine/types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 import type { JobProgress, Platform } from '../types.ts';
 
 export const QUEUE_NAME = 'recurvid-animate';
@@ -32,7 +33,7 @@ export interface GpuJobData {
   imageName: string;
   /** Set when the job has an end image (in the artifact store under artifactKeys.endImage). */
   endImageName?: string;
-  options: AnimateOptions;
+  options: JobOptions;
 }
 
 /** One entry of the shared active-job table. */

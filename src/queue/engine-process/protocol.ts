@@ -1,6 +1,7 @@
 // Messages between the bots' process and the engine worker process (child_process IPC with the
 // 'advanced' serialisation, so Buffers such as latent previews cross as bytes, not JSON).
-import type { AnimateOptions, EngineEvent, EngineResult } from '../../engine/types.ts';
+import type { EngineEvent, EngineResult } from '../../engine/types.ts';
+import type { JobOptions } from '../../options/job-options.ts';
 
 /**
  * Which engine the worker builds: a module exporting `createEngine(options)` (see
@@ -14,7 +15,7 @@ export interface EngineSpec {
 
 export type ToWorker =
   | { type: 'init'; spec: EngineSpec; logLevel: string }
-  | { type: 'run'; jobId: string; imagePath: string; endImagePath?: string; workDir: string; options: AnimateOptions }
+  | { type: 'run'; jobId: string; imagePath: string; endImagePath?: string; workDir: string; options: JobOptions }
   | { type: 'cancel'; jobId: string }
   | { type: 'close' };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  combinationErrors, END_IMAGE_NEEDS_ORIGINAL, MAX_PROMPT_CHARS, parseAnimateText, validateOptions, type OptionCaps,
-} from '../../../src/bots/common/options.ts';
-import { defaultAnimateOptions } from '../../../src/engine/types.ts';
+import { parseAnimateText } from '../../../src/bots/common/options.ts';
+import { MAX_PROMPT_CHARS, type OptionCaps } from '../../../src/options/fields.ts';
+import { jobOptions } from '../../../src/options/job-options.ts';
+import { resolveJobOptions } from '../../../src/options/resolve.ts';
 
 const caps: OptionCaps = { maxSeconds: 60, maxSteps: 50 };
 
@@ -16,24 +16,25 @@ describe('parseAnimateText', () => {
       seconds: 10,
       seed: 42,
       steps: 30,
-      teacache: false,
+      cache: 'none',
       distilledCfg: 12.5,
     });
   });
 
   it('reads --name value and --name=value flags, and a bare --teacache', () => {
-    const r = parseAnimateText('--seconds 8 The robot jumps --seed=7 --teacache --steps 20', caps, { teacache: false });
+    const r = parseAnimateText('--seconds 8 The robot jumps --seed=7 --teacache --steps 20', caps, { cache: 'none' });
     expect(r.errors).toEqual([]);
     expect(r.prompt).toBe('The robot jumps');
-    expect(r.options).toMatchObject({ seconds: 8, seed: 7, teacache: true, steps: 20 });
-    expect(parseAnimateText('--teacache off the cat runs', caps).options.teacache).toBe(false);
+    expect(r.options).toMatchObject({ seconds: 8, seed: 7, cache: 'teacache', steps: 20 });
+    expect(r.named).toEqual(new Set(['seconds', 'seed', 'teacache', 'steps']));
+    expect(parseAnimateText('--teacache off the cat runs', caps).options.cache).toBe('none');
     expect(parseAnimateText('--teacache off the cat runs', caps).prompt).toBe('the cat runs');
   });
 
   it('accepts a seconds unit, case-insensitive names and boolean words', () => {
     const r = parseAnimateText('SECONDS=4s TeaCache=No walk', caps);
     expect(r.errors).toEqual([]);
-    expect(r.options).toMatchObject({ seconds: 4, teacache: false });
+    expect(r.options).toMatchObject({ seconds: 4, cache: 'none' });
   });
 
   it('reports unknown options with the list of known ones', () => {
@@ -54,7 +55,7 @@ describe('parseAnimateText', () => {
       'cfg must be a number from 1 to 32 (got 40).',
     ]);
     expect(r.options.seconds).toBe(6);
-    expect(r.options.steps).toBe(defaultAnimateOptions().steps);
+    expect(r.options.steps).toBe(jobOptions().steps);
   });
 
   it('reports values of the wrong kind and missing values', () => {
@@ -74,7 +75,7 @@ describe('parseAnimateText', () => {
     const atCap = parseAnimateText('a'.repeat(MAX_PROMPT_CHARS), caps);
     expect(atCap.errors).toEqual([]);
     expect(atCap.options.prompt).toHaveLength(MAX_PROMPT_CHARS);
-    expect(validateOptions({ negativePrompt: 'x'.repeat(1001) }, caps).errors).toEqual([
+    expect(resolveJobOptions({ negativePrompt: 'x'.repeat(1001) }, caps).errors).toEqual([
       'The negative prompt is 1001 characters; the limit is 1000. Please shorten it.',
     ]);
   });
@@ -95,30 +96,17 @@ describe('parseAnimateText', () => {
   });
 });
 
-describe('validateOptions', () => {
-  it('merges valid typed options over the base and the defaults', () => {
-    const r = validateOptions({ seconds: 3.5, steps: 10, teacache: false }, caps, { seed: 9 });
-    expect(r.errors).toEqual([]);
-    expect(r.options).toEqual(defaultAnimateOptions({ seed: 9, seconds: 3.5, steps: 10, teacache: false }));
-  });
-
-  it('applies the server caps, never above FramePack limits', () => {
-    expect(validateOptions({ seconds: 61 }, caps).errors).toEqual(['seconds must be a number from 1 to 60 (got 61).']);
-    expect(validateOptions({ seconds: 120 }, { maxSeconds: 500, maxSteps: 500 }).errors).toEqual([]);
-    expect(validateOptions({ steps: 101 }, { maxSeconds: 500, maxSteps: 500 }).errors).toEqual([
-      'steps must be a whole number from 1 to 100 (got 101).',
-    ]);
-    expect(validateOptions({ steps: 2.5 }, caps).errors).toEqual(['steps must be a whole number from 1 to 50 (got 2.5).']);
-  });
-});
-
 describe('model, cache and end-frame options', () => {
-  it('reads model, cache and end_strength, and keeps the teacache flag truthful', () => {
+  it('reads model, cache and end_strength into the one cache field; cache= wins over teacache= wherever each stands', () => {
     const r = parseAnimateText('a cat model=f1 cache=magcache end_strength=0.5', caps);
     expect(r.errors).toEqual([]);
-    expect(r.options).toMatchObject({ prompt: 'a cat', model: 'f1', cache: 'magcache', teacache: false, endFrameStrength: 0.5 });
-    expect(parseAnimateText('--cache off', caps).options).toMatchObject({ cache: 'none', teacache: false });
-    expect(parseAnimateText('teacache=off', caps, { cache: 'magcache' }).options.cache).toBeUndefined();
+    expect(r.options).toMatchObject({ prompt: 'a cat', model: 'f1', cache: 'magcache', endFrameStrength: 0.5 });
+    expect(r.options).not.toHaveProperty('teacache');
+    expect(parseAnimateText('--cache off', caps).options.cache).toBe('none');
+    expect(parseAnimateText('teacache=off', caps, { cache: 'magcache' }).options.cache).toBe('none');
+    expect(parseAnimateText('cache=magcache teacache=off', caps).options.cache).toBe('magcache');
+    expect(parseAnimateText('teacache=off cache=magcache', caps).options.cache).toBe('magcache');
+    expect(parseAnimateText('--end-strength 0.4 --distilled-cfg 8', caps).options).toMatchObject({ endFrameStrength: 0.4, distilledCfg: 8 });
   });
 
   it('answers bad values with sentences', () => {
@@ -130,13 +118,6 @@ describe('model, cache and end-frame options', () => {
     expect(parseAnimateText('model=f1', { ...caps, models: ['original'] }).errors).toEqual([
       "This server's model set has no F1 transformer; use model=original.",
     ]);
-  });
-
-  it('refuses an end image with F1 in one sentence', () => {
-    const f1 = parseAnimateText('model=f1', caps).options;
-    expect(combinationErrors(f1, true)).toEqual([END_IMAGE_NEEDS_ORIGINAL]);
-    expect(combinationErrors(f1, false)).toEqual([]);
-    expect(combinationErrors(parseAnimateText('', caps).options, true)).toEqual([]);
   });
 });
 
@@ -158,7 +139,7 @@ describe('caps apply to the merged job, not only to typed values', () => {
   });
 
   it('a re-rolled job whose model the set no longer holds falls back to one it holds', () => {
-    const { options, errors } = validateOptions({}, { ...caps, models: ['original'] }, { model: 'f1', seconds: 5 });
+    const { options, errors } = resolveJobOptions({}, { ...caps, models: ['original'] }, { model: 'f1', seconds: 5 });
     expect(errors).toEqual([]);
     expect(options.model).toBe('original');
     expect(options.seconds).toBe(5);

@@ -13,10 +13,11 @@ import {
   START_FIRST_NOTE,
   type StatusState,
 } from '../../../src/bots/common/status.ts';
-import { defaultAnimateOptions, type EngineEvent } from '../../../src/engine/types.ts';
+import type { EngineEvent } from '../../../src/engine/types.ts';
+import { jobOptions } from '../../../src/options/job-options.ts';
 import type { JobRecord, QueueEvent } from '../../../src/queue/types.ts';
 
-const options = defaultAnimateOptions({ prompt: 'The girl dances gracefully.', seed: 42, seconds: 5, steps: 25, teacache: true });
+const options = jobOptions({ prompt: 'The girl dances gracefully.', seed: 42, seconds: 5, steps: 25, cache: 'teacache' });
 
 describe('status text', () => {
   it('draws a clamped progress bar with a percentage', () => {
@@ -39,7 +40,7 @@ describe('status text', () => {
 
   it('describes the settings needed to reproduce a video', () => {
     expect(describeSettings(options)).toBe('Prompt: The girl dances gracefully.\nSettings: seed 42, 5 s, 25 steps, TeaCache on');
-    expect(describeSettings({ ...options, teacache: false, distilledCfg: 12 })).toContain('TeaCache off, cfg 12');
+    expect(describeSettings({ ...options, cache: 'none', distilledCfg: 12 })).toContain('TeaCache off, cfg 12');
   });
 
   it('names the end image and its strength; an end_strength without an end image is said to do nothing', () => {
@@ -103,11 +104,11 @@ describe('status text', () => {
 describe('model and cache in the status', () => {
   it('names MagCache and F1, and says which end of the video comes first', () => {
     const base = { jobSeq: 3, phase: 'running' as const, section: 1, sections: 3, step: 1, steps: 5 };
-    const f1 = renderJobStatus({ ...base, options: defaultAnimateOptions({ model: 'f1', cache: 'magcache', teacache: false }) });
+    const f1 = renderJobStatus({ ...base, options: jobOptions({ model: 'f1', cache: 'magcache' }) });
     expect(f1).toContain('MagCache, model F1');
     expect(f1).toContain(START_FIRST_NOTE);
     expect(f1).not.toContain(END_FIRST_NOTE);
-    const original = renderJobStatus({ ...base, options: defaultAnimateOptions() });
+    const original = renderJobStatus({ ...base, options: jobOptions() });
     expect(original).toContain('TeaCache on');
     expect(original).toContain(END_FIRST_NOTE);
   });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { renderStatus, type JobView } from '../../../src/bots/discord/job-view.ts';
 import { initialStatus } from '../../../src/bots/common/status.ts';
-import { MAX_PROMPT_CHARS } from '../../../src/bots/common/options.ts';
+import { MAX_PROMPT_CHARS } from '../../../src/options/fields.ts';
 import { DISCORD_CONTENT_LIMIT } from '../../../src/bots/common/text-limit.ts';
-import { defaultAnimateOptions } from '../../../src/engine/types.ts';
+import { jobOptions } from '../../../src/options/job-options.ts';
 
 function view(prompt: string, notes: string[]): JobView {
-  const status = initialStatus({ seq: 7, options: defaultAnimateOptions({ prompt }), endImagePath: undefined });
+  const status = initialStatus({ seq: 7, options: jobOptions({ prompt }), endImagePath: undefined });
   return { jobId: 'j7', seq: 7, ownerId: 'discord:1', status, notes };
 }
 

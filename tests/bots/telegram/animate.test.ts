@@ -78,7 +78,7 @@ describe('telegram /animate', () => {
     expect(h.api.callsOf('downloadFile').some((c) => c.ok)).toBe(true);
     // The engine got the prompt and the options.
     const ran = h.engine.runs.at(-1)!;
-    expect(ran.options).toMatchObject({ prompt: 'a cat turns its head', seconds: 2, seed: 42, steps: 3, teacache: false });
+    expect(ran.options).toMatchObject({ prompt: 'a cat turns its head', seconds: 2, seed: 42, steps: 3, cache: 'none' });
   });
 
   it('published its commands and never logged the token', async () => {

@@ -12,7 +12,7 @@ import { ChatCaller } from '../../../src/bots/telegram/api.ts';
 import { CallbackSigner } from '../../../src/bots/telegram/callback-data.ts';
 import { JobPresenter } from '../../../src/bots/telegram/presenter.ts';
 import { createLogger } from '../../../src/log.ts';
-import { defaultAnimateOptions } from '../../../src/engine/types.ts';
+import { jobOptions } from '../../../src/options/job-options.ts';
 import type { JobQueue, JobRecord, QueueEvent } from '../../../src/queue/types.ts';
 import { ManualTimers } from '../../fakes/manual-timers.ts';
 
@@ -120,7 +120,7 @@ describe('50 queued jobs in one Telegram group', () => {
     const jobs: JobRecord[] = Array.from({ length: 50 }, (_, i) => ({
       id: `j${i + 1}`, seq: i + 1, platform: 'telegram', userId: `telegram:${100 + i}`,
       reply: { chatId: String(GROUP), chatType: 'supergroup', statusMessageId: String(1000 + i) },
-      imagePath: videoPath, workDir: dir, options: defaultAnimateOptions({ seconds: 2, steps: 2 }),
+      imagePath: videoPath, workDir: dir, options: jobOptions({ seconds: 2, steps: 2 }),
       state: 'queued', progress: {}, createdAt: 0, resumes: 0,
     }));
     const emit = async (event: QueueEvent) => {

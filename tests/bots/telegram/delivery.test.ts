@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rm, stat } from 'node:fs/promises';
 import { ALICE, DM_ALICE, GROUP, makeMedia, sendPhoto, startHarness, type Harness, type Media } from './harness.ts';
 import type { FakeMessage, RecordedCall } from '../../fakes/telegram/server.ts';
-import { MAX_PROMPT_CHARS } from '../../../src/bots/common/options.ts';
+import { MAX_PROMPT_CHARS } from '../../../src/options/fields.ts';
 
 let media: Media;
 

@@ -13,14 +13,15 @@ import { createFramePackEngine } from '../../../src/engine/framepack.ts';
 import { planSections } from '../../../src/engine/functions/index.ts';
 import { makeTinyModelSet } from '../../../src/engine/conversion/tiny.ts';
 import { CHECKPOINT_FILE } from '../../../src/engine/pipeline/checkpoint.ts';
-import { EngineCancelledError, defaultAnimateOptions, type Engine } from '../../../src/engine/types.ts';
+import { EngineCancelledError, type Engine } from '../../../src/engine/types.ts';
+import { jobOptions } from '../../../src/options/job-options.ts';
 import { resolveFfmpeg } from '../../../src/util/ffmpeg.ts';
 
 const run = promisify(execFile);
 let root: string;
 let image: string;
 let engine: Engine;
-const options = defaultAnimateOptions({ steps: 2, windowSize: 3, previews: false, seconds: 0.8 });
+const options = jobOptions({ steps: 2, windowSize: 3, previews: false, seconds: 0.8 });
 const never = new AbortController().signal;
 
 beforeAll(async () => {
@@ -166,7 +167,7 @@ describe('refusals before saved progress', () => {
     await mkdir(dir);
     await writeFile(join(dir, CHECKPOINT_FILE), Buffer.from('not a safetensors file'));
     await expect(engine.run({ imagePath: image, endImagePath: image, workDir: dir, options: { ...options, model: 'f1' }, signal: never, onEvent: () => undefined }))
-      .rejects.toThrow(/An end image works only with the original model/);
+      .rejects.toThrow(/An end image works only with model=original/);
   });
 });
 

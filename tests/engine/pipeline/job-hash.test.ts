@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobHash } from '../../../src/engine/pipeline/checkpoint.ts';
-import { defaultAnimateOptions } from '../../../src/engine/types.ts';
+import { jobOptions, storedJobOptions } from '../../../src/options/job-options.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 describe('job hash', () => {
   it('differs by model, cache mode, end image and end strength; previews do not count', async () => {
     const start = join(dir, 'start.png');
-    const h = (o: Parameters<typeof defaultAnimateOptions>[0], end?: string) => jobHash(start, defaultAnimateOptions(o), 'set@1', 640, end);
+    const h = (o: Parameters<typeof jobOptions>[0], end?: string) => jobHash(start, jobOptions(o), 'set@1', 640, end);
     const base = await h({});
     const variants = await Promise.all([
       h({ model: 'f1' }), h({ cache: 'magcache' }), h({ cache: 'none' }), h({}, join(dir, 'end-a.png')), h({}, join(dir, 'end-b.png')),
@@ -27,5 +27,14 @@ describe('job hash', () => {
     ]);
     expect(new Set([base, ...variants]).size).toBe(1 + variants.length);
     expect(await h({ previews: false })).toBe(base);
+  });
+
+  it('names the values, not the order a version wrote them in: a record from before MagCache hashes as its upgraded form', async () => {
+    const start = join(dir, 'start.png');
+    const options = jobOptions({ cache: 'none' });
+    const reversed = Object.fromEntries(Object.entries(options).reverse()) as typeof options;
+    const old = storedJobOptions({ ...Object.fromEntries(Object.entries(options).filter(([k]) => k !== 'cache' && k !== 'model' && k !== 'endFrameStrength')), teacache: false });
+    expect(await jobHash(start, reversed, 'set@1', 640)).toBe(await jobHash(start, options, 'set@1', 640));
+    expect(await jobHash(start, old, 'set@1', 640)).toBe(await jobHash(start, options, 'set@1', 640));
   });
 });

@@ -10,7 +10,8 @@ import { createFramePackEngine } from '../../../src/engine/framepack.ts';
 import { framesAfterSections, framesToUint8, planSections, softAppendBcthw, type Tensor } from '../../../src/engine/functions/index.ts';
 import { makeTinyModelSet } from '../../../src/engine/conversion/tiny.ts';
 import { NoiseGenerator } from '../../../src/engine/pipeline/prng.ts';
-import { EngineCancelledError, defaultAnimateOptions, type AnimateOptions, type EngineEvent } from '../../../src/engine/types.ts';
+import { EngineCancelledError, type EngineEvent } from '../../../src/engine/types.ts';
+import { jobOptions, type JobOptions } from '../../../src/options/job-options.ts';
 import { PixelHistory } from '../../../src/engine/video/history.ts';
 import { latentPreviewRgb } from '../../../src/engine/video/preview.ts';
 import { vaeDecodeFake } from '../../../src/engine/functions/index.ts';
@@ -23,7 +24,7 @@ let image: string;
 
 // Small windows and a 64-bucket keep the tiny CPU runs to seconds; the code path is the real one.
 const RESOLUTION = 64;
-const opts = (o: Partial<AnimateOptions>): AnimateOptions => defaultAnimateOptions({ steps: 3, windowSize: 3, previews: true, ...o });
+const opts = (o: Partial<JobOptions>): JobOptions => jobOptions({ steps: 3, windowSize: 3, previews: true, ...o });
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'recurvid-pipeline-'));

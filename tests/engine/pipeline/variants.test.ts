@@ -12,7 +12,8 @@ import { createFramePackEngine, onnxLoaders } from '../../../src/engine/framepac
 import { forwardDirection } from '../../../src/engine/direction/index.ts';
 import { makeTinyModelSet } from '../../../src/engine/conversion/tiny.ts';
 import { readManifest } from '../../../src/engine/modelset/manifest.ts';
-import { EngineCancelledError, defaultAnimateOptions, type AnimateOptions, type Engine } from '../../../src/engine/types.ts';
+import { EngineCancelledError, type Engine } from '../../../src/engine/types.ts';
+import { jobOptions, type JobOptions } from '../../../src/options/job-options.ts';
 import { resolveFfmpeg } from '../../../src/util/ffmpeg.ts';
 
 const run = promisify(execFile);
@@ -22,7 +23,7 @@ let image: string;
 let endImage: string;
 const calls = { blocks: 0, f1Blocks: 0 };
 
-const opts = (o: Partial<AnimateOptions>): AnimateOptions => defaultAnimateOptions({ steps: 3, windowSize: 3, seconds: 0.8, previews: false, ...o });
+const opts = (o: Partial<JobOptions>): JobOptions => jobOptions({ steps: 3, windowSize: 3, seconds: 0.8, previews: false, ...o });
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'recurvid-variants-'));
@@ -56,7 +57,7 @@ async function frames(path: string): Promise<Buffer> {
   return stdout;
 }
 
-async function job(e: Engine, name: string, o: AnimateOptions, end?: string) {
+async function job(e: Engine, name: string, o: JobOptions, end?: string) {
   return e.run({ imagePath: image, ...(end ? { endImagePath: end } : {}), workDir: join(root, name), options: o, signal: new AbortController().signal, onEvent: () => undefined });
 }
 
@@ -114,7 +115,7 @@ describe('job options on the tiny set', () => {
 
   it('refuses an end image with F1 before any work, in a sentence', async () => {
     const e = await engine();
-    await expect(job(e, 'f1-end', opts({ model: 'f1' }), endImage)).rejects.toThrow('An end image works only with the original model');
+    await expect(job(e, 'f1-end', opts({ model: 'f1' }), endImage)).rejects.toThrow('An end image works only with model=original');
     await e.close();
   });
 });

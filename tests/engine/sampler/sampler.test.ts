@@ -114,7 +114,7 @@ describe('TeaCache rule (golden traces)', () => {
     const t = { data: new Float32Array(2), dims: [1, 2] };
     const { model: velocity, traces } = bindVelocityModel(model, {
       positive: { llamaVec: t, llamaMask: new Uint8Array(2), clipPooled: t }, negative: { llamaVec: t, llamaMask: new Uint8Array(2), clipPooled: t },
-      imageEmbeddings: t, distilledCfg: 10, teacache: { numSteps: 3, threshold: 0.15 },
+      imageEmbeddings: t, distilledCfg: 10, cache: { kind: 'teacache', numSteps: 3, threshold: 0.15 },
       section: { latentDims: [1, 1, 1, 1, 2], latentIndices: [], cleanLatents: t, cleanLatentIndices: [], cleanLatents2x: t, cleanLatent2xIndices: [], cleanLatents4x: t, cleanLatent4xIndices: [] },
     });
     expect([...(await velocity(new Float32Array([0, 1]), 1000, 'positive', 0))]).toEqual([7, 9]); // computed: residual = h + 5

@@ -21,7 +21,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises';
-import { EngineCancelledError, type AnimateOptions, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../../../src/engine/types.ts';
+import { EngineCancelledError, type Engine, type EngineEvent, type EngineJob, type EngineResult } from '../../../src/engine/types.ts';
+import type { JobOptions } from '../../../src/options/job-options.ts';
 import { sectionsFor } from '../../../src/queue/timing.ts';
 import { CHECKPOINT_FILE } from '../../../src/engine/pipeline/checkpoint.ts';
 
@@ -50,7 +51,7 @@ export interface FakeEngineCall {
   imagePath: string;
   endImagePath?: string;
   workDir: string;
-  options: AnimateOptions;
+  options: JobOptions;
   /** Sections already done from a checkpoint when the run began (0 = fresh start). */
   startSection: number;
   outcome: FakeRunOutcome;
