@@ -170,5 +170,12 @@ function describeDefaults(deps: CommandDeps, defaults: UserDefaults): string {
   if (defaults.model !== undefined) parts.push(`model ${options.model === 'f1' ? 'F1' : 'original'}`);
   if (defaults.endFrameStrength !== undefined) parts.push(`end strength ${options.endFrameStrength}`);
   if (defaults.distilledCfg !== undefined) parts.push(`cfg ${options.distilledCfg}`);
+  // Any other saved option by its name, so a new savable option shows without a change here.
+  const described = new Set<string>(['seconds', 'steps', 'cache', 'model', 'endFrameStrength', 'distilledCfg']);
+  for (const spec of NAMED_OPTIONS) {
+    if (spec.saved !== true || described.has(spec.field) || defaults[spec.field] === undefined) continue;
+    described.add(spec.field);
+    parts.push(`${spec.name} ${String(options[spec.field])}`);
+  }
   return `Your defaults: ${parts.join(', ')}.`;
 }
