@@ -125,11 +125,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     range: fixed(OPTION_LIMITS.endFrameStrength),
     help: () => `End image influence, ${OPTION_LIMITS.endFrameStrength.min}–${OPTION_LIMITS.endFrameStrength.max} (default 1; only with an end image)`,
   },
+  {
+    field: 'crf', name: 'crf', kind: 'integer', label: 'crf', example: 'crf=20', saved: true, range: fixed(OPTION_LIMITS.crf),
+    help: () => 'Video quality: H.264 CRF 0–51, lower is better and bigger (default 16, as in FramePack)',
+  },
   { field: 'negativePrompt', kind: 'text', maxLength: MAX_PROMPT_CHARS, label: 'negative prompt', help: () => 'Used only with real CFG' },
   { field: 'cfg', kind: 'number', label: 'real cfg', range: fixed(OPTION_LIMITS.cfg), help: () => 'Real CFG scale, 1 = off' },
   { field: 'cfgRescale', kind: 'number', label: 'cfg rescale', range: fixed(OPTION_LIMITS.cfgRescale), help: () => 'CFG re-scale' },
   { field: 'windowSize', kind: 'integer', label: 'window size', range: fixed(OPTION_LIMITS.windowSize), help: () => 'Latent window size' },
-  { field: 'crf', kind: 'integer', label: 'crf', range: fixed(OPTION_LIMITS.crf), help: () => 'H.264 CRF' },
   { field: 'previews', kind: 'flag', label: 'previews', help: () => 'Latent previews with each step' },
 ];
 

@@ -67,7 +67,7 @@ describe('readNamedValues', () => {
 
   it('names unknown options and missing values', () => {
     expect(readNamedValues([['sped', '3'], ['seed', undefined]], caps).errors).toEqual([
-      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength.",
+      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength, crf.",
       "Option 'seed' needs a value, for example seed=42.",
     ]);
   });

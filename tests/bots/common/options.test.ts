@@ -40,8 +40,8 @@ describe('parseAnimateText', () => {
   it('reports unknown options with the list of known ones', () => {
     const r = parseAnimateText('sped=3 the man dances --colour red', caps);
     expect(r.errors).toEqual([
-      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength.",
-      "Unknown option 'colour'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength.",
+      "Unknown option 'sped'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength, crf.",
+      "Unknown option 'colour'. Known: seconds, seed, steps, teacache, cfg, model, cache, end_strength, crf.",
     ]);
     expect(r.prompt).toBe('the man dances');
   });
@@ -107,6 +107,12 @@ describe('model, cache and end-frame options', () => {
     expect(parseAnimateText('cache=magcache teacache=off', caps).options.cache).toBe('magcache');
     expect(parseAnimateText('teacache=off cache=magcache', caps).options.cache).toBe('magcache');
     expect(parseAnimateText('--end-strength 0.4 --distilled-cfg 8', caps).options).toMatchObject({ endFrameStrength: 0.4, distilledCfg: 8 });
+  });
+
+  it('reads crf (video quality), the option added after the table existed', () => {
+    expect(parseAnimateText('waves crf=22', caps).options.crf).toBe(22);
+    expect(parseAnimateText('waves --crf 0', caps).options.crf).toBe(0);
+    expect(parseAnimateText('waves crf=60', caps).errors).toEqual(['crf must be a whole number from 0 to 51 (got 60).']);
   });
 
   it('answers bad values with sentences', () => {

@@ -55,6 +55,7 @@ describe('discord /animate', () => {
         { name: 'seed', type: OptionType.Integer, value: 42 },
         { name: 'steps', type: OptionType.Integer, value: 3 },
         { name: 'teacache', type: OptionType.Boolean, value: false },
+        { name: 'crf', type: OptionType.Integer, value: 22 },
       ]),
       [att],
     );
@@ -75,6 +76,7 @@ describe('discord /animate', () => {
     const final = await waitForMessage(fake, () => fake.originalOf(id), (m) => m.content.includes('is done'), 'the final status');
     expect(final.content).toContain('Prompt: the \\*cat\\* waves @everyone');
     expect(final.content).toMatch(/seed 42, 2 s, 3 steps, TeaCache off/);
+    expect(engine.calls[0]!.options).toMatchObject({ cache: 'none', crf: 22 });
     expect(final.content).toMatch(/done in [\d.]+ (s|min)/);
     expect(final.attachments.map((a) => a.filename)).toEqual(['recurvid-1.mp4']);
     expect(await h.queue.activeForUser('discord', alice.id)).toEqual([]);

@@ -225,6 +225,7 @@ describe('telegram /queue and /settings', () => {
     expect(await reply('/settings model=f1 cache=magcache end_strength=0.5')).toMatch(/^Saved\.\nYour defaults: 5 s, 3 steps, MagCache on, model F1, end strength 0\.5\./);
     expect(await reply('/settings')).toMatch(/MagCache on, model F1, end strength 0\.5/);
     expect(await reply('/settings cache=none')).toMatch(/TeaCache off, model F1/);
+    expect(await reply('/settings crf=22')).toMatch(/^Saved\.\n.*TeaCache off, model F1, end strength 0\.5, crf 22\./);
     expect(await reply('/settings seed=4 steps=2')).toMatch(/Nothing saved:.*'seed' cannot be saved/s);
     expect(await reply('/settings reset')).toMatch(/reset.\nYour defaults: 5 s, 3 steps, TeaCache on\./);
   });
