@@ -1,13 +1,14 @@
 // The single-machine queue's runner: one engine call per job, with the engine's events translated
 // into job progress (written at most every `progressPersistMs`, and at every finished section) and
-// re-emitted as queue events; the outcome comes back classified for the queue to settle. Files go
-// through the artifact store's EngineWorkspace, the same code path as a scale-out GPU worker's; with
-// the local store that is the job's directory itself, so nothing is copied.
+// re-emitted as queue events; the outcome comes back classified for the queue to settle. The run
+// itself is engine-run.ts's, the same as a scale-out GPU worker's; with the local store the
+// workspace is the job's directory itself, so nothing is copied.
 import path from 'node:path';
-import { EngineCancelledError, type Engine, type EngineEvent } from '../engine/types.ts';
+import type { Engine, EngineEvent } from '../engine/types.ts';
 import type { ArtifactStore } from './artifacts/artifact-store.ts';
 import { EngineWorkspace, type JobFiles } from './artifacts/job-artifacts.ts';
 import type { Clock } from './clock.ts';
+import { runInWorkspace } from './engine-run.ts';
 import type { ActiveJob } from './scheduler.ts';
 import { RunTimer, type TimingSample } from './timing.ts';
 import type { JobRecord, QueueEvent } from './types.ts';
@@ -37,43 +38,23 @@ export class JobRunner {
     const { record, controller } = job;
     const timer = new RunTimer(this.clock.now());
     const sectionPaths: string[] = [];
-    let settled = false;
-    let storeError: unknown;
-    let workspace: EngineWorkspace | undefined;
+    let space: EngineWorkspace;
     try {
       // With a store that keeps nothing here, the job's own directory is the scratch space.
-      workspace = await EngineWorkspace.open(this.artifacts, filesOf(record), path.dirname(record.workDir));
-      const space = workspace;
-      const result = await this.engine.run({
-        imagePath: space.imagePath,
-        ...(space.endImagePath !== undefined && { endImagePath: space.endImagePath }),
-        options: record.options,
-        workDir: space.workDir,
-        signal: controller.signal,
-        onEvent: (event) => {
-          if (settled) return;
-          if (event.type === 'section') {
-            space.storeSection(event, (error) => {
-              storeError ??= error;
-              controller.abort(error);
-            });
-          }
-          this.onEngineEvent(job, event, timer, sectionPaths);
-        },
-      });
-      const final = await space.storeFinal(result.videoPath);
-      settled = true;
-      record.result = { videoPath: final.path, frames: result.frames, seconds: result.seconds, sectionPaths };
-      record.timings = result.timings;
-      record.progress.stage = 'done';
-      return { kind: 'done', resumed: result.resumed, sample: result.resumed ? null : timer.finish(this.clock.now()) };
+      space = await EngineWorkspace.open(this.artifacts, filesOf(record), path.dirname(record.workDir));
     } catch (error) {
-      settled = true;
-      await workspace?.settle();
-      if (storeError !== undefined) return { kind: 'failed', error: storeError };
-      if (controller.signal.aborted || error instanceof EngineCancelledError) return { kind: 'cancelled' };
-      return { kind: 'failed', error };
+      return controller.signal.aborted ? { kind: 'cancelled' } : { kind: 'failed', error };
     }
+    const outcome = await runInWorkspace(this.engine, space, record.options, controller, {
+      onEvent: (event) => this.onEngineEvent(job, event, timer, sectionPaths),
+    });
+    if (outcome.kind === 'stopped') return { kind: 'cancelled' };
+    if (outcome.kind === 'failed') return outcome;
+    const { result, final } = outcome;
+    record.result = { videoPath: final.path, frames: result.frames, seconds: result.seconds, sectionPaths };
+    record.timings = result.timings;
+    record.progress.stage = 'done';
+    return { kind: 'done', resumed: result.resumed, sample: result.resumed ? null : timer.finish(this.clock.now()) };
   }
 
   private onEngineEvent(job: ActiveJob, event: EngineEvent, timer: RunTimer, sectionPaths: string[]): void {

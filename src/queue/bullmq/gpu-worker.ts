@@ -12,7 +12,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { pino } from 'pino';
-import { EngineCancelledError, type Engine, type EngineEvent } from '../../engine/types.ts';
+import type { Engine, EngineEvent } from '../../engine/types.ts';
+import { runInWorkspace, type EngineRunOutcome } from '../engine-run.ts';
 import type { Logger } from '../../log.ts';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { EngineWorkspace, MissingArtifactError } from '../artifacts/job-artifacts.ts';
@@ -72,9 +73,9 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
       drainers.set(id, () => relay.drainAfterSection());
       if (draining) relay.drainAfterSection();
       try {
-        return await runOnEngine(engine, job, workspace, stop, relay, name, log);
-      } catch (error) {
-        throw await failureOf(error, { job, token, redis, workspace, stop, relay, log });
+        const options = storedJobOptions(job.data.options as unknown as Record<string, unknown>);
+        const outcome = await runInWorkspace(engine, workspace, options, stop, { onEvent: relay.onEvent, settled: () => relay.settled() });
+        return await settle(outcome, { job, token, redis, worker: name, log });
       } finally {
         signal?.removeEventListener('abort', onCancel);
         drainers.delete(id);
@@ -160,16 +161,14 @@ async function openWorkspace(artifacts: ArtifactStore, data: GpuJobData, dir: st
 }
 
 /**
- * Engine events to BullMQ progress, in order: steps with their preview, sections once their video
- * is stored (the bots fetch it when they read the event). A section that cannot be stored (Redis
- * full, over the size cap) stops the job: without it the bots cannot show it and no other worker
- * could resume from its checkpoint. A drain stops after the section that is running.
+ * Engine events to BullMQ progress, in order: steps with their preview, sections with the name
+ * their video was stored under (the bots fetch it when they read the event). A drain stops after
+ * the section that is running.
  */
 class ProgressRelay {
   private n = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private drain = false;
-  uploadError: unknown;
 
   constructor(
     private readonly job: Job<GpuJobData, GpuResult>,
@@ -183,18 +182,14 @@ class ProgressRelay {
     this.drain = true;
   }
 
-  readonly onEvent = (event: EngineEvent): void => {
+  readonly onEvent = (event: EngineEvent, videoKey?: string): void => {
     if (event.type === 'step') {
       const { previewPng, ...rest } = event;
       this.publish({ ...rest, ...(previewPng && { previewPngBase64: previewPng.toString('base64') }) });
     } else if (event.type === 'section') {
       const { videoPath: _local, segmentPath: _segment, ...rest } = event;
-      const videoKey = this.workspace.storeSection(event, (error) => {
-        this.uploadError ??= error;
-        this.stop.abort(error);
-      });
       this.chain = this.chain.then(() => this.workspace.flush()).catch(() => undefined);
-      this.publish({ ...rest, videoKey });
+      this.publish({ ...rest, videoKey: videoKey ?? '' }); // always set: the workspace names every section it is given
       if (this.drain && event.section < event.sections) this.stop.abort(new DrainStop('drain'));
     } else if (event.type !== 'done') {
       this.publish(event);
@@ -214,37 +209,23 @@ class ProgressRelay {
   }
 }
 
-async function runOnEngine(
-  engine: Engine, job: Job<GpuJobData, GpuResult>, workspace: EngineWorkspace, stop: AbortController, relay: ProgressRelay, worker: string, log: Logger,
+/** What a run becomes for BullMQ: its result, a drain (back to the queue), a cancel, or the failure itself. */
+async function settle(
+  outcome: EngineRunOutcome,
+  c: { job: Job<GpuJobData, GpuResult>; token: string | undefined; redis: Redis; worker: string; log: Logger },
 ): Promise<GpuResult> {
-  const { imagePath, endImagePath, workDir } = workspace;
-  const result = await engine.run({
-    imagePath, workDir, options: storedJobOptions(job.data.options as unknown as Record<string, unknown>), signal: stop.signal, onEvent: relay.onEvent, ...(endImagePath !== undefined && { endImagePath }),
-  });
-  await relay.settled();
-  if (relay.uploadError) throw relay.uploadError;
-  const { key: videoKey } = await workspace.storeFinal(result.videoPath);
-  log.info({ jobId: job.data.id, frames: result.frames, resumed: result.resumed }, 'gpu job done');
-  return { videoKey, frames: result.frames, seconds: result.seconds, timings: result.timings, resumed: result.resumed, worker };
-}
-
-/** What a failed run becomes for BullMQ: the upload's error, a drain (back to the queue), a cancel, or itself. */
-async function failureOf(
-  error: unknown,
-  c: { job: Job<GpuJobData, GpuResult>; token: string | undefined; redis: Redis; workspace: EngineWorkspace; stop: AbortController; relay: ProgressRelay; log: Logger },
-): Promise<unknown> {
-  await c.relay.settled().catch(() => undefined);
-  await c.workspace.settle();
-  if (c.relay.uploadError) return c.relay.uploadError;
   const id = c.job.data.id;
-  if (c.stop.signal.reason instanceof DrainStop) {
-    c.log.info({ jobId: id }, 'draining: job returned to the queue after its last finished section');
-    await c.job.moveToWait(c.token);
-    return new WaitingError();
-  }
-  if (c.stop.signal.aborted || error instanceof EngineCancelledError) {
+  if (outcome.kind === 'failed') throw outcome.error;
+  if (outcome.kind === 'stopped') {
+    if (outcome.reason instanceof DrainStop) {
+      c.log.info({ jobId: id }, 'draining: job returned to the queue after its last finished section');
+      await c.job.moveToWait(c.token);
+      throw new WaitingError();
+    }
     const by = (await c.redis.get(redisKeys.cancelled(id))) ?? 'system';
-    return new UnrecoverableError(`${CANCELLED_PREFIX}${by}`);
+    throw new UnrecoverableError(`${CANCELLED_PREFIX}${by}`);
   }
-  return error;
+  const { result, final } = outcome;
+  c.log.info({ jobId: id, frames: result.frames, resumed: result.resumed }, 'gpu job done');
+  return { videoKey: final.key, frames: result.frames, seconds: result.seconds, timings: result.timings, resumed: result.resumed, worker: c.worker };
 }
