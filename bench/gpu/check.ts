@@ -203,19 +203,7 @@ async function main(): Promise<void> {
           continue;
         }
         const watch = gpuMemoryWatch();
-        const r = await new Promise<{ code: number | null; out: string; err: string }>((res) => {
-          const c = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--child', sets.get(p)!, provider, layout, o.size, String(o.steps)], { stdio: ['ignore', 'pipe', 'pipe'] });
-          // Never past the deadline: a configuration that hangs is killed and reported.
-          const timer = setTimeout(() => c.kill('SIGKILL'), Math.max(10, o.deadlineS + 30 - elapsed()) * 1000);
-          let out = '';
-          let err = '';
-          c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-          c.stderr.on('data', (b: Buffer) => (err += b.toString()));
-          c.on('close', (code) => {
-            clearTimeout(timer);
-            res({ code, out, err: code === null ? `killed at the ${o.deadlineS} s deadline\n${err}` : err });
-          });
-        });
+        const r = await runChild(['--child', sets.get(p)!, provider, layout, o.size, String(o.steps)], o, elapsed);
         const gpuMiB = watch.stop();
         const last = r.out.trim().split('\n').pop() ?? '';
         if (r.code !== 0 || !last.startsWith('{')) {
@@ -236,14 +224,10 @@ async function main(): Promise<void> {
   console.log(`done in ${elapsed().toFixed(0)} s`);
 }
 
-/** The section line: on the first provider and precision whose step ran, in a process of its own. */
-async function sectionLine(o: Options, sets: Map<Precision, string>, ran: Array<{ provider: ExecutionProvider; precision: Precision }>, elapsed: () => number): Promise<void> {
-  const first = ran.find((c) => c.provider === 'cuda') ?? ran[0]; // the GPU the check is for, when it ran
-  const label = `${(first?.provider ?? '-').padEnd(9)} ${(first?.precision ?? '-').padEnd(9)}`;
-  if (!first) return void console.log(`${label} section skipped: no configuration ran`);
-  if (elapsed() > o.deadlineS) return void console.log(`${label} section skipped: past the ${o.deadlineS} s deadline`);
-  const r = await new Promise<{ code: number | null; out: string; err: string }>((res) => {
-    const c = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--section-child', sets.get(first.precision)!, first.provider, o.size, String(o.steps), o.work], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** This script again in a child process with `args`; never past the deadline: one that hangs is killed and reported. */
+function runChild(args: string[], o: Options, elapsed: () => number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((res) => {
+    const c = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => c.kill('SIGKILL'), Math.max(10, o.deadlineS + 30 - elapsed()) * 1000);
     let out = '';
     let err = '';
@@ -254,6 +238,15 @@ async function sectionLine(o: Options, sets: Map<Precision, string>, ran: Array<
       res({ code, out, err: code === null ? `killed at the ${o.deadlineS} s deadline\n${err}` : err });
     });
   });
+}
+
+/** The section line: on the first provider and precision whose step ran, in a process of its own. */
+async function sectionLine(o: Options, sets: Map<Precision, string>, ran: Array<{ provider: ExecutionProvider; precision: Precision }>, elapsed: () => number): Promise<void> {
+  const first = ran.find((c) => c.provider === 'cuda') ?? ran[0]; // the GPU the check is for, when it ran
+  const label = `${(first?.provider ?? '-').padEnd(9)} ${(first?.precision ?? '-').padEnd(9)}`;
+  if (!first) return void console.log(`${label} section skipped: no configuration ran`);
+  if (elapsed() > o.deadlineS) return void console.log(`${label} section skipped: past the ${o.deadlineS} s deadline`);
+  const r = await runChild(['--section-child', sets.get(first.precision)!, first.provider, o.size, String(o.steps), o.work], o, elapsed);
   const last = r.out.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || !last.startsWith('{')) {
     const reason = (r.err.split('\n').find((l) => /error|fail/i.test(l)) ?? r.err.trim().split('\n').pop() ?? `exit ${r.code}`).slice(0, 200);
