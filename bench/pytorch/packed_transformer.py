@@ -2,7 +2,7 @@
 # Our own PyTorch reference implementation of the packed HunyuanVideo transformer (FramePack's
 # HunyuanVideoTransformer3DModelPacked, batch 1, TeaCache off), written for benchmarking only: it
 # computes the same math as our ONNX graphs (src/engine/transformer/{embed,blocks,head,layers}.ts)
-# in plain torch ops, so `recurvid bench threads` can time a PyTorch contender on the same config,
+# in plain torch ops, so `npm run bench threads` can time a PyTorch contender on the same config,
 # weights and inputs as ours. It is not FramePack's or diffusers' code and is not used by the bot.
 #
 # Usage (Debian python3-torch, with OpenBLAS as the BLAS alternative):

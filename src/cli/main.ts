@@ -19,7 +19,6 @@ const commands: Array<[name: string, summary: string, load: () => Promise<{ regi
   ['models', 'make, download or list model sets (tiny, pull, list)', () => import('./commands/models.ts')],
   ['conformance', 'check our graphs against a golden reference set', () => import('./commands/conformance.ts')],
   ['doctor', 'report what is installed, configured and missing', () => import('./commands/doctor.ts')],
-  ['bench', 'run the benchmarks and print what they measured', () => import('./commands/bench.ts')],
 ];
 
 for (const [name, summary, load] of commands) {

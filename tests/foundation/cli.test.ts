@@ -17,7 +17,7 @@ describe('recurvid CLI', () => {
   it('--help lists every subcommand', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['start', 'animate', 'prompt', 'convert', 'models', 'conformance', 'doctor', 'bench']) {
+    for (const c of ['start', 'animate', 'prompt', 'convert', 'models', 'conformance', 'doctor', 'worker']) {
       expect(r.stdout).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
     }
   });
