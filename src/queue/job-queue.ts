@@ -118,7 +118,7 @@ class FairJobQueue implements JobQueue {
       resumed.push(this.scheduler.track(record, round, key, await directoryBytes(jobDir(this.config.dataDir, record.id))));
     }
     resumed.sort((a, b) => compareSchedule({ round: a.round, seq: a.record.seq }, { round: b.round, seq: b.record.seq }));
-    this.scheduler.currentRound = resumed[0]?.round ?? loaded.maxRound;
+    this.scheduler.resumeAt(resumed[0]?.round ?? loaded.maxRound);
     for (const job of resumed) await this.ledger.put(job.record);
     await this.ledger.saveIndex();
 
@@ -140,7 +140,7 @@ class FairJobQueue implements JobQueue {
     this.phase = 'closed';
     this.scheduler.stopGpu(); // queued jobs stay 'queued' in the store and resume on the next start
     await this.admissions.onIdle();
-    const running = this.scheduler.running;
+    const running = this.scheduler.current;
     if (running) {
       running.stopForShutdown = true;
       running.controller.abort(new Error('The bot is shutting down.'));
@@ -209,7 +209,7 @@ class FairJobQueue implements JobQueue {
     this.scheduler.markRunning(job);
     const { record } = job;
     try {
-      markRunStarted(record, this.clock.now(), this.scheduler.timings.estimate(job.timingKey));
+      markRunStarted(record, this.clock.now(), this.scheduler.estimate(job.timingKey));
       // Not awaited: writes stay in order, and a crash before it lands still leaves the job
       // 'queued', which resumes the same way.
       void this.ledger.putQuietly(record);
@@ -218,7 +218,7 @@ class FairJobQueue implements JobQueue {
       this.emitPositionChanges();
       await this.settle(job);
     } finally {
-      if (this.scheduler.running === job) this.scheduler.running = undefined;
+      this.scheduler.markStopped(job);
       settle();
     }
   }
@@ -230,8 +230,7 @@ class FairJobQueue implements JobQueue {
     switch (outcome.kind) {
       case 'done':
         if (outcome.sample) {
-          this.scheduler.timings.record(job.timingKey, outcome.sample);
-          this.ledger.saveTimings(this.scheduler.timings.toJSON());
+          this.ledger.saveTimings(this.scheduler.learn(job.timingKey, outcome.sample));
         }
         await this.finish(job, 'done');
         this.emit({ type: 'done', job: snapshot(record) });
@@ -239,7 +238,7 @@ class FairJobQueue implements JobQueue {
       case 'cancelled':
         if (job.stopForShutdown && record.cancelledBy === undefined) {
           // Left 'running' on purpose: the next start() resumes it from the engine's checkpoint.
-          this.scheduler.active.delete(record.id);
+          this.scheduler.forget(job);
           await this.ledger.putQuietly(record);
           this.log.info({ jobId: record.id }, 'job interrupted by shutdown; it resumes on the next start');
           return;
@@ -274,7 +273,7 @@ class FairJobQueue implements JobQueue {
   // ---- cancel ----------------------------------------------------------------------------------
 
   async cancel(jobId: string, byUserId: string): Promise<CancelResult> {
-    const job = this.scheduler.active.get(jobId);
+    const job = this.scheduler.get(jobId);
     if (!job) {
       const stored = await this.ledger.get(jobId);
       if (!stored) return { ok: false, reason: 'not_found', message: NOT_FOUND_MESSAGE };
@@ -286,7 +285,7 @@ class FairJobQueue implements JobQueue {
     }
     if (record.cancelledBy !== undefined) return { ok: true, job: snapshot(record), wasRunning: record.state === 'running' };
     record.cancelledBy = byUserId;
-    if (this.scheduler.running === job) {
+    if (this.scheduler.current === job) {
       // The engine stops within one step; the `cancelled` event follows when it has.
       job.controller.abort(new EngineCancelledError());
       this.log.info({ jobId, by: byUserId }, 'cancelling running job');
@@ -303,7 +302,7 @@ class FairJobQueue implements JobQueue {
   // ---- queries ---------------------------------------------------------------------------------
 
   async get(jobId: string): Promise<JobRecord | undefined> {
-    const job = this.scheduler.active.get(jobId);
+    const job = this.scheduler.get(jobId);
     return job ? snapshot(job.record) : this.ledger.get(jobId);
   }
 
@@ -312,17 +311,16 @@ class FairJobQueue implements JobQueue {
   }
 
   position(jobId: string): { position: number; etaMs: number | null } | null {
-    if (!this.scheduler.active.has(jobId)) return null;
+    if (!this.scheduler.get(jobId)) return null;
     return this.scheduler.positions().get(jobId) ?? null;
   }
 
   stats(): { queued: number; running: number } {
-    const running = this.scheduler.running ? 1 : 0;
-    return { queued: this.scheduler.active.size - running, running };
+    return this.scheduler.counts();
   }
 
   async updateReply(jobId: string, patch: ReplyTarget): Promise<void> {
-    const job = this.scheduler.active.get(jobId);
+    const job = this.scheduler.get(jobId);
     if (job) {
       Object.assign(job.record.reply, patch);
       await this.ledger.put(job.record);

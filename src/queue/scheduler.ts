@@ -7,7 +7,7 @@ import type { Clock } from './clock.ts';
 import { compareSchedule, priorityForRound, roundForNewJob } from './fairness.ts';
 import { userIdentity } from './identity.ts';
 import { queueFullMessage, userLimitMessage } from './messages.ts';
-import { TimingStats, estimateRemainingMs, estimateTotalMs, sectionsFor, type TimingTable } from './timing.ts';
+import { TimingStats, estimateRemainingMs, estimateTotalMs, sectionsFor, type TimingEstimate, type TimingSample, type TimingTable } from './timing.ts';
 import { QueueRefusal, type JobRecord, type Platform } from './types.ts';
 import { worthRetelling } from './positions.ts';
 
@@ -42,11 +42,11 @@ export interface Limits {
 }
 
 export class Scheduler {
-  readonly active = new Map<string, ActiveJob>();
-  running: ActiveJob | undefined;
+  private readonly active = new Map<string, ActiveJob>();
+  private running: ActiveJob | undefined;
   /** The fairness round being served (the running job's, or the last one started). */
-  currentRound = 0;
-  timings = new TimingStats();
+  private currentRound = 0;
+  private timings = new TimingStats();
   private readonly gpu = new PQueue({ concurrency: 1, autoStart: false });
 
   constructor(
@@ -57,6 +57,42 @@ export class Scheduler {
 
   loadTimings(table: TimingTable): void {
     this.timings = new TimingStats(table);
+  }
+
+  /** What the queue has learned about jobs like this one (null before the first such run). */
+  estimate(timingKey: string): TimingEstimate | null {
+    return this.timings.estimate(timingKey);
+  }
+
+  /** A finished run's timing; returns the table to persist. */
+  learn(timingKey: string, sample: TimingSample): TimingTable {
+    this.timings.record(timingKey, sample);
+    return this.timings.toJSON();
+  }
+
+  /** After a restart: the round to serve first (the earliest resumed job's, else the last one served). */
+  resumeAt(round: number): void {
+    this.currentRound = round;
+  }
+
+  get(jobId: string): ActiveJob | undefined {
+    return this.active.get(jobId);
+  }
+
+  /** The job on the GPU slot, if any. */
+  get current(): ActiveJob | undefined {
+    return this.running;
+  }
+
+  /** Jobs waiting and running (at most one runs: one GPU). */
+  counts(): { queued: number; running: number } {
+    const running = this.running ? 1 : 0;
+    return { queued: this.active.size - running, running };
+  }
+
+  /** The job left the GPU slot (whatever its outcome). */
+  markStopped(job: ActiveJob): void {
+    if (this.running === job) this.running = undefined;
   }
 
   track(record: JobRecord, round: number, timingKey: string, bytes: number): ActiveJob {
