@@ -1,16 +1,19 @@
 // The queue contract, run against both backends: the embedded queue (one machine, p-queue) and
 // BullMQ (the bots' queue and a GPU worker talking only through Redis) must admit, refuse, order,
 // place and cancel alike. A behaviour one backend has and the other lacks fails here.
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { QueueRefusal } from '../../src/queue/types.ts';
 import { FakeEngine } from '../fakes/engines/fake-engine.ts';
 import { startBotQueue, startTestGpuWorker, useRedisServer, type BotQueueConfig } from './bullmq-harness.ts';
-import { type EventLog, request, runCleanups, startQueue, tempDataDir } from './helpers.ts';
+import { type EventLog, request, runCleanups, startQueue, tempDataDir, until } from './helpers.ts';
 
 interface Started {
   queue: JobQueue;
   events: EventLog;
+  /** Stops this queue (the bots' process) and starts it again on the same data; jobs keep running where they run. */
+  restart(): Promise<Omit<Started, 'restart'>>;
 }
 
 interface Backend {
@@ -25,14 +28,35 @@ afterEach(runCleanups);
 const backends: Backend[] = [
   {
     name: 'embedded',
-    start: async (engine, config = {}) => startQueue({ dataDir: await tempDataDir(), engine, config }),
+    start: async (engine, config = {}) => {
+      const dataDir = await tempDataDir();
+      const first = await startQueue({ dataDir, engine, config });
+      return {
+        ...first,
+        // One machine: the engine stops with the process; the next start runs the jobs again.
+        restart: async () => {
+          await engine.close();
+          await first.queue.close();
+          return startQueue({ dataDir, engine: new FakeEngine(), config });
+        },
+      };
+    },
   },
   {
     name: 'bullmq',
     start: async (engine, config = {}) => {
       const bots = await startBotQueue(redis.url, config);
       await startTestGpuWorker(redis.url, engine, 'gpu-contract');
-      return bots;
+      return {
+        ...bots,
+        // Scale-out: the GPU worker goes on; a new bots' process picks the jobs up from Redis.
+        restart: async () => {
+          await bots.queue.close();
+          const again = await startBotQueue(redis.url, { ...config, dataDir: bots.dataDir });
+          engine.releaseAll();
+          return again;
+        },
+      };
     },
   },
 ];
@@ -96,5 +120,47 @@ describe.each(backends)('the queue contract ($name)', (backend) => {
     expect((await events.waitFor('cancelled', running.job.id)).by).toBe('discord:admin-1');
     expect((await queue.get(running.job.id))?.state).toBe('cancelled');
     expect(await queue.cancel(running.job.id, 'discord:u1')).toMatchObject({ ok: false, reason: 'finished' });
+  });
+
+  it('refuses past the queue cap with its own code and sentence', async () => {
+    const engine = new FakeEngine({ manual: true });
+    const { queue } = await backend.start(engine, { perUser: 3, queueMax: 2 });
+    await queue.submit(await request('u1'));
+    await queue.submit(await request('u2'));
+    await expect(queue.checkAdmission('discord', 'u3')).rejects.toMatchObject({ code: 'queue_full' });
+    await expect(queue.submit(await request('u3'))).rejects.toMatchObject({ code: 'queue_full', message: expect.stringMatching(/full/i) });
+    engine.releaseAll();
+  });
+
+  it('a restarted queue tells about its unfinished jobs (resumed, with positions) and finishes them', async () => {
+    const engine = new FakeEngine({ manual: true });
+    const started = await backend.start(engine, { perUser: 3 });
+    const running = await started.queue.submit(await request('u1'));
+    await engine.waitForHeld();
+    await started.events.waitFor('started', running.job.id);
+    const waiting = await started.queue.submit(await request('u2'));
+
+    const { queue, events } = await started.restart();
+    const resumed = events.of('resumed');
+    expect(resumed.map((e) => e.job.id).sort()).toEqual([running.job.id, waiting.job.id].sort());
+    expect(resumed.find((e) => e.job.id === waiting.job.id)?.position).toBe(2);
+    await events.waitFor('done', running.job.id);
+    await events.waitFor('done', waiting.job.id);
+    expect((await queue.get(waiting.job.id))?.state).toBe('done');
+  });
+
+  it('retention: with JOB_RETENTION_MB at 0 a finished job goes (record and files); an active one stays', async () => {
+    const engine = new FakeEngine({ manual: true, sections: 1, steps: 1 }); // one release finishes a job
+    const { queue, events } = await backend.start(engine, { perUser: 3, retentionMb: 0 });
+    const first = await queue.submit(await request('u1'));
+    const second = await queue.submit(await request('u2'));
+    engine.release(1);
+    await events.waitFor('done', first.job.id);
+    await until(async () => (await queue.get(first.job.id)) === undefined, 'the finished job removed', 200_000);
+    await until(async () => !existsSync(first.job.imagePath), 'its files removed', 200_000);
+    expect(existsSync(second.job.imagePath)).toBe(true);
+    expect((await queue.get(second.job.id))?.state).toMatch(/queued|running/);
+    engine.releaseAll();
+    await events.waitFor('done', second.job.id);
   });
 });
