@@ -50,6 +50,9 @@ export type OptionSpec =
   | (SpecBase & {
       kind: 'choice';
       field: 'cache' | 'model';
+      /** Every value the option has. */
+      values: readonly string[];
+      /** The values the caps allow (a model set without F1 has no `f1`). */
       choices(caps: OptionCaps): readonly string[];
       /** Display names for Discord's choices. */
       display?: Readonly<Record<string, string>>;
@@ -76,6 +79,15 @@ export type OptionSpec =
 export const MAX_PROMPT_CHARS = 1000;
 
 const fixed = (limits: { min: number; max: number }) => () => limits;
+/** A server's caps, never above FramePack's limits. */
+const secondsRange = (caps: OptionCaps) => ({ min: OPTION_LIMITS.seconds.min, max: Math.min(caps.maxSeconds, OPTION_LIMITS.seconds.max) });
+const stepsRange = (caps: OptionCaps) => ({ min: OPTION_LIMITS.steps.min, max: Math.min(caps.maxSteps, OPTION_LIMITS.steps.max) });
+const rangeText = ({ min, max }: { min: number; max: number }) => `${min}–${max}`;
+
+/** "original or f1"; "none, teacache, magcache". */
+function wordList(values: readonly string[]): string {
+  return values.length === 2 ? values.join(' or ') : values.join(', ');
+}
 
 /** Every option, in the order help texts list them. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
@@ -85,8 +97,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   },
   {
     field: 'seconds', name: 'seconds', kind: 'number', unit: 's', label: 'seconds', example: 'seconds=5', saved: true,
-    range: (caps) => ({ min: OPTION_LIMITS.seconds.min, max: Math.min(caps.maxSeconds, OPTION_LIMITS.seconds.max) }),
-    help: (caps) => `Video length in seconds, ${OPTION_LIMITS.seconds.min}–${Math.min(caps.maxSeconds, OPTION_LIMITS.seconds.max)}`,
+    range: secondsRange,
+    help: (caps) => `Video length in seconds, ${rangeText(secondsRange(caps))}`,
   },
   {
     field: 'seed', name: 'seed', kind: 'integer', label: 'seed', example: 'seed=42', range: fixed(OPTION_LIMITS.seed),
@@ -96,8 +108,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   },
   {
     field: 'steps', name: 'steps', kind: 'integer', label: 'steps', example: 'steps=25', saved: true,
-    range: (caps) => ({ min: OPTION_LIMITS.steps.min, max: Math.min(caps.maxSteps, OPTION_LIMITS.steps.max) }),
-    help: (caps) => `Sampling steps per section, ${OPTION_LIMITS.steps.min}–${Math.min(caps.maxSteps, OPTION_LIMITS.steps.max)}`,
+    range: stepsRange,
+    help: (caps) => `Sampling steps per section, ${rangeText(stepsRange(caps))}`,
   },
   {
     field: 'cache', name: 'teacache', kind: 'switch', on: 'teacache', off: 'none', label: 'teacache', example: 'teacache=off', saved: true,
@@ -110,14 +122,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   },
   {
     field: 'model', name: 'model', kind: 'choice', label: 'model', example: 'model=f1', saved: true,
-    choices: (caps) => caps.models ?? MODEL_VARIANTS, display: { original: 'original', f1: 'F1' },
+    values: MODEL_VARIANTS, choices: (caps) => caps.models ?? MODEL_VARIANTS, display: { original: 'original', f1: 'F1' },
     unavailable: (value, caps) =>
       `This server's model set has no ${value === 'f1' ? 'F1' : value} transformer; use model=${(caps.models ?? MODEL_VARIANTS).join(' or model=')}.`,
     help: () => 'original (anti-drifting, default) or F1 (forward, more motion; needs the F1 transformer)',
   },
   {
     field: 'cache', name: 'cache', kind: 'choice', label: 'cache', example: 'cache=magcache', saved: true,
-    choices: () => CACHE_MODES, words: { off: 'none' }, display: { none: 'none', teacache: 'TeaCache', magcache: 'MagCache' },
+    values: CACHE_MODES, choices: () => CACHE_MODES, words: { off: 'none' }, display: { none: 'none', teacache: 'TeaCache', magcache: 'MagCache' },
     help: () => 'Skip transformer steps: none, TeaCache or MagCache (overrides teacache)',
   },
   {
@@ -182,8 +194,7 @@ export function readOption(spec: OptionSpec, raw: RawValue, caps: OptionCaps): P
     case 'choice': {
       const word = String(raw).toLowerCase();
       const value = spec.words?.[word] ?? word;
-      const all = spec.field === 'model' ? MODEL_VARIANTS : CACHE_MODES;
-      if (!(all as readonly string[]).includes(value)) return `${label} must be ${all.join(spec.field === 'model' ? ' or ' : ', ')} (got '${String(raw)}').`;
+      if (!spec.values.includes(value)) return `${label} must be ${wordList(spec.values)} (got '${String(raw)}').`;
       if (!spec.choices(caps).includes(value)) return spec.unavailable?.(value, caps) ?? `${label} must be ${spec.choices(caps).join(', ')} (got '${String(raw)}').`;
       return { [spec.field]: value };
     }

@@ -78,7 +78,8 @@ export function jobOptions(overrides: Partial<JobOptions> = {}): JobOptions {
  * reads them. Versions before MagCache kept the cache as a `teacache` boolean; a record with only
  * that flag means TeaCache on or none. Unknown fields are dropped.
  */
-export function upgradeStoredOptions(stored: Readonly<Record<string, unknown>>): Partial<JobOptions> {
+export function upgradeStoredOptions(record: object): Partial<JobOptions> {
+  const stored = record as Readonly<Record<string, unknown>>;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(DEFAULT_JOB_OPTIONS)) {
     if (stored[key] !== undefined) out[key] = stored[key];
@@ -88,7 +89,7 @@ export function upgradeStoredOptions(stored: Readonly<Record<string, unknown>>):
 }
 
 /** A stored whole option set (a job record), upgraded and completed with today's defaults. */
-export function storedJobOptions(stored: Readonly<Record<string, unknown>>): JobOptions {
+export function storedJobOptions(stored: object): JobOptions {
   return jobOptions(upgradeStoredOptions(stored));
 }
 

@@ -65,6 +65,19 @@ export function readNamedValues(values: ReadonlyArray<readonly [name: string, va
   return { typed, named, errors: errors.sort((a, b) => a.at - b.at).map((e) => e.sentence) };
 }
 
+/**
+ * Named raw values read through the table and resolved over `base`, every sentence kept: the one
+ * path of chat text, Discord's typed options and the CLI's flags. `also` holds fields that came
+ * without a name (the prompt in chat text).
+ */
+export function resolveNamedValues(
+  values: ReadonlyArray<readonly [name: string, value: RawValue | undefined]>, caps: OptionCaps, base: Partial<JobOptions> = {}, also: Partial<JobOptions> = {},
+): ResolvedOptions & { named: Set<string> } {
+  const read = readNamedValues(values, caps);
+  const resolved = resolveJobOptions({ ...read.typed, ...also }, caps, base);
+  return { options: resolved.options, named: read.named, errors: [...read.errors, ...resolved.errors] };
+}
+
 /** Numbers into their range, choices among those the caps allow (the first one otherwise). */
 function fitToCaps(options: JobOptions, caps: OptionCaps): void {
   const o = options as unknown as Record<string, unknown>;

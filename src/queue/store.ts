@@ -163,5 +163,5 @@ export async function openJobStore(config: JobStoreConfig): Promise<JobStore> {
  * (job-options.ts), so jobs stored by older versions keep their owner and their meaning.
  */
 function fromStored(row: JobRecord): JobRecord {
-  return { ...withScopedUser(row), options: storedJobOptions(row.options as unknown as Record<string, unknown>) };
+  return { ...withScopedUser(row), options: storedJobOptions(row.options) };
 }

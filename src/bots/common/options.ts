@@ -3,7 +3,7 @@
 // its sentences live in the one option table (src/options); this file only finds the names in text.
 import type { JobOptions } from '../../options/job-options.ts';
 import { optionSpec, isSwitchWord, type OptionCaps, type RawValue } from '../../options/fields.ts';
-import { readNamedValues, resolveJobOptions } from '../../options/resolve.ts';
+import { resolveNamedValues } from '../../options/resolve.ts';
 
 export interface ParsedAnimateText {
   prompt: string;
@@ -45,11 +45,8 @@ export function splitOptionText(text: string): { words: string[]; values: Array<
 
 export function parseAnimateText(text: string, caps: OptionCaps, base: Partial<JobOptions> = {}): ParsedAnimateText {
   const { words, values } = splitOptionText(text);
-  const read = readNamedValues(values, caps);
   const prompt = words.join(' ').trim();
-  const typed: Partial<JobOptions> = { ...read.typed, ...(prompt ? { prompt } : {}) };
-  const resolved = resolveJobOptions(typed, caps, base);
-  return { prompt, options: resolved.options, named: read.named, errors: [...read.errors, ...resolved.errors] };
+  return { prompt, ...resolveNamedValues(values, caps, base, prompt ? { prompt } : {}) };
 }
 
 /** "end-strength" and "end_strength" are the same option (flags are often written with dashes). */

@@ -1,7 +1,7 @@
 // /animate and the "Animate image" message command.
 import type { ChatInputCommandInteraction, MessageContextMenuCommandInteraction } from 'discord.js';
 import { NAMED_OPTIONS, type RawValue } from '../../options/fields.ts';
-import { readNamedValues, resolveJobOptions } from '../../options/resolve.ts';
+import { resolveJobOptions, resolveNamedValues } from '../../options/resolve.ts';
 import { optionBase, optionCaps, type BotContext } from './context.ts';
 import { attachmentInfo, pickAttachment } from './image-input.ts';
 import { replyEphemeral, startJobFromInteraction } from './interaction-jobs.ts';
@@ -15,9 +15,8 @@ export async function handleAnimateCommand(ctx: BotContext, interaction: ChatInp
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') given.push([spec.name!, value]);
   }
   const caps = optionCaps(ctx.config, interaction.guildId, ctx.models);
-  const read = readNamedValues(given, caps);
-  const { options, errors } = resolveJobOptions(read.typed, caps, optionBase(ctx.config, interaction.guildId));
-  if (read.errors.length || errors.length) return replyEphemeral(interaction, [...read.errors, ...errors].join('\n'));
+  const { options, errors } = resolveNamedValues(given, caps, optionBase(ctx.config, interaction.guildId));
+  if (errors.length) return replyEphemeral(interaction, errors.join('\n'));
   const image = interaction.options.getAttachment('image');
   const endImage = interaction.options.getAttachment('end_image');
   await startJobFromInteraction(ctx, interaction, {

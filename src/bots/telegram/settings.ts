@@ -19,7 +19,7 @@ export class UserSettings {
 
   /** The user's own saved defaults; records saved before MagCache (a `teacache` flag) are read as a cache mode. */
   async get(userId: string): Promise<UserDefaults> {
-    const value = (await this.store.get(key(userId))) as Record<string, unknown> | undefined;
+    const value = (await this.store.get(key(userId))) as object | undefined;
     return value ? upgradeStoredOptions(value) : {};
   }
 

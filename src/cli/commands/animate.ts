@@ -12,7 +12,7 @@ import { makeTinyModelSet } from '../../engine/conversion/tiny.ts';
 import type { ExecutionProvider } from '../../engine/runtime/session.ts';
 import { EngineCancelledError, type EngineEvent } from '../../engine/types.ts';
 import { FRAMEPACK_CAPS, NAMED_OPTIONS, type RawValue } from '../../options/fields.ts';
-import { readNamedValues, resolveJobOptions } from '../../options/resolve.ts';
+import { resolveNamedValues } from '../../options/resolve.ts';
 import { combinationErrors } from '../../options/rules.ts';
 import { directionFor } from '../../engine/direction/index.ts';
 import { plannedMemoryBudget } from '../../startup.ts';
@@ -50,9 +50,8 @@ function jobOptionsFrom(flags: AnimateFlags, hasEndImage: boolean) {
     const value = flags[flagOf(spec.name!).key];
     if (typeof value === 'string' || typeof value === 'boolean') given.push([spec.name!, value]);
   }
-  const read = readNamedValues(given, FRAMEPACK_CAPS);
-  const { options, errors } = resolveJobOptions(read.typed, FRAMEPACK_CAPS);
-  const refused = [...read.errors, ...errors, ...combinationErrors(options, { endImage: hasEndImage })];
+  const { options, errors } = resolveNamedValues(given, FRAMEPACK_CAPS);
+  const refused = [...errors, ...combinationErrors(options, { endImage: hasEndImage })];
   if (refused.length > 0) throw new Error(refused.join(' '));
   return options;
 }
@@ -74,8 +73,12 @@ export function register(program: Command): void {
   addJobOptionFlags(command)
     .action(async (imageArg: string, flags: AnimateFlags) => {
       const config = loadConfig(); // validated defaults (EXECUTION_PROVIDER, MEMORY_BUDGET_GB)
+      // Refusals first: a wrong option or a missing file says so before any model set is built or read.
+      const options = jobOptionsFrom(flags, flags.endImage !== undefined);
       const image = resolve(imageArg);
       if (!existsSync(image)) throw new Error(`No image at ${image}.`);
+      const endImage = flags.endImage ? resolve(flags.endImage) : undefined;
+      if (endImage && !existsSync(endImage)) throw new Error(`No end image at ${endImage}.`);
       if (!existsSync(join(flags.models, 'manifest.json'))) {
         if (basename(resolve(flags.models)) !== 'tiny') throw new Error(`No model set at ${flags.models}. Convert one with \`recurvid convert\`, or use --models models/tiny.`);
         process.stdout.write(`Building the tiny model set in ${flags.models} (first use, a few seconds)…\n`);
@@ -85,9 +88,6 @@ export function register(program: Command): void {
       if (manifest.tiny) {
         process.stdout.write('Note: the tiny model set has random weights, so the video is noise. The pipeline, files and timings are the real ones.\n');
       }
-      const options = jobOptionsFrom(flags, flags.endImage !== undefined);
-      const endImage = flags.endImage ? resolve(flags.endImage) : undefined;
-      if (endImage && !existsSync(endImage)) throw new Error(`No end image at ${endImage}.`);
       const provider = flags.provider ?? config.EXECUTION_PROVIDER;
       const memory = plannedMemoryBudget(config, provider);
       process.stdout.write(`Memory budget ${memory.budgetGb} GB: ${memory.source}.\n`);

@@ -73,7 +73,7 @@ export async function startGpuWorker(options: GpuWorkerOptions): Promise<GpuWork
       drainers.set(id, () => relay.drainAfterSection());
       if (draining) relay.drainAfterSection();
       try {
-        const options = storedJobOptions(job.data.options as unknown as Record<string, unknown>);
+        const options = storedJobOptions(job.data.options);
         const outcome = await runInWorkspace(engine, workspace, options, stop, { onEvent: relay.onEvent, settled: () => relay.settled() });
         return await settle(outcome, { job, token, redis, worker: name, log });
       } finally {
