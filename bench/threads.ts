@@ -1,14 +1,20 @@
 // Real-width transformer call (24×128 heads, 1 dual + 1 single block, 4 429 tokens) on the CPU
-// provider with one intra-op thread and with the default thread count, side by side with our own
-// PyTorch implementation of the same math (bench/pytorch/packed_transformer.py) on the same config,
-// weights (the same safetensors checkpoint our converter reads) and inputs, at the default thread
-// count; reports ms per call, ours/PyTorch and how far the two outputs are apart. PyTorch needs
-// Debian's python3-torch (/usr/bin/python3); without it the PyTorch line says it was skipped and why.
-// `threads-tiny` runs the same comparison on the tiny config for a fast self-check. Two warm-up calls
-// each (onnxruntime needs about two to reach its steady speed). Reports; never asserts.
+// provider, side by side in one interleaved run: ours in fp32 (the exact mode) at one intra-op thread
+// and at the default count, ours in the fast mode (fp32 + int8-dynamic Linears, when the CPU has
+// AMX/VNNI int8 units), our PyTorch contender (bench/pytorch/packed_transformer.py, the same math in
+// plain torch ops) and, when FRAMEPACK_REF_DIR points at a copy of FramePack's code (never committed;
+// recipe in docs/benchmarks.md), FramePack's own HunyuanVideoTransformer3DModelPacked: all on the same
+// bf16 checkpoint (the one our converter reads) and the same inputs, both PyTorch sides with the same
+// allocator and thread settings. Reports ms per call with CPU/wall and the load of each run, each block
+// of the two PyTorch sides (how the contender is shown to be as fast as the reference), ours/PyTorch
+// against the faster PyTorch side, and how far the outputs are apart. PyTorch needs Debian's
+// python3-torch (/usr/bin/python3); a side that cannot run says why. `threads-tiny` runs the same
+// comparison on the tiny config as a fast self-check, with the contender against the golden output.
+// Two warm-up calls per run (onnxruntime needs about two to reach its steady speed),
+// BENCH_THREADS_ROUNDS rounds (default 2). Reports; never asserts.
 import { execFile } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,6 +24,7 @@ import { defaultIntraOpThreads, setIntraOpThreads } from '../src/engine/runtime/
 import { SafetensorsStore, writeSafetensors, type TensorToWrite } from '../src/engine/safetensors.ts';
 import { convertTransformer, makeTinyTransformer } from '../src/engine/transformer/component.ts';
 import { OFFICIAL_CONFIG, tinyRawConfig } from '../src/engine/transformer/config.ts';
+import { cpuInt8 } from '../src/engine/runtime/cpu-int8.ts';
 import { PackedTransformer, type Tensor, type TransformerInputs } from '../src/engine/transformer/runtime.ts';
 import { inputs, type Shape } from './transformer.ts';
 import type { Benchmark, BenchResult } from './types.ts';
@@ -32,6 +39,7 @@ const TINY_SHAPE: Shape = { h: 10, w: 12, window: 3, textTokens: 12, textReal: 9
 /** Debian's interpreter, where python3-torch installs (not a pyenv shim). */
 const PYTHON = '/usr/bin/python3';
 const TORCH_SCRIPT = fileURLToPath(new URL('./pytorch/packed_transformer.py', import.meta.url));
+const FRAMEPACK_SCRIPT = fileURLToPath(new URL('./pytorch/framepack_reference.py', import.meta.url));
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 
 const run = promisify(execFile);
@@ -41,10 +49,13 @@ interface Timing {
   ms: number;
   cpuPerWall: number;
   tokens?: number;
+  /** PyTorch sides: torch's version and each block's best time (ms). */
+  torch?: string;
+  blocks?: Record<string, number>;
 }
 
 /** The call's inputs in the golden set's `in.*` layout, which the PyTorch script reads. */
-function inputTensors(x: TransformerInputs): Record<string, TensorToWrite> {
+export function inputTensors(x: TransformerInputs): Record<string, TensorToWrite> {
   const f32 = (t: Tensor): TensorToWrite => ({ dtype: 'F32', shape: t.dims, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) });
   const scalar = (v: number): TensorToWrite => f32({ data: Float32Array.of(v), dims: [1] });
   const i64 = (v: ArrayLike<number>): TensorToWrite => {
@@ -140,80 +151,163 @@ function blasName(): string {
 
 const oneLine = (err: unknown): string => String((err as { stderr?: string }).stderr || err).trim().split('\n').pop() ?? String(err);
 
+/** One contender of the comparison: how to run it once (one child process) and what it writes. */
+interface Contender {
+  key: string;
+  name: string;
+  threads: number;
+  /** Runs it once: two warm-up calls and two timed, the sample written to `out`. */
+  run: (out: string) => Promise<Timing>;
+  /** Runs in every round (the default-thread contenders) or only the first (1 thread, for scaling). */
+  everyRound: boolean;
+}
+
+/** Milliseconds with the digits that matter at each scale. */
+const ms = (v: number | undefined): string => (v === undefined ? '?' : v < 100 ? v.toFixed(2) : v.toFixed(0));
+const plural = (n: number): string => `${n} thread${n > 1 ? 's' : ''}`;
+const load = (): string => `load ${loadavg()[0]!.toFixed(2)}`;
+
+/** Relative L2 distance ‖a−b‖/‖b‖. */
+function relL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/**
+ * Builds the benchmark's inputs under `dir`: the bf16 checkpoint both PyTorch sides load (`src`), our
+ * exact fp32 set (`set`), the fast set (`set-fast`, fp32 + int8 dynamic) and the call's inputs.
+ */
+export async function prepareThreadsBench(dir: string, config: Record<string, unknown>, shape: Shape): Promise<{ dims: [number, number, number]; ioFile: string }> {
+  await makeTinyTransformer(join(dir, 'src'), 1, { config, dtype: 'bf16', shards: 2 });
+  for (const [name, quant] of [['set', undefined], ['set-fast', { scheme: 'int8-dynamic' as const }]] as const) {
+    const entry = await convertTransformer(join(dir, 'src'), join(dir, name), { storage: 'fp32', ...(quant ? { quant } : {}) });
+    await updateManifest(join(dir, name), { components: { transformer: entry } });
+  }
+  const dims: [number, number, number] = [config.text_embed_dim as number, config.pooled_projection_dim as number, config.image_proj_dim as number];
+  const ioFile = join(dir, 'io.safetensors');
+  await writeSafetensors(ioFile, inputTensors(inputs(shape, ...dims)));
+  return { dims, ioFile };
+}
+
 async function measure(label: string, config: Record<string, unknown>, shape: Shape): Promise<BenchResult[]> {
   const dir = await mkdtemp(join(tmpdir(), 'recurvid-bench-threads-'));
-  const machine = `${machineDescription()}`;
+  const machine = machineDescription();
+  const realWidth = label.startsWith('real width');
   try {
-    // The checkpoint stays for the PyTorch side: both load the same bf16 safetensors.
-    await makeTinyTransformer(join(dir, 'src'), 1, { config, dtype: 'bf16', shards: 2 });
-    const entry = await convertTransformer(join(dir, 'src'), join(dir, 'set'), { storage: 'fp32' });
-    await updateManifest(join(dir, 'set'), { components: { transformer: entry } });
-    const dims: [number, number, number] = [config.text_embed_dim as number, config.pooled_projection_dim as number, config.image_proj_dim as number];
-    const ioFile = join(dir, 'io.safetensors');
-    await writeSafetensors(ioFile, inputTensors(inputs(shape, ...dims)));
-
+    const { dims, ioFile } = await prepareThreadsBench(dir, config, shape);
     const results: BenchResult[] = [];
-    const threadsDefault = defaultIntraOpThreads();
-    const counts = [...new Set([1, threadsDefault])];
-    const ours = new Map<number, Timing>();
-    for (const threads of counts) {
-      const out = join(dir, `ours-${threads}.safetensors`);
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', self, '--ours', join(dir, 'set'), String(threads), JSON.stringify({ shape, dims }), out], { maxBuffer: 1 << 20 });
-      const r = JSON.parse(stdout.trim().split('\n').pop()!) as Timing;
-      ours.set(threads, r);
-      const single = ours.get(1)?.ms;
-      results.push({
-        name: `ours ${label}, ${threads} intra-op thread${threads > 1 ? 's' : ''}`,
-        value: Number(r.ms.toFixed(1)),
-        unit: 'ms',
-        note: `${r.tokens} tokens; CPU/wall ${r.cpuPerWall.toFixed(2)}${threads > 1 && single ? `; ${(single / r.ms).toFixed(2)}× faster than 1 thread` : ''}; best of 2 after 2 warm-up calls; ${machine}, onnxruntime CPU provider`,
-      });
-    }
+    const threads = defaultIntraOpThreads();
+    const cpu = cpuInt8();
+    const rounds = Math.max(1, Number(process.env.BENCH_THREADS_ROUNDS ?? 2));
 
-    const torchName = `PyTorch ${label} (our reference implementation), ${threadsDefault} thread${threadsDefault > 1 ? 's' : ''}`;
+    const ours = (set: string, n: number) => async (out: string): Promise<Timing> => {
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', self, '--ours', join(dir, set), String(n), JSON.stringify({ shape, dims }), out], { maxBuffer: 1 << 20 });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as Timing;
+    };
+    // Same thread count for torch's own pool, OpenMP and OpenBLAS; jemalloc (when installed) keeps
+    // the large activations from being mmapped and unmapped every call. Both PyTorch sides get it.
+    const torchEnv: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+    if (existsSync(JEMALLOC)) torchEnv.LD_PRELOAD = JEMALLOC;
+    const malloc = existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc';
+    const python = (script: string, extra: string[], env: NodeJS.ProcessEnv) => async (out: string): Promise<Timing> => {
+      const { stdout } = await run(PYTHON, [script, '--weights', join(dir, 'src'), '--inputs', ioFile, '--threads', String(threads), '--out', out, '--blocks', ...extra], { env, maxBuffer: 1 << 20 });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as Timing;
+    };
+
+    const contenders: Contender[] = [
+      { key: 'fp32-1', name: `ours fp32 (exact mode), ${plural(1)}`, threads: 1, run: ours('set', 1), everyRound: false },
+      { key: 'fp32', name: `ours fp32 (exact mode), ${plural(threads)}`, threads, run: ours('set', threads), everyRound: true },
+    ];
+    const skipped: BenchResult[] = [];
+    if (cpu.unit) contenders.push({ key: 'fast', name: `ours fast mode (fp32 + int8 dynamic on ${cpu.unit}), ${plural(threads)}`, threads, run: ours('set-fast', threads), everyRound: true });
+    else skipped.push({ name: 'ours fast mode (fp32 + int8 dynamic)', value: NaN, unit: 'ms', note: 'skipped: this CPU has no AMX/VNNI int8 units (the fast mode would be no faster than fp32)' });
     const missing = await torchMissing();
     if (missing) {
-      results.push({ name: torchName, value: NaN, unit: 'ms', note: `skipped: ${missing}` });
-      return results;
+      skipped.push({ name: `PyTorch ${label}`, value: NaN, unit: 'ms', note: `skipped: ${missing}` });
+    } else {
+      contenders.push({ key: 'torch', name: `PyTorch contender (bench/pytorch), ${plural(threads)}`, threads, run: python(TORCH_SCRIPT, [], torchEnv), everyRound: true });
+      const ref = process.env.FRAMEPACK_REF_DIR;
+      if (ref && existsSync(join(ref, 'diffusers_helper'))) {
+        // PYTHONPATH puts the folder's sitecustomize.py (the torch 1.13 shims) before Debian's.
+        const env = { ...torchEnv, PYTHONPATH: ref };
+        contenders.push({ key: 'framepack', name: `FramePack's own code (HunyuanVideoTransformer3DModelPacked), ${plural(threads)}`, threads, run: python(FRAMEPACK_SCRIPT, ['--framepack', ref], env), everyRound: true });
+      } else {
+        skipped.push({ name: "FramePack's own code", value: NaN, unit: 'ms', note: `skipped: set FRAMEPACK_REF_DIR to a folder holding FramePack's diffusers_helper and diffusers (recipe in docs/benchmarks.md)${ref ? `; ${ref} has no diffusers_helper` : ''}` });
+      }
     }
-    const torchOut = join(dir, 'torch.safetensors');
-    // Same thread count for torch's own pool, OpenMP and OpenBLAS; jemalloc (when installed) keeps
-    // the large activations from being mmapped and unmapped every call.
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threadsDefault), OPENBLAS_NUM_THREADS: String(threadsDefault) };
-    const malloc = existsSync(JEMALLOC) ? 'jemalloc' : 'glibc malloc';
-    if (existsSync(JEMALLOC)) env.LD_PRELOAD = JEMALLOC;
-    let t: Timing & { torch: string; threads: number };
-    try {
-      const { stdout } = await run(PYTHON, [TORCH_SCRIPT, '--weights', join(dir, 'src'), '--inputs', ioFile, '--threads', String(threadsDefault), '--out', torchOut], { env, maxBuffer: 1 << 20 });
-      t = JSON.parse(stdout.trim().split('\n').pop()!) as Timing & { torch: string; threads: number };
-    } catch (err) {
-      results.push({ name: torchName, value: NaN, unit: 'ms', note: `failed: ${oneLine(err)}` });
-      return results;
+
+    // Interleaved rounds: every contender once per round, so a noisy minute hits all of them alike.
+    const runs = new Map<string, Array<Timing & { load: string }>>();
+    const failed = new Set<string>();
+    for (let round = 0; round < rounds; round++) {
+      for (const c of contenders) {
+        if ((round > 0 && !c.everyRound) || failed.has(c.key)) continue;
+        const before = load();
+        try {
+          const t = await c.run(join(dir, `${c.key}.safetensors`));
+          runs.set(c.key, [...(runs.get(c.key) ?? []), { ...t, load: before }]);
+        } catch (err) {
+          failed.add(c.key);
+          results.push({ name: `${c.name}, ${label}`, value: NaN, unit: 'ms', note: `failed in round ${round + 1}: ${oneLine(err)}` });
+        }
+      }
     }
-    const reference = await readSample(torchOut);
-    const agreement = await Promise.all(counts.map(async (n) => `${n} thread${n > 1 ? 's' : ''} ${maxAbsDiff(await readSample(join(dir, `ours-${n}.safetensors`)), reference).toExponential(1)}`));
-    results.push({
-      name: torchName,
-      value: Number(t.ms.toFixed(1)),
-      unit: 'ms',
-      note: `torch ${t.torch}, ${blasName()}, ${malloc}; CPU/wall ${t.cpuPerWall.toFixed(2)}; best of 2 after 2 warm-up calls`,
-    });
-    const best = ours.get(threadsDefault)!;
-    results.push({
-      name: `ours / PyTorch ${label}, ${threadsDefault} thread${threadsDefault > 1 ? 's' : ''} each`,
-      value: Number((best.ms / t.ms).toFixed(2)),
-      unit: '×',
-      ...(label.startsWith('real width') ? { target: { value: 0.6, better: 'lower' as const } } : {}),
-      note: `ours 1 thread / PyTorch: ${(ours.get(1)!.ms / t.ms).toFixed(2)}×`,
-    });
-    results.push({
-      name: `output agreement ours vs PyTorch ${label}`,
-      // In millionths: the bench table prints three decimals.
-      value: Number((maxAbsDiff(await readSample(join(dir, `ours-${threadsDefault}.safetensors`)), reference) * 1e6).toFixed(2)),
-      unit: '×1e-6 max abs',
-      note: `per ours run: ${agreement.join(', ')}; output |max| ${maxAbs(reference).toFixed(2)}`,
-    });
-    if (label.startsWith('tiny')) results.push(await goldenCheck());
+    const best = new Map([...runs].map(([k, v]) => [k, v.reduce((a, b) => (b.ms < a.ms ? b : a))]));
+    for (const c of contenders) {
+      const b = best.get(c.key);
+      if (!b) continue;
+      const all = runs.get(c.key)!;
+      const kind = c.key === 'torch' || c.key === 'framepack' ? `torch ${b.torch}, ${blasName()}, ${malloc}` : 'onnxruntime CPU provider';
+      const scaling = c.key === 'fp32' && best.get('fp32-1') ? `; ${(best.get('fp32-1')!.ms / b.ms).toFixed(2)}× faster than 1 thread` : '';
+      results.push({
+        name: `${c.name}, ${label}`,
+        value: Number(b.ms.toFixed(1)),
+        unit: 'ms',
+        note: `${kind}; CPU/wall ${b.cpuPerWall.toFixed(2)}${b.tokens ? `; ${b.tokens} tokens` : ''}${scaling}; best of 2 after 2 warm-up calls per round, rounds ${all.map((r) => `${r.ms.toFixed(0)} ms (${r.load})`).join(', ')}`,
+      });
+    }
+    results.push(...skipped);
+
+    const torch = best.get('torch');
+    const framepack = best.get('framepack');
+    if (torch && framepack) {
+      const perBlock = Object.keys(framepack.blocks ?? {}).map((k) => `${k} ${ms(torch.blocks?.[k])} vs ${ms(framepack.blocks![k])} ms`);
+      results.push({
+        name: `PyTorch contender / FramePack's own code, ${label}`,
+        value: Number((torch.ms / framepack.ms).toFixed(2)),
+        unit: '×',
+        // "As fast as" within the machine's run-to-run noise (rounds of one side differ by up to ~10 %).
+        ...(realWidth ? { target: { value: 1.05, better: 'lower' as const } } : {}),
+        note: `per block (contender vs FramePack): ${perBlock.join('; ')}; outputs ${maxAbsDiff(await readSample(join(dir, 'torch.safetensors')), await readSample(join(dir, 'framepack.safetensors'))).toExponential(1)} max abs apart`,
+      });
+    }
+    // The PyTorch figure the ratios use: the faster of the two PyTorch sides (the stricter comparison).
+    const sides: Array<{ t: Timing; key: string; what: string }> = [];
+    if (torch) sides.push({ t: torch, key: 'torch', what: 'the PyTorch contender' });
+    if (framepack) sides.push({ t: framepack, key: 'framepack', what: "FramePack's own code" });
+    const pytorch = sides.sort((a, b) => a.t.ms - b.t.ms)[0];
+    if (pytorch) {
+      const reference = await readSample(join(dir, `${pytorch.key}.safetensors`));
+      for (const [key, what, target] of [['fp32', 'ours fp32', 0.9], ['fast', 'ours fast mode', 0.5]] as const) {
+        const b = best.get(key);
+        if (!b) continue;
+        const mine = await readSample(join(dir, `${key}.safetensors`));
+        results.push({
+          name: `${what} / PyTorch, ${label}, ${plural(threads)} each`,
+          value: Number((b.ms / pytorch.t.ms).toFixed(2)),
+          unit: '×',
+          ...(realWidth ? { target: { value: target, better: 'lower' as const } } : {}),
+          note: `against ${pytorch.what} (the faster PyTorch side, ${pytorch.t.ms.toFixed(0)} ms); outputs ${maxAbsDiff(mine, reference).toExponential(1)} max abs, ${relL2(mine, reference).toExponential(1)} rel L2 apart (output |max| ${maxAbs(reference).toFixed(2)})${key === 'fp32' && best.get('fp32-1') ? `; 1 thread / PyTorch ${(best.get('fp32-1')!.ms / pytorch.t.ms).toFixed(2)}×` : ''}`,
+        });
+      }
+    }
+    if (!realWidth && !missing) results.push(await goldenCheck());
+    for (const r of results) r.note = r.note ? `${r.note}; ${machine}` : machine;
     return results;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -237,12 +331,12 @@ export async function suites(): Promise<Benchmark[]> {
   return [
     {
       name: 'threads-tiny',
-      description: 'self-check of the threads bench on the tiny config (2×16 heads, 2+2 blocks): ours at 1 thread and the default, and our PyTorch implementation, with output agreement',
+      description: 'self-check of the threads bench on the tiny config (2×16 heads, 2+2 blocks): every contender of `threads`, with output agreement and the contender against the golden output',
       run: () => measure('tiny (2×16, 2+2 blocks)', tinyRawConfig(), TINY_SHAPE),
     },
     {
       name: 'threads',
-      description: 'real-width transformer call (24×128 heads, 1+1 blocks, 4 429 tokens): ours at 1 thread and the default, and our PyTorch implementation of the same math on the same weights and inputs',
+      description: 'real-width transformer call (24×128 heads, 1+1 blocks, 4 429 tokens): ours fp32 (1 thread, default) and fast mode against our PyTorch contender and FramePack\'s own code (FRAMEPACK_REF_DIR), same weights and inputs, interleaved rounds',
       run: () => measure('real width (24×128, 1+1 blocks)', REAL_WIDTH_CONFIG, SHAPE_4429),
     },
   ];

@@ -7,7 +7,7 @@
 #
 # Usage (Debian python3-torch, with OpenBLAS as the BLAS alternative):
 #   /usr/bin/python3 packed_transformer.py --weights DIR --inputs IO.safetensors --threads N
-#       [--out OUT.safetensors] [--warmup 2] [--repeats 2] [--golden]
+#       [--out OUT.safetensors] [--warmup 2] [--repeats 2] [--golden] [--blocks]
 # DIR holds config.json and diffusion_pytorch_model*.safetensors (sharded or not, bf16 or fp32; the
 # official layout). IO.safetensors holds the `in.*` tensors of the golden set's layout
 # (/work/shared/golden/transformer/README.md); --golden also compares with its `out.sample`.
@@ -274,24 +274,32 @@ class PackedTransformer:
         return out.reshape(1, self.out_ch, t * self.pt, h * self.p, w * self.p)
 
     @torch.no_grad()
-    def __call__(self, inputs):
+    def __call__(self, inputs, block_ms=None):
         x, c, temb, rope, grid = self.embed(inputs)
         cos, sin = (r.unsqueeze(2) for r in rope.chunk(2, dim=-1))
-        for n in range(self.layers):
-            x, c = self.dual(n, x, c, temb, cos, sin)
-        for n in range(self.single):
-            x, c = self.single_block(n, x, c, temb, cos, sin)
+        for name, block in [*((f'dual.{n}', lambda x, c, n=n: self.dual(n, x, c, temb, cos, sin)) for n in range(self.layers)),
+                            *((f'single.{n}', lambda x, c, n=n: self.single_block(n, x, c, temb, cos, sin)) for n in range(self.single))]:
+            t0 = time.perf_counter()
+            x, c = block(x, c)
+            if block_ms is not None:
+                block_ms.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
         return self.head(x, temb, grid)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+def timing_args(ap):
+    """The options both PyTorch sides of the bench take (this script and framepack_reference.py)."""
     ap.add_argument('--weights', required=True)
     ap.add_argument('--inputs', required=True)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out')
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--repeats', type=int, default=2)
+    ap.add_argument('--blocks', action='store_true', help='also report each block\'s best time (ms)')
+    return ap
+
+
+def main():
+    ap = timing_args(argparse.ArgumentParser(description=__doc__))
     ap.add_argument('--golden', action='store_true', help='compare with out.sample in --inputs')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -300,16 +308,19 @@ def main():
     model = PackedTransformer(config, load_weights(a.weights))
     io = read_safetensors(a.inputs)
     inputs = {k[3:]: v for k, v in io.items() if k.startswith('in.')}
+    block_ms = {} if a.blocks else None
     for _ in range(a.warmup):
         model(inputs)
     times = []
     cpu0 = time.process_time()
     for _ in range(max(1, a.repeats)):
         t0 = time.perf_counter()
-        out = model(inputs)
+        out = model(inputs, block_ms)
         times.append((time.perf_counter() - t0) * 1000)
     cpu = (time.process_time() - cpu0) * 1000
     result = {'ms': min(times), 'threads': torch.get_num_threads(), 'cpuPerWall': cpu / sum(times), 'torch': torch.__version__}
+    if block_ms is not None:
+        result['blocks'] = {k: min(v) for k, v in block_ms.items()}
     if a.golden:
         result['goldenMaxAbs'] = (out - io['out.sample']).abs().max().item()
     if a.out:

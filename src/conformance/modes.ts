@@ -17,7 +17,7 @@ export interface ConformanceMode {
 export const modeAttention = (m: ConformanceMode): AttentionKernel => m.attention ?? (m.provider === 'webgpu' ? 'composed' : 'fused');
 
 export function describeMode(m: ConformanceMode): string {
-  const q = m.quant && m.quant !== 'none' ? ` ${m.quant}/${m.blockSize ?? 64}` : '';
+  const q = !m.quant || m.quant === 'none' ? '' : m.quant === 'int8-dynamic' ? ' int8 dynamic' : ` ${m.quant}/${m.blockSize ?? 64}`;
   return `${m.precision ?? 'fp32'}${q} on ${m.provider ?? 'cpu'} (${modeAttention(m)} attention)`;
 }
 

@@ -79,6 +79,7 @@ export function summarisePlan(d: TransformerDescription): Record<string, unknown
   const s = d.expectedStepBytes;
   return {
     mode: d.mode,
+    compute: d.compute,
     residentBlocks: d.residentBlockFiles,
     streamedBlocks: d.streamedBlockFiles,
     blockSessions: d.blockSessions,

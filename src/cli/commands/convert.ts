@@ -32,6 +32,7 @@ export function register(program: Command): void {
   addPrecisionOptions(cmd)
     .action(async (flags: ConvertFlags) => {
       const p = parsePrecisionFlags(flags);
+      if (p.presetChoice) process.stdout.write(`${p.presetChoice}.\n`);
       const log = createLogger({ LOG_LEVEL: 'info' });
       const sources = {
         ...(flags.framepack ? { framepack: flags.framepack } : {}),

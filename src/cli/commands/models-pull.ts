@@ -21,6 +21,7 @@ export function registerPull(models: Command): void {
     .action(async (o: { out: string; dtype: string; downloads: string; f1?: boolean } & PrecisionFlags) => {
       if (!['bf16', 'fp16', 'fp32'].includes(o.dtype)) throw new ModelSetError(`--dtype must be bf16, fp16 or fp32 (got ${o.dtype}).`);
       const p = parsePrecisionFlags(o);
+      if (p.presetChoice) process.stderr.write(`${p.presetChoice}.\n`);
       const config = loadConfig();
       await pullModelSet({
         out: o.out,

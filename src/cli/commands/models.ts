@@ -47,6 +47,7 @@ export function register(program: Command): void {
   addPrecisionOptions(tiny)
     .action(async (flags: { out: string; seed: number } & PrecisionFlags) => {
       const p = parsePrecisionFlags(flags);
+      if (p.presetChoice) process.stdout.write(`${p.presetChoice}.\n`);
       const started = Date.now();
       const m = await makeTinyModelSet(flags.out, {
         seed: flags.seed,

@@ -32,6 +32,7 @@ const MODES: Array<{ mode: string; precision: Precision; quant: QuantMode }> = [
   { mode: 'fp16', precision: 'fp16', quant: 'none' },
   { mode: 'int8/64', precision: 'fp16', quant: 'int8' },
   { mode: 'int4/64', precision: 'fp16', quant: 'int4' },
+  { mode: 'int8 dynamic', precision: 'fp32', quant: 'int8-dynamic' },
 ];
 
 export function transformerModeBytes(config: unknown): ModeBytes[] {

@@ -11,7 +11,7 @@ import { basename, dirname } from 'node:path';
 const { onnx } = onnxProto;
 type AttrType = (typeof onnx.AttributeProto.AttributeType)[keyof typeof onnx.AttributeProto.AttributeType];
 
-export type ElemType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8';
+export type ElemType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8';
 export type Dim = number | string;
 /** The float type a graph computes in. bfloat16 is left for later: no provider we can test has its kernels. */
 export type ComputeType = 'float32' | 'float16';
@@ -25,10 +25,11 @@ export const ELEM: Record<ElemType, number> = {
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
   uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
 };
 
 export const ELEM_BYTES: Record<ElemType, number> = {
-  float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, bool: 1, uint8: 1,
+  float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1,
 };
 
 /** Attribute values: numbers are ints unless wrapped with `float()`; arrays likewise. */
@@ -340,6 +341,7 @@ export function encodeValues(type: ElemType, values: ArrayLike<number> | ArrayLi
       case 'int32': buf.writeInt32LE(Number(v), i * 4); break;
       case 'bool':
       case 'uint8': buf[i] = Number(v); break;
+      case 'int8': buf.writeInt8(Number(v), i); break;
     }
   }
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

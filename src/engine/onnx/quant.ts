@@ -1,27 +1,52 @@
-// Weight-only block quantization for com.microsoft.MatMulNBits, packed in TypeScript.
-// A torch Linear weight W [N, K] (out, in) is cut along K into blocks of `blockSize`; each block gets
-// an asymmetric scale and zero point (min/max including 0, so zero and the padding stay exact):
-//   B           uint8 [N, ⌈K/bs⌉, bs·bits/8]   4-bit: two values per byte, low nibble first
-//   scales      T     [N, ⌈K/bs⌉]              in the graph's compute type
-//   zero_points uint8 [N, ⌈⌈K/bs⌉·bits/8⌉]      4-bit: packed like B, per row
-// and W[n, k] ≈ (q − zp) · scale. `dequantize` is the reference the tests hold the packing to.
+// Weight quantization of the Linears, in two schemes a model set chooses at conversion:
+// - weight-only block quantization for com.microsoft.MatMulNBits (memory: int8/int4 sets for small
+//   cards), packed in TypeScript. A torch Linear weight W [N, K] (out, in) is cut along K into blocks
+//   of `blockSize`; each block gets an asymmetric scale and zero point (min/max including 0, so zero
+//   and the padding stay exact):
+//     B           uint8 [N, ⌈K/bs⌉, bs·bits/8]   4-bit: two values per byte, low nibble first
+//     scales      T     [N, ⌈K/bs⌉]              in the graph's compute type
+//     zero_points uint8 [N, ⌈⌈K/bs⌉·bits/8⌉]      4-bit: packed like B, per row
+//   and W[n, k] ≈ (q − zp) · scale. `dequantize` is the reference the tests hold the packing to.
+// - dynamic int8 (speed: the CPU fast mode), see ./dynamic-int8.ts.
 
 export type QuantBits = 4 | 8;
 export type QuantBlockSize = 32 | 64 | 128;
 export const QUANT_BLOCK_SIZES: QuantBlockSize[] = [32, 64, 128];
 
-export interface QuantSpec {
+/** Weight-only block quantization (MatMulNBits); manifests written before the dynamic scheme carry no `scheme`. */
+export interface BlockQuantSpec {
+  scheme?: 'blocks';
   bits: QuantBits;
   blockSize: QuantBlockSize;
 }
 
+/**
+ * int8 weights per output channel and int8 compute: each call quantizes its activations to uint8
+ * (one scale per tensor) and the products run on the CPU's integer matrix units
+ * (com.microsoft.DynamicQuantizeMatMul; AMX or AVX-512 VNNI in onnxruntime's MLAS). float32 graphs only.
+ */
+export interface DynamicInt8Spec {
+  scheme: 'int8-dynamic';
+}
+
+export type QuantSpec = BlockQuantSpec | DynamicInt8Spec;
+
 /** `--quant` names. */
-export type QuantMode = 'none' | 'int8' | 'int4';
+export type QuantMode = 'none' | 'int8' | 'int4' | 'int8-dynamic';
+export const QUANT_MODES: QuantMode[] = ['none', 'int8', 'int4', 'int8-dynamic'];
+
+export const isBlockQuant = (q: QuantSpec): q is BlockQuantSpec => q.scheme !== 'int8-dynamic';
 
 export function quantSpec(mode: QuantMode, blockSize: QuantBlockSize = 64): QuantSpec | undefined {
   if (mode === 'none') return undefined;
+  if (mode === 'int8-dynamic') return { scheme: 'int8-dynamic' };
   if (!QUANT_BLOCK_SIZES.includes(blockSize)) throw new Error(`Quantization block size must be 32, 64 or 128 (got ${blockSize}).`);
   return { bits: mode === 'int8' ? 8 : 4, blockSize };
+}
+
+/** "int4/64", "int8 dynamic" for logs and listings. */
+export function quantLabel(q: QuantSpec): string {
+  return isBlockQuant(q) ? `int${q.bits}/${q.blockSize}` : 'int8 dynamic';
 }
 
 export interface PackedDims {
@@ -31,7 +56,7 @@ export interface PackedDims {
   zeroPoints: [number, number];
 }
 
-export function packedDims(n: number, k: number, spec: QuantSpec): PackedDims {
+export function packedDims(n: number, k: number, spec: BlockQuantSpec): PackedDims {
   const blocks = Math.ceil(k / spec.blockSize);
   return {
     blocks,
@@ -53,7 +78,7 @@ export interface PackedMatrix {
  * Quantizes W [N, K] row-major. `roundScale` rounds a scale to the type it is stored in (float16
  * graphs keep fp16 scales), so the codes are chosen against the scale the kernel will actually use.
  */
-export function quantize(w: Float32Array, n: number, k: number, spec: QuantSpec, roundScale: (x: number) => number = Math.fround): PackedMatrix {
+export function quantize(w: Float32Array, n: number, k: number, spec: BlockQuantSpec, roundScale: (x: number) => number = Math.fround): PackedMatrix {
   if (w.length !== n * k) throw new Error(`quantize: ${w.length} values for [${n}, ${k}]`);
   const d = packedDims(n, k, spec);
   const bs = spec.blockSize;
@@ -104,7 +129,7 @@ function getCode(buf: Uint8Array, base: number, i: number, bits: QuantBits): num
 }
 
 /** The reference: W [N, K] back from the packed form, (q − zp) · scale. */
-export function dequantize(p: PackedMatrix, spec: QuantSpec): Float32Array {
+export function dequantize(p: PackedMatrix, spec: BlockQuantSpec): Float32Array {
   const d = packedDims(p.n, p.k, spec);
   const out = new Float32Array(p.n * p.k);
   const rowBytes = d.b[1] * d.b[2];
@@ -120,7 +145,7 @@ export function dequantize(p: PackedMatrix, spec: QuantSpec): Float32Array {
 }
 
 /** Bytes of the packed weight with scales of `scaleBytes` each (memory accounting). */
-export function quantizedBytes(n: number, k: number, spec: QuantSpec, scaleBytes: number): number {
+export function quantizedBytes(n: number, k: number, spec: BlockQuantSpec, scaleBytes: number): number {
   const d = packedDims(n, k, spec);
   return d.b[0] * d.b[1] * d.b[2] + d.scales[0] * d.scales[1] * scaleBytes + d.zeroPoints[0] * d.zeroPoints[1];
 }

@@ -7,7 +7,8 @@
 import type { SafetensorsStore } from '../safetensors.ts';
 import { f16ToF32, f32ToF16, float32ToBf16Bytes, float32ToF16Bytes } from '../dtype.ts';
 import type { AttentionKernel, ComputeType, ElemType, GraphBuilder } from './graph.ts';
-import { packedDims, quantize, type PackedMatrix, type QuantSpec } from './quant.ts';
+import { quantizeInt8PerChannel, type Int8PerChannel } from './dynamic-int8.ts';
+import { isBlockQuant, packedDims, quantize, type BlockQuantSpec, type PackedMatrix, type QuantSpec } from './quant.ts';
 
 export type StorageDtype = 'fp32' | 'fp16' | 'bf16';
 /** `--precision`: the compute type of the model set's graphs. */
@@ -131,14 +132,35 @@ export class WeightBinder {
   }
 
   /**
-   * x · Wᵀ for a torch Linear weight [out, in]: MatMul over the (transposed) weight, or MatMulNBits
-   * over its block-quantized form when the binder quantizes.
+   * x · Wᵀ for a torch Linear weight [out, in]: MatMul over the (transposed) weight, MatMulNBits
+   * over its block-quantized form, or DynamicQuantizeMatMul over its per-channel int8 form.
    */
   matmul(x: string, name: string, label = name): string {
     const shape = this.weights.shape(name);
     if (!this.quant || shape.length !== 2) return this.g.op('MatMul', [x, this.param(name, { transpose: true })], {}, undefined, label);
     const [n, k] = shape as [number, number];
-    const spec = this.quant;
+    return isBlockQuant(this.quant) ? this.matmulNBits(x, name, n, k, this.quant, label) : this.matmulDynamicInt8(x, name, n, k, label);
+  }
+
+  private matmulDynamicInt8(x: string, name: string, n: number, k: number, label: string): string {
+    if (this.compute !== 'float32') throw new Error('Dynamic int8 quantization needs a float32 graph (DynamicQuantizeMatMul has no float16 kernel).');
+    this.used.add(name);
+    let packed: Promise<Int8PerChannel> | undefined;
+    const pack = () => (packed ??= this.weights.loadFloat32(name).then((w) => quantizeInt8PerChannel(w, n, k)));
+    const b = this.g.weight(`${name}.int8`, { type: 'int8', dims: [k, n], load: async () => new Uint8Array((await pack()).b.buffer) });
+    const scales = this.g.weight(`${name}.scales`, {
+      type: 'float32',
+      dims: [n],
+      load: async () => {
+        const s = (await pack()).scales;
+        packed = undefined;
+        return new Uint8Array(s.buffer);
+      },
+    });
+    return this.g.op('DynamicQuantizeMatMul', [x, b, scales], {}, 'com.microsoft', label);
+  }
+
+  private matmulNBits(x: string, name: string, n: number, k: number, spec: BlockQuantSpec, label: string): string {
     const d = packedDims(n, k, spec);
     this.used.add(name);
     // One quantization serves the three initializers, which are written one after the other.

@@ -18,6 +18,9 @@ import { DeviceStep, EMBED_DEVICE_OUTPUTS } from './device-step.ts';
 import type { BlockCache } from './block-cache.ts';
 import { f16ArrayToFloat32, float32ToF16Array } from '../dtype.ts';
 import type { Precision } from '../onnx/weights.ts';
+import { isBlockQuant, type QuantSpec } from '../onnx/quant.ts';
+import { precisionLabel } from '../modelset/precision.ts';
+import { describeCpuMode } from '../runtime/cpu-int8.ts';
 
 import type { Tensor } from '../functions/tensor.ts';
 
@@ -145,8 +148,10 @@ export interface TransformerDescription {
   residentWeightBytes: number;
   streamedWeightBytes: number;
   budgetFits: boolean;
-  /** onnxruntime's CPU memory arena for these sessions (off for quantized sets unless asked for). */
+  /** onnxruntime's CPU memory arena for these sessions (off for block-quantized sets unless asked for). */
   cpuMemArena: boolean;
+  /** What the Linears compute in, and whether this CPU has the int8 units an int8-dynamic set wants. */
+  compute: string;
   /** Host↔device bytes of one call at `expectedShapes` (default the 640 bucket), computed from the layout. */
   expectedStepBytes: { computed: Traffic; teacacheSkip: Traffic; shapes: StepShapes };
 }
@@ -171,8 +176,8 @@ export class PackedTransformer {
     private readonly headBytes: number,
     private readonly fileBytes: number[],
     readonly precision: Precision = 'fp32',
-    /** Weight-only quantized Linears (MatMulNBits). */
-    readonly quantized = false,
+    /** How the Linears are quantized (none: plain MatMul in the compute type). */
+    readonly quant: QuantSpec | undefined = undefined,
   ) {
     if (this.chained) {
       this.runStep = async (inputs, cache) => {
@@ -228,7 +233,11 @@ export class PackedTransformer {
       ...(budget !== undefined ? { budgetBytes: budget, activationBytes: activationReserve(cfg, opts.expectedShapes ?? BUCKET_640) } : {}),
       ...(opts.groupSize ? { groupSize: opts.groupSize } : {}),
     });
-    const t = new PackedTransformer(files, cfg, plan, provider, opts, embedBytes, headBytes, fileBytes, comp.precision ?? 'fp32', Boolean(comp.quant));
+    const quant = comp.quant ?? undefined;
+    if (quant && !isBlockQuant(quant) && provider !== 'cpu') {
+      throw new ModelSetError(`The transformer in ${modelSetDir} is int8-dynamic, the CPU fast mode (onnxruntime has no ${provider} kernel for DynamicQuantizeMatMul); convert one with --preset ${provider === 'webgpu' ? 'gpu' : 'reference'} for ${provider}.`);
+    }
+    const t = new PackedTransformer(files, cfg, plan, provider, opts, embedBytes, headBytes, fileBytes, comp.precision ?? 'fp32', quant);
     try {
       if (opts.wholeStep && plan.streamed.length === 0 && !opts.reloadPerCall) await t.openWholeStep();
       else await t.openStaged();
@@ -245,9 +254,10 @@ export class PackedTransformer {
       ...(this.opts.threads ? { threads: this.opts.threads } : {}),
       ...(this.opts.prepack === false ? { prepack: false } : {}),
       ...(this.chained ? { chain: true } : {}),
-      // A quantized set was chosen to save memory: the CPU arena keeps activation blocks it never
+      // A block-quantized set was chosen to save memory: the CPU arena keeps activation blocks it never
       // returns, which (measured, bench precision) costs int4 sets 38 % of fp32's RSS instead of 26 %.
-      ...(this.opts.cpuMemArena !== undefined ? { cpuMemArena: this.opts.cpuMemArena } : this.quantized ? { cpuMemArena: false } : {}),
+      // The int8-dynamic set was chosen for speed and keeps the arena, as fp32 does.
+      ...(this.opts.cpuMemArena !== undefined ? { cpuMemArena: this.opts.cpuMemArena } : this.quant && isBlockQuant(this.quant) ? { cpuMemArena: false } : {}),
     };
   }
 
@@ -433,6 +443,7 @@ export class PackedTransformer {
       streamedWeightBytes: p.streamedBytes,
       budgetFits: p.fits,
       cpuMemArena: this.factory.cpuMemArena ?? cpuMemArenaDefault(),
+      compute: `${precisionLabel(this.precision, this.quant)}; ${describeCpuMode(this.quant !== undefined && !isBlockQuant(this.quant), this.provider)}`,
       expectedStepBytes: {
         computed: layoutBytes(this.layout({ forward: true }), sizes),
         teacacheSkip: layoutBytes(this.layout({ teacacheSkip: true }), sizes),

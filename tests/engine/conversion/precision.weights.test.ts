@@ -16,13 +16,16 @@ const LLAMA_8B: LlamaConfig = {
 };
 
 describe('weight bytes once loaded, shapes only', () => {
-  it('13B transformer: fp32 ≈ 51.5 GB, fp16 ≤ 26.0 GB, int8 ≤ 14 GB, int4 ≤ 7.5 GB', () => {
+  it('13B transformer: fp32 ≈ 51.5 GB, fp16 ≤ 26.0 GB, int8 ≤ 14 GB, int4 ≤ 7.5 GB, int8 dynamic ≤ 13.5 GB', () => {
     const rows = transformerModeBytes(OFFICIAL_CONFIG);
     console.log(`13B transformer weights: ${rows.map((r) => `${r.mode} ${(r.bytes / GB).toFixed(2)} GB`).join(', ')}`);
     expect(pick(rows, 'fp32')).toBeGreaterThanOrEqual(12_874_314_816 * 4);
     expect(pick(rows, 'fp16') / GB).toBeLessThanOrEqual(26.0);
     expect(pick(rows, 'int8/64') / GB).toBeLessThanOrEqual(14);
     expect(pick(rows, 'int4/64') / GB).toBeLessThanOrEqual(7.5);
+    // The CPU fast mode: int8 matrices, fp32 for the rest.
+    expect(pick(rows, 'int8 dynamic') / GB).toBeLessThanOrEqual(13.5);
+    expect(pick(rows, 'int8 dynamic')).toBeLessThan(pick(rows, 'int8/64'));
     // Quantization really replaced the matrices: int4 is under a third of fp16.
     expect(pick(rows, 'int4/64') / pick(rows, 'fp16')).toBeLessThan(0.3);
   });

@@ -17,7 +17,21 @@ describe('precision presets', () => {
     expect(parsePrecisionFlags({ preset: 'gpu' })).toMatchObject({ precision: 'fp16', quantMode: 'none' });
     expect(parsePrecisionFlags({ preset: 'small-gpu' })).toMatchObject({ precision: 'fp16', quantMode: 'int4', blockSize: 64, quant: { bits: 4, blockSize: 64 } });
     expect(parsePrecisionFlags({ preset: 'small-gpu', quant: 'int8', blockSize: '128' })).toMatchObject({ precision: 'fp16', quant: { bits: 8, blockSize: 128 } });
-    expect(() => parsePrecisionFlags({ preset: 'tiny-gpu' })).toThrow(/--preset must be reference, gpu, small-gpu \(got tiny-gpu\)/);
+    expect(() => parsePrecisionFlags({ preset: 'tiny-gpu' })).toThrow(/--preset must be reference, cpu-fast, gpu, small-gpu, auto \(got tiny-gpu\)/);
+  });
+
+  it('cpu-fast is fp32 + int8 dynamic; auto chooses it only where the CPU has int8 units; int8-dynamic refuses fp16', () => {
+    expect(parsePrecisionFlags({ preset: 'cpu-fast' })).toMatchObject({ precision: 'fp32', quantMode: 'int8-dynamic', quant: { scheme: 'int8-dynamic' } });
+    const amx = { unit: 'AMX' as const, flags: ['amx_int8', 'amx_tile'] };
+    const auto = parsePrecisionFlags({ preset: 'auto' }, amx);
+    expect(auto).toMatchObject({ quantMode: 'int8-dynamic' });
+    expect(auto.presetChoice).toMatch(/AMX int8 units \(amx_int8, amx_tile\), so cpu-fast/);
+    const plain = parsePrecisionFlags({ preset: 'auto' }, { unit: null, flags: [] });
+    expect(plain).toMatchObject({ precision: 'fp32', quantMode: 'none', quant: undefined });
+    expect(plain.presetChoice).toMatch(/no AMX\/VNNI int8 units, so reference/);
+    expect(parsePrecisionFlags({}).presetChoice).toBeUndefined();
+    expect(() => parsePrecisionFlags({ preset: 'gpu', quant: 'int8-dynamic' })).toThrow(/int8-dynamic needs --precision fp32/);
+    expect(() => parsePrecisionFlags({ quant: 'int2' })).toThrow(/--quant must be none, int8, int4, int8-dynamic \(got int2\)/);
   });
 });
 

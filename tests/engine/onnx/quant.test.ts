@@ -1,7 +1,7 @@
 // MatMulNBits packing: our TypeScript quantizer against a dequantize-in-JS reference, and the real
 // com.microsoft.MatMulNBits kernel against x · dequant(W)ᵀ computed in JS (which proves the layout).
 import { describe, expect, it } from 'vitest';
-import { dequantize, packedDims, quantize, quantizedBytes, quantSpec, type QuantSpec } from '../../../src/engine/onnx/quant.ts';
+import { dequantize, packedDims, quantize, quantizedBytes, quantSpec, type BlockQuantSpec } from '../../../src/engine/onnx/quant.ts';
 import { GraphBuilder } from '../../../src/engine/onnx/graph.ts';
 import { WeightBinder, type WeightProvider } from '../../../src/engine/onnx/weights.ts';
 import { createSession, ort } from '../../../src/engine/runtime/session.ts';
@@ -21,7 +21,7 @@ function memoryWeights(tensors: Record<string, { data: Float32Array; shape: numb
   };
 }
 
-const SPECS: QuantSpec[] = [4, 8].flatMap((bits) => [32, 64, 128].map((blockSize) => ({ bits, blockSize }) as QuantSpec));
+const SPECS: BlockQuantSpec[] = [4, 8].flatMap((bits) => [32, 64, 128].map((blockSize) => ({ bits, blockSize }) as BlockQuantSpec));
 
 describe('block quantization (packing)', () => {
   it.each(SPECS)('bits $bits, block $blockSize: codes, scales and zero points reproduce W within half a step', (spec) => {
@@ -77,7 +77,7 @@ describe('block quantization (packing)', () => {
 });
 
 describe('MatMulNBits on onnxruntime (CPU) matches x · dequant(W)ᵀ', () => {
-  const cases: Array<[QuantSpec, 'float32' | 'float16']> = [
+  const cases: Array<[BlockQuantSpec, 'float32' | 'float16']> = [
     [{ bits: 4, blockSize: 32 }, 'float32'],
     [{ bits: 4, blockSize: 64 }, 'float32'],
     [{ bits: 8, blockSize: 128 }, 'float32'],

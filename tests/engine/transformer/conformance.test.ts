@@ -89,6 +89,7 @@ describe('per-precision conformance against the same golden set (bounds from src
     { quant: 'int8' as const },
     { quant: 'int4' as const },
     { precision: 'fp16' as const, quant: 'int4' as const, blockSize: 32 as const },
+    { quant: 'int8-dynamic' as const },
   ];
   it.each(modes)('%o stays within its max-abs and relative-L2 bounds on every compared tensor', async (mode) => {
     const tol = transformerTolerance(mode);
@@ -117,6 +118,27 @@ describe('per-precision conformance against the same golden set (bounds from src
       // fp16 weights are used as stored: no Cast of an initializer.
       const inits = new Set(model.graph!.initializer!.map((t) => t.name));
       expect(model.graph!.node!.filter((n) => n.opType === 'Cast' && inits.has(n.input![0]!))).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an int8-dynamic set uses DynamicQuantizeMatMul over int8 weights, keeps the CPU arena, names its mode, and refuses WebGPU', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'recurvid-tr-dq-'));
+    try {
+      const entry = await convertTransformer(GOLDEN, dir, { storage: 'fp32', quant: { scheme: 'int8-dynamic' } });
+      expect(entry).toMatchObject({ precision: 'fp32', quant: { scheme: 'int8-dynamic' } });
+      const model = onnxProto.onnx.ModelProto.decode(await readFile(join(dir, entry.files['blocks.0']!)));
+      const ops = model.graph!.node!.map((n) => n.opType);
+      expect(ops.filter((o) => o === 'DynamicQuantizeMatMul').length).toBeGreaterThanOrEqual(10);
+      expect(model.graph!.initializer!.filter((t) => t.dataType === onnxProto.onnx.TensorProto.DataType.INT8).length).toBeGreaterThanOrEqual(10);
+      await updateManifest(dir, { components: { transformer: entry } });
+      const t = await PackedTransformer.load(dir);
+      const d = t.describe();
+      await t.close();
+      expect(d.cpuMemArena).toBe(true);
+      expect(d.compute).toMatch(/^fp32 \+ int8 dynamic; transformer: fp32 \+ int8 dynamic/);
+      await expect(PackedTransformer.load(dir, { provider: 'webgpu' })).rejects.toThrow(/int8-dynamic, the CPU fast mode .*--preset gpu/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
